@@ -1,0 +1,121 @@
+"""A twin: a body model plus the parameters fitted to one person's scan.
+
+On disk a twin is a folder with ``twin.json`` (model, parameters, units, the scan's hash) and
+``body.ply`` (the posed body, canonical frame, metres). Other stages read the folder, never the
+scan.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from engine import __version__
+from engine.errors import InputError
+from engine.meshio import save_ply
+from engine.storage import read_json, write_json
+from engine.types import PathLikeStr
+
+from .model import NAMED_JOINTS, BodyModel
+
+TWIN_FORMAT = 1
+
+
+@dataclass
+class Twin:
+    """Fitted body parameters.
+
+    Attributes:
+        model: backend name ("anny" or "smplx").
+        shape: (S,) the backend's shape parameters.
+        pose: (P, 3) axis-angle radians, canonical world-aligned axes (see bodies.model).
+        translation: (3,) metres, canonical frame.
+        pose_name: the preset the pose started from, if any.
+        source: where the twin came from: {"scan": path, "scan_sha256": hex, "synthetic": bool, ...}.
+        units: always {"length": "m", "frame": "canonical: +Y up, facing +Z, feet on y=0"}.
+    """
+
+    model: str
+    shape: list[float]
+    pose: list[list[float]]
+    translation: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])
+    pose_name: str | None = None
+    source: dict = field(default_factory=dict)
+    units: dict = field(
+        default_factory=lambda: {"length": "m", "frame": "canonical: right-handed, +Y up, facing +Z, feet on y=0"}
+    )
+
+    # --- tensors -----------------------------------------------------------------------------
+    def tensors(self, device="cpu"):
+        """(1, S), (1, P, 3), (1, 3) float32 tensors for ``BodyModel.forward``."""
+        shape = torch.tensor([self.shape], dtype=torch.float32, device=device)
+        pose = torch.tensor([self.pose], dtype=torch.float32, device=device)
+        trans = torch.tensor([self.translation], dtype=torch.float32, device=device)
+        return shape, pose, trans
+
+    def body(self, model: BodyModel):
+        """Vertices (V, 3) float32, faces (F, 3) int64, named joints (J, 3) — canonical, metres."""
+        if model.name != self.model:
+            raise InputError(f"twin was fitted with {self.model!r} but the model given is {model.name!r}")
+        with torch.no_grad():
+            out = model(*self.tensors())
+        return out.vertices[0].cpu().numpy(), out.faces.cpu().numpy(), out.joints[0].cpu().numpy()
+
+    @classmethod
+    def from_tensors(cls, model: BodyModel, shape, pose, translation, **kw) -> "Twin":
+        return cls(
+            model=model.name,
+            shape=[float(x) for x in torch.as_tensor(shape).reshape(-1)],
+            pose=torch.as_tensor(pose).reshape(-1, 3).tolist(),
+            translation=[float(x) for x in torch.as_tensor(translation).reshape(-1)],
+            **kw,
+        )
+
+    # --- files -------------------------------------------------------------------------------
+    def save(self, folder: PathLikeStr, model: BodyModel) -> Path:
+        """Write ``twin.json`` and ``body.ply`` into ``folder`` (atomically). Returns the folder."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        verts, faces, joints = self.body(model)
+        save_ply(folder / "body.ply", verts, faces, comments=[f"atelier twin body, model {self.model}, metres, canonical frame"])
+        data = {
+            "format": TWIN_FORMAT,
+            "engine_version": __version__,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            **asdict(self),
+            "shape_labels": list(model.shape_labels),
+            "joints": {n: [round(float(c), 5) for c in joints[i]] for i, n in enumerate(NAMED_JOINTS)},
+        }
+        write_json(folder / "twin.json", data)
+        return folder
+
+    @classmethod
+    def load(cls, folder: PathLikeStr) -> "Twin":
+        """Read ``folder/twin.json``; raises InputError naming what is missing."""
+        folder = Path(folder)
+        path = folder / "twin.json" if folder.is_dir() or not folder.suffix else folder
+        if not path.exists():
+            raise InputError(
+                f"{path}: no twin here",
+                hint="make one with `atelier fit SCAN --out DIR` and pass that DIR",
+            )
+        try:
+            data = read_json(path)
+            return cls(
+                model=data["model"],
+                shape=list(data["shape"]),
+                pose=list(data["pose"]),
+                translation=list(data.get("translation", [0.0, 0.0, 0.0])),
+                pose_name=data.get("pose_name"),
+                source=data.get("source", {}),
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            raise InputError(f"{path}: not a valid twin file ({exc})", hint="re-run `atelier fit`") from None
+
+    def body_arrays(self, model: BodyModel) -> dict[str, np.ndarray]:
+        verts, faces, joints = self.body(model)
+        return {"vertices": verts, "faces": faces, "joints": joints}

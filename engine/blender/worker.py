@@ -1,0 +1,44 @@
+"""Entry point of the Blender worker process: ``python -m engine.blender.worker JOB.json``.
+
+Runs inside the child process only. It imports bpy, resets Blender to an empty scene, runs the
+job module's ``run(spec, workdir)`` and writes its result dict (or the error) to the result path
+named in the job file. The exit code is 0 when the job succeeded, 1 when it reported an error.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import traceback
+from pathlib import Path
+
+
+def main(argv: list[str]) -> int:
+    job_path = Path(argv[0])
+    job = json.loads(job_path.read_text())
+    result_path = Path(job["result"])
+    import bpy  # noqa: F401  (worker process only)
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    try:
+        module = importlib.import_module(job["module"])
+        result = module.run(job["spec"], job_path.parent)
+        code = 0
+    except Exception as exc:  # reported to the parent as a result, with the traceback in the log
+        traceback.print_exc()
+        result = {
+            "error": str(exc),
+            "error_kind": getattr(exc, "error_kind", type(exc).__name__),
+            "hint": getattr(exc, "hint", None),
+        }
+        code = 1
+    tmp = result_path.with_suffix(".part")
+    tmp.write_text(json.dumps(result, indent=2))
+    tmp.replace(result_path)
+    sys.stdout.flush()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
