@@ -1,8 +1,161 @@
-"""The ``atelier`` command (filled in by the pipeline work)."""
+"""The ``atelier`` command.
 
+Subcommands: ``demo`` (the whole flow on a synthetic scan), ``fit`` (scan -> twin), ``drape``
+(twin + garment -> draped garment in Blender), ``render`` (dressed twin -> multi-angle PNGs and a
+contact sheet). User errors print one message with a hint and exit non-zero, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
 import sys
 
+from . import __version__
+from .errors import AtelierError
 
-def main(argv=None) -> int:
-    print("atelier: not built yet", file=sys.stderr)
-    return 1
+RENDERERS = ("pyrender", "blender")
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors and the final summary")
+
+
+def _add_model(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model",
+        default="anny",
+        choices=["anny", "smplx"],
+        help="body model: anny (default, ships its data) or smplx (your own licensed SMPL-X files)",
+    )
+    p.add_argument(
+        "--smplx-dir",
+        default=None,
+        metavar="DIR",
+        help="folder with SMPLX_NEUTRAL.npz (or smplx/SMPLX_NEUTRAL.npz); default $ATELIER_SMPLX_DIR",
+    )
+
+
+def _add_render_opts(p: argparse.ArgumentParser, default_size: int) -> None:
+    p.add_argument("--views", type=int, default=8, help="number of turntable views (default 8)")
+    p.add_argument("--size", type=int, default=default_size, help=f"image width and height in pixels (default {default_size})")
+    p.add_argument(
+        "--renderer",
+        default="all",
+        choices=["all", *RENDERERS],
+        help="which renderer(s) to use: pyrender (fast preview), blender (Workbench/Cycles) or all (default)",
+    )
+    p.add_argument(
+        "--blender-engine",
+        default="workbench",
+        choices=["workbench", "cycles"],
+        help="Blender render engine (default workbench; cycles is slower and photographic)",
+    )
+    p.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel (default 16)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="atelier",
+        description=(
+            "Atelier: fashion digital twins. Fit a parametric body to a 3D scan, drape a garment on it "
+            "with Blender cloth simulation, and render the dressed twin from many angles. "
+            "Lengths are metres inside files, millimetres and centimetres in reports."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"atelier {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "demo",
+        help="run the whole flow on a synthetic scan (scan -> twin -> drape -> renders)",
+        description=(
+            "Make a synthetic scan from a random Anny body (labelled synthetic in its files), fit a twin to it, "
+            "drape a garment in Blender, and render turntable views with each renderer plus a contact sheet. "
+            "Running it again into the same folder skips the stages that are already finished."
+        ),
+    )
+    p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
+    p.add_argument("--seed", type=int, default=7, help="seed of the synthetic body and scan (default 7)")
+    p.add_argument("--garment", default="tube-dress", help="garment to drape (default tube-dress)")
+    p.add_argument("--force", action="store_true", help="redo every stage even if its outputs exist")
+    _add_render_opts(p, 512)
+    _add_common(p)
+
+    p = sub.add_parser(
+        "fit",
+        help="fit a twin (body model parameters) to a scan",
+        description=(
+            "Load a body scan (PLY, OBJ, STL, GLB/glTF mesh, or XYZ/NPZ points), fit the body model's shape, "
+            "pose and placement to it, and write DIR/twin.json, DIR/body.ply (canonical frame: metres, +Y up, "
+            "facing +Z, feet on y=0) and DIR/fit_report.json (scan-to-body distances in mm, seconds)."
+        ),
+    )
+    p.add_argument("scan", help="scan file: .ply .obj .stl .glb .gltf .xyz .txt .npz")
+    p.add_argument("--out", required=True, help="output folder for the twin")
+    p.add_argument("--units", choices=["m", "cm", "mm"], default=None, help="units of the scan (default: metres; a scan that is not 0.5-2.5 m tall is refused with a suggestion)")
+    p.add_argument("--up", choices=["y", "z"], default="y", help="up axis of the scan (default y)")
+    p.add_argument("--iterations", type=int, default=None, help="optimiser steps (default: the fitter's own)")
+    p.add_argument("--seed", type=int, default=0, help="seed for point subsampling (default 0)")
+    _add_model(p)
+    _add_common(p)
+
+    p = sub.add_parser(
+        "drape",
+        help="drape a garment on a twin with Blender cloth simulation",
+        description=(
+            "Generate a garment around the twin from its measurements and simulate it in Blender (in a separate "
+            "worker process) with the posed body as collider until it settles. Writes DIR2/garment.ply (canonical "
+            "frame, per-vertex clearance in mm), DIR2/body.ply, DIR2/drape_report.json and Blender's log. Fails "
+            "clearly if the cloth explodes or more than 1% of its vertices end up over 2 mm inside the body."
+        ),
+    )
+    p.add_argument("--twin", required=True, metavar="DIR", help="twin folder written by `atelier fit`")
+    p.add_argument("--garment", required=True, metavar="NAME", help="garment name (see the list in the error message)")
+    p.add_argument("--out", required=True, metavar="DIR2", help="output folder for the draped garment")
+    p.add_argument("--pose", default=None, help="pose preset to drape in (a-pose, relaxed, t-pose); default: the twin's pose")
+    p.add_argument("--resolution", type=float, default=None, help="cloth edge length in metres (smaller = finer, slower)")
+    p.add_argument("--max-frames", type=int, default=None, help="frame cap for the simulation")
+    p.add_argument("--timeout", type=float, default=900.0, help="seconds before the Blender job is stopped (default 900)")
+    _add_model(p)
+    _add_common(p)
+
+    p = sub.add_parser(
+        "render",
+        help="render a dressed twin from N angles with pyrender and/or Blender",
+        description=(
+            "Render the body and garment in a drape folder (from `atelier drape`) on a turntable of N views, framed "
+            "automatically, with the same camera rig in every renderer; writes PNGs (RGBA) and a contact sheet."
+        ),
+    )
+    p.add_argument("dressed", metavar="DRAPE_DIR", help="folder written by `atelier drape` (body.ply + garment.ply)")
+    p.add_argument("--out", required=True, help="output folder for the images")
+    _add_render_opts(p, 512)
+    _add_common(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    if getattr(args, "smplx_dir", None):
+        os.environ["ATELIER_SMPLX_DIR"] = args.smplx_dir
+    from . import pipeline
+
+    try:
+        return pipeline.run_command(args)
+    except AtelierError as exc:
+        print(f"atelier {args.command}: error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"  hint: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"\natelier {args.command}: interrupted; finished stages are kept, run it again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""The `atelier` command: help texts and bad input handled without tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from engine.cli import build_parser
+
+
+def atelier(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+
+
+@pytest.mark.parametrize("command", ["demo", "fit", "drape", "render"])
+def test_each_subcommand_describes_its_options(command, capsys):
+    parser = build_parser()
+    with pytest.raises(SystemExit) as info:
+        parser.parse_args([command, "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    assert "--out" in text and len(text.splitlines()) > 6
+
+
+def test_top_level_help_lists_commands():
+    r = atelier("--help")
+    assert r.returncode == 0
+    for command in ("demo", "fit", "drape", "render"):
+        assert command in r.stdout
+
+
+def _write_ply_points(path, pts):
+    pts = np.asarray(pts, dtype=np.float32)
+    header = f"ply\nformat ascii 1.0\nelement vertex {len(pts)}\nproperty float x\nproperty float y\nproperty float z\nend_header\n"
+    path.write_text(header + "\n".join(" ".join(repr(float(c)) for c in p) for p in pts) + "\n")
+
+
+def _body_points(anny_model, scale=1.0):
+    v = anny_model().vertices[0].numpy()
+    return v * scale
+
+
+def _assert_clean_failure(r, *words):
+    assert r.returncode != 0
+    assert "Traceback" not in r.stderr, r.stderr
+    text = r.stderr.lower()
+    assert "error" in text
+    for w in words:
+        assert w.lower() in text, r.stderr
+
+
+def test_fit_missing_file(tmp_path):
+    r = atelier("fit", str(tmp_path / "nope.ply"), "--out", str(tmp_path / "twin"))
+    _assert_clean_failure(r, "nope.ply", "not found")
+
+
+def test_fit_empty_file(tmp_path):
+    p = tmp_path / "empty.ply"
+    p.write_bytes(b"")
+    r = atelier("fit", str(p), "--out", str(tmp_path / "twin"))
+    _assert_clean_failure(r, "empty")
+
+
+def test_fit_nan_file(tmp_path):
+    p = tmp_path / "nans.ply"
+    _write_ply_points(p, np.full((2000, 3), np.nan))
+    r = atelier("fit", str(p), "--out", str(tmp_path / "twin"))
+    _assert_clean_failure(r, "nan")
+
+
+def test_fit_millimetre_mesh(tmp_path, anny_model):
+    p = tmp_path / "mm.ply"
+    _write_ply_points(p, _body_points(anny_model, 1000.0))
+    r = atelier("fit", str(p), "--out", str(tmp_path / "twin"))
+    _assert_clean_failure(r, "--units mm")
+    assert not (tmp_path / "twin" / "twin.json").exists()
+
+
+def test_drape_without_twin(tmp_path):
+    r = atelier("drape", "--twin", str(tmp_path / "none"), "--garment", "tube-dress", "--out", str(tmp_path / "d"))
+    _assert_clean_failure(r, "twin")
+
+
+def test_render_without_drape(tmp_path):
+    r = atelier("render", str(tmp_path / "none"), "--out", str(tmp_path / "r"))
+    _assert_clean_failure(r, "atelier drape")
