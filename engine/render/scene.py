@@ -1,0 +1,118 @@
+"""Plain render inputs shared by every renderer: meshes with a colour, a studio light set and a
+background. Everything is in the canonical frame (metres, +Y up, the body faces +Z); the Blender
+backend converts at the worker boundary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InputError
+
+RGBA = tuple[float, float, float, float]
+
+#: Default background: white, fully transparent (PNG alpha is the object's coverage).
+TRANSPARENT_WHITE: RGBA = (1.0, 1.0, 1.0, 0.0)
+
+
+def _rgba(color, what: str) -> RGBA:
+    c = [float(x) for x in np.asarray(color, dtype=np.float64).reshape(-1)]
+    if len(c) == 3:
+        c.append(1.0)
+    if len(c) != 4 or not all(0.0 <= x <= 1.0 for x in c):
+        raise InputError(f"{what}: colour must be 3 or 4 floats in [0, 1], got {color!r}")
+    return (c[0], c[1], c[2], c[3])
+
+
+@dataclass
+class RenderMesh:
+    """One triangle mesh to draw.
+
+    Attributes:
+        name: object name (unique within a scene; used as the Blender object name).
+        vertices: (V, 3) float32, metres, canonical frame.
+        faces: (F, 3) int64 vertex indices, counter-clockwise seen from outside.
+        color: RGBA floats in [0, 1] (linear; alpha below 1 is ignored by the silhouette).
+        smooth: interpolate vertex normals (True) or shade each face flat.
+    """
+
+    name: str
+    vertices: np.ndarray
+    faces: np.ndarray
+    color: RGBA = (0.8, 0.8, 0.8, 1.0)
+    smooth: bool = True
+
+    def __post_init__(self) -> None:
+        self.vertices = np.ascontiguousarray(np.asarray(self.vertices, dtype=np.float32).reshape(-1, 3))
+        self.faces = np.ascontiguousarray(np.asarray(self.faces, dtype=np.int64).reshape(-1, 3))
+        self.color = _rgba(self.color, f"mesh {self.name!r}")
+        if len(self.vertices) == 0 or len(self.faces) == 0:
+            raise InputError(f"mesh {self.name!r} is empty ({len(self.vertices)} vertices, {len(self.faces)} faces)")
+        if self.faces.min() < 0 or self.faces.max() >= len(self.vertices):
+            raise InputError(
+                f"mesh {self.name!r}: face indices must be in [0, {len(self.vertices)}), "
+                f"got [{self.faces.min()}, {self.faces.max()}]"
+            )
+        if not np.all(np.isfinite(self.vertices)):
+            raise InputError(f"mesh {self.name!r} has non-finite vertex coordinates")
+
+
+@dataclass
+class Light:
+    """A directional light (the sun of Blender, ``DirectionalLight`` of pyrender).
+
+    Attributes:
+        name: label.
+        direction: (3,) canonical frame: the direction the light travels (from the light toward
+            the subject), normalised on construction.
+        color: RGB floats in [0, 1].
+        intensity: irradiance, W/m^2 (Blender sun ``strength``; pyrender ``intensity``).
+    """
+
+    name: str
+    direction: np.ndarray
+    color: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    intensity: float = 3.0
+
+    def __post_init__(self) -> None:
+        d = np.asarray(self.direction, dtype=np.float64).reshape(3)
+        n = np.linalg.norm(d)
+        if not np.isfinite(n) or n < 1e-12:
+            raise InputError(f"light {self.name!r}: direction must be a non-zero vector, got {self.direction!r}")
+        self.direction = d / n
+        self.color = tuple(float(x) for x in self.color)[:3]  # type: ignore[assignment]
+
+    def pose(self) -> np.ndarray:
+        """(4, 4) float64 light-to-world transform whose local -Z is ``direction`` (both renderers'
+        convention for directional lights); positioned at the origin (position is irrelevant)."""
+        z = -self.direction
+        helper = np.array([0.0, 1.0, 0.0]) if abs(z[1]) < 0.99 else np.array([1.0, 0.0, 0.0])
+        x = np.cross(helper, z)
+        x /= np.linalg.norm(x)
+        y = np.cross(z, x)
+        m = np.eye(4)
+        m[:3, 0], m[:3, 1], m[:3, 2] = x, y, z
+        return m
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "direction": self.direction.tolist(), "color": list(self.color), "intensity": self.intensity}
+
+
+def studio_lights() -> list[Light]:
+    """The fixed key / fill / rim set, canonical frame (the body faces +Z).
+
+    Key: from the front-left (the body's right, camera-left seen from the front) and above;
+    fill: weaker, from the front-right, lower; rim: from behind and above, so the back view and
+    the outline still read. The same directions are used by pyrender and Blender.
+    """
+    return [
+        Light("key", direction=(0.6, -0.55, -0.6), intensity=3.0),
+        Light("fill", direction=(-0.7, -0.2, -0.5), intensity=1.2),
+        Light("rim", direction=(0.0, -0.5, 1.0), intensity=2.0),
+    ]
+
+
+#: Ambient light level (RGB, linear) added by both renderers so unlit sides are not black.
+AMBIENT = (0.25, 0.25, 0.25)
+
