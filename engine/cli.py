@@ -132,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder for the images")
     _add_render_opts(p, 512)
     _add_common(p)
+
+    from .rights.cli import add_parsers as add_rights_parsers
+
+    add_rights_parsers(sub)
     return parser
 
 
@@ -143,9 +147,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if getattr(args, "smplx_dir", None):
         os.environ["ATELIER_SMPLX_DIR"] = args.smplx_dir
-    from . import pipeline
-
     try:
+        if args.command in ("twins", "ledger"):
+            from .rights import cli as rights_cli
+
+            return rights_cli.run(args)
+        from . import pipeline
+
         return pipeline.run_command(args)
     except AtelierError as exc:
         print(f"atelier {args.command}: error: {exc.message}", file=sys.stderr)

@@ -1,0 +1,221 @@
+"""The database layer under the rights registry: one SQLAlchemy Core engine per database URL.
+
+SQLite is the default (one file, ``./atelier-data/atelier.db``); any URL SQLAlchemy understands
+works the same way, so a team can share a PostgreSQL database
+(``postgresql+psycopg://user@host/atelier``; install its driver, e.g. ``pip install psycopg``).
+
+The tables below describe the schema *after* every migration in :mod:`engine.rights.migrations`
+has been applied; queries use them. The migrations create the tables with their own frozen
+definitions, so changing this file never rewrites history.
+
+Times are stored as naive UTC ``DATETIME`` values and returned as timezone-aware UTC
+``datetime`` objects; dates (grant start and end, scan dates) are plain ``DATE`` values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.pool import StaticPool
+
+from ..errors import InputError, MissingDependencyError
+
+DEFAULT_DATA_DIR = Path("atelier-data")
+"""Default data folder, relative to the working directory."""
+
+DEFAULT_DB_NAME = "atelier.db"
+ENV_DB_URL = "ATELIER_DB_URL"
+
+metadata = sa.MetaData()
+
+twins = sa.Table(
+    "twins",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("display_name", sa.String(200), nullable=False),
+    sa.Column("contact_ref", sa.String(500)),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+scans = sa.Table(
+    "scans",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("twin_id", sa.String(64), sa.ForeignKey("twins.id"), nullable=False),
+    sa.Column("sha256", sa.String(64)),
+    sa.Column("scanned_on", sa.Date),
+    sa.Column("path", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+fitted_versions = sa.Table(
+    "fitted_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("twin_id", sa.String(64), sa.ForeignKey("twins.id"), nullable=False),
+    sa.Column("twin_json_sha256", sa.String(64)),
+    sa.Column("path", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+)
+
+grants = sa.Table(
+    "grants",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("twin_id", sa.String(64), sa.ForeignKey("twins.id"), nullable=False),
+    sa.Column("brand", sa.String(200), nullable=False),
+    sa.Column("channels", sa.Text, nullable=False),  # comma-separated, sorted
+    sa.Column("regions", sa.Text, nullable=False),  # comma-separated upper-case codes, or "*"
+    sa.Column("starts_on", sa.Date, nullable=False),
+    sa.Column("ends_on", sa.Date, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("revoked_at", sa.DateTime),
+)
+
+ledger = sa.Table(
+    "ledger",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(8), nullable=False),  # "use" or "void"
+    sa.Column("voids_id", sa.Integer),  # for "void" rows: the id of the "use" row it cancels
+    sa.Column("twin_id", sa.String(64), nullable=False),  # no foreign key: deletion leaves a tombstone
+    sa.Column("grant_id", sa.Integer),
+    sa.Column("campaign", sa.String(200)),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("region", sa.String(16), nullable=False),
+    sa.Column("recorded_at", sa.DateTime, nullable=False),
+    sa.Column("image_sha256", sa.String(64)),
+    sa.Column("image_path", sa.Text),
+    sa.Column("note", sa.Text),
+)
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def to_db_time(t: datetime | None) -> datetime | None:
+    """Aware (or naive = UTC) datetime -> naive UTC for storage."""
+    if t is None:
+        return None
+    if t.tzinfo is not None:
+        t = t.astimezone(timezone.utc).replace(tzinfo=None)
+    return t
+
+
+def from_db_time(t: datetime | None) -> datetime | None:
+    """Stored naive UTC datetime -> aware UTC datetime."""
+    if t is None:
+        return None
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t.astimezone(timezone.utc)
+
+
+def resolve_db_url(db: str | os.PathLike | None = None) -> URL:
+    """The database URL to use: ``db`` if given, else ``$ATELIER_DB_URL``, else the default SQLite file.
+
+    ``db`` (or the variable) may be a URL (``sqlite:///atelier.db``, ``postgresql+psycopg://...``)
+    or a plain file path, taken as a SQLite file. The default is ``./atelier-data/atelier.db``.
+    """
+    raw = db if db is not None else os.environ.get(ENV_DB_URL) or None
+    if raw is None:
+        return URL.create("sqlite", database=str((DEFAULT_DATA_DIR / DEFAULT_DB_NAME).absolute()))
+    raw = os.fspath(raw)
+    if "://" not in raw:
+        return URL.create("sqlite", database=str(Path(raw).expanduser().absolute()))
+    try:
+        return make_url(raw)
+    except Exception as exc:  # sqlalchemy.exc.ArgumentError
+        raise InputError(
+            f"not a database URL: {raw!r} ({exc})",
+            hint="use sqlite:///path/to/atelier.db, postgresql+psycopg://user@host/db, or a plain file path",
+        ) from exc
+
+
+def sqlite_path(url: URL) -> Path | None:
+    """The file behind a SQLite URL, or None for other databases and in-memory SQLite."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
+
+
+def data_dir_for(url: URL) -> Path:
+    """The project's data folder: the SQLite file's folder, else ``./atelier-data``."""
+    p = sqlite_path(url)
+    return p.parent if p is not None else DEFAULT_DATA_DIR.absolute()
+
+
+def create_db_engine(url: URL) -> Engine:
+    """A SQLAlchemy engine for ``url``.
+
+    SQLite gets real transactions (SQLAlchemy emits ``BEGIN``; write transactions use
+    ``BEGIN IMMEDIATE`` so concurrent writers queue instead of failing), foreign keys on, and a
+    30 s busy timeout, so a campaign and a ``twins revoke`` in another process can share the file.
+    """
+    backend = url.get_backend_name()
+    kwargs: dict = {}
+    if backend == "sqlite":
+        p = sqlite_path(url)
+        if p is not None:
+            try:
+                p.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InputError(f"cannot create the folder of the rights database {p}: {exc.strerror}",
+                                 hint="choose a writable place with --db FILE or ATELIER_DB_URL") from exc
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs["connect_args"] = {"check_same_thread": False}
+            kwargs["poolclass"] = StaticPool
+    try:
+        engine = sa.create_engine(url, **kwargs)
+    except sa.exc.NoSuchModuleError as exc:
+        raise InputError(
+            f"unknown kind of database in {url.render_as_string(hide_password=True)}",
+            hint="use sqlite:///path/to/atelier.db or postgresql+psycopg://user@host/db",
+        ) from exc
+    except ImportError as exc:  # the DBAPI driver of a non-default database
+        name = getattr(exc, "name", None) or str(exc)
+        raise MissingDependencyError(
+            f"the database URL {url.render_as_string(hide_password=True)} needs the Python driver {name!r}, "
+            "which is not installed",
+            hint="install the driver (e.g. pip install psycopg for postgresql+psycopg://), or use SQLite",
+        ) from exc
+    if backend == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_on_connect)
+        sa.event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect(dbapi_conn, _record) -> None:
+    # Let SQLAlchemy (not the sqlite3 module) decide where transactions begin, so DDL in a
+    # migration is transactional too.
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    write = conn.get_execution_options().get("atelier_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+@contextlib.contextmanager
+def transaction(engine: Engine, write: bool = False) -> Iterator[Connection]:
+    """A connection inside one transaction, committed when the block succeeds.
+
+    ``write=True`` takes SQLite's write lock up front, so two writers never deadlock.
+    Every call opens a fresh transaction: nothing is cached between calls, so a revocation
+    committed by another process is seen by the next check.
+    """
+    with engine.connect() as conn:
+        if write:
+            conn = conn.execution_options(atelier_write=True)
+        with conn.begin():
+            yield conn

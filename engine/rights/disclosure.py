@@ -1,0 +1,342 @@
+"""AI disclosure on every image: PNG text chunks, an XMP packet with the IPTC digital source type,
+and an optional visible label.
+
+:func:`stamp_png` adds ``iTXt`` chunks saying that the image is an AI-generated image of a digital
+twin (with the twin id, grant id, engine version and scene hash), plus an XMP packet (``iTXt``
+keyword ``XML:com.adobe.xmp``) that exiftool, Adobe tools and platforms read. The chunks are
+inserted before the image data without re-encoding the pixels, and the file is replaced
+atomically. :func:`read_disclosure` reads them back.
+
+Order when delivering an image: visible label (changes pixels) -> :func:`stamp_png` ->
+optional C2PA signature (:mod:`engine.rights.c2pa_sign`, binds the final bytes) -> ledger record.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from datetime import datetime
+from pathlib import Path
+from xml.etree import ElementTree as ET
+from xml.sax.saxutils import escape, quoteattr
+
+from ..errors import InputError
+from ..storage import atomic_path
+from ..types import PathLikeStr
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+XMP_KEYWORD = "XML:com.adobe.xmp"
+
+# IPTC NewsCodes "Digital Source Type". A render of a twin is a synthetic likeness of a real
+# person made by software from a body model that was fitted to her scan (and, for SMPL-X, learned
+# from thousands of scans): media created by a model derived from sampled content, which is the
+# definition of trainedAlgorithmicMedia. It is not "algorithmicMedia" (that is for media made
+# purely by an algorithm without sampled data), not "digitalCapture"/"compositeCapture" (no
+# photograph is involved) and not "digitalCreation" (no artist drew it). It is also the value
+# that platforms and the EU AI Act transparency labels key their "AI-generated" notices on,
+# which is the point of the disclosure.
+DIGITAL_SOURCE_TYPE = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+
+ATELIER_XMP_NS = "http://ns.atelier-engine.org/rights/1.0/"
+"""Namespace of the Atelier fields in the XMP packet (prefix ``atelier``)."""
+
+DISCLOSURE_TEXT = "AI-generated image of a digital twin"
+
+# info key -> (PNG iTXt keyword, XMP property in the Atelier namespace)
+FIELDS: dict[str, tuple[str, str]] = {
+    "twin_id": ("Atelier Twin ID", "TwinID"),
+    "grant_id": ("Atelier Grant ID", "GrantID"),
+    "engine_version": ("Atelier Engine Version", "EngineVersion"),
+    "scene_hash": ("Atelier Scene Hash", "SceneHash"),
+    "campaign": ("Atelier Campaign", "Campaign"),
+    "channel": ("Atelier Channel", "Channel"),
+    "region": ("Atelier Region", "Region"),
+    "created": ("Atelier Created", "Created"),
+}
+_AI_KEYWORD = "AI Generated"
+_SOURCE_KEYWORD = "Digital Source Type"
+_STANDARD = ("Description", "Software", "Disclaimer", "Creation Time")
+_OUR_KEYWORDS = {k for k, _ in FIELDS.values()} | {_AI_KEYWORD, _SOURCE_KEYWORD, XMP_KEYWORD, *_STANDARD}
+
+LABEL_POLICY: dict[str, bool] = {
+    "social": True,
+    "e-commerce": True,
+    "print": True,
+    "out-of-home": True,
+    "internal-fit-check": False,
+}
+"""Which channels get a visible "AI-generated" label by default: every public channel; internal
+fit checks do not. A brand may pass its own policy (same keys) to the render helper."""
+
+
+def needs_visible_label(channel: str, policy: dict[str, bool] | None = None) -> bool:
+    """Whether ``channel`` gets a visible label under ``policy`` (default :data:`LABEL_POLICY`).
+    Unknown channels get one: disclosure is the safe default."""
+    return bool((policy or LABEL_POLICY).get(channel, True))
+
+
+# ------------------------------------------------------------ PNG chunks
+def read_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """Split PNG bytes into (type, data) chunks. Raises InputError if it is not a PNG."""
+    if not data.startswith(PNG_SIGNATURE):
+        raise InputError("not a PNG file (bad signature)", hint="disclosure metadata is written to PNG images")
+    out, pos = [], len(PNG_SIGNATURE)
+    while pos + 8 <= len(data):
+        (n,) = struct.unpack(">I", data[pos:pos + 4])
+        ctype = data[pos + 4:pos + 8]
+        if pos + 12 + n > len(data):
+            raise InputError("truncated PNG file", hint="the image was not written completely; render it again")
+        out.append((ctype, data[pos + 8:pos + 8 + n]))
+        pos += 12 + n
+        if ctype == b"IEND":
+            break
+    return out
+
+
+def write_chunks(chunks: list[tuple[bytes, bytes]]) -> bytes:
+    """Join (type, data) chunks into PNG bytes (CRCs computed)."""
+    parts = [PNG_SIGNATURE]
+    for ctype, body in chunks:
+        parts.append(struct.pack(">I", len(body)) + ctype + body + struct.pack(">I", zlib.crc32(ctype + body) & 0xFFFFFFFF))
+    return b"".join(parts)
+
+
+def itxt_chunk(keyword: str, text: str, compress: bool = False) -> tuple[bytes, bytes]:
+    """An iTXt chunk: Latin-1 keyword (1-79 chars), UTF-8 text, optionally zlib-compressed."""
+    kw = keyword.encode("latin-1")
+    if not 1 <= len(kw) <= 79:
+        raise ValueError(f"PNG keyword must have 1-79 characters: {keyword!r}")
+    payload = text.encode("utf-8")
+    if compress:
+        payload = zlib.compress(payload)
+    return b"iTXt", kw + b"\x00" + bytes([1 if compress else 0, 0]) + b"\x00" + b"\x00" + payload
+
+
+def text_chunks(chunks: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Keyword -> text of every tEXt, zTXt and iTXt chunk (the last one wins)."""
+    out: dict[str, str] = {}
+    for ctype, body in chunks:
+        try:
+            if ctype == b"tEXt":
+                k, v = body.split(b"\x00", 1)
+                out[k.decode("latin-1")] = v.decode("latin-1")
+            elif ctype == b"zTXt":
+                k, rest = body.split(b"\x00", 1)
+                out[k.decode("latin-1")] = zlib.decompress(rest[1:]).decode("latin-1")
+            elif ctype == b"iTXt":
+                k, rest = body.split(b"\x00", 1)
+                flag = rest[0]
+                _lang, rest = rest[2:].split(b"\x00", 1)
+                _tkey, text = rest.split(b"\x00", 1)
+                out[k.decode("latin-1")] = (zlib.decompress(text) if flag else text).decode("utf-8")
+        except (ValueError, IndexError, zlib.error):
+            continue  # a malformed text chunk is not ours; skip it
+    return out
+
+
+def _keyword(ctype: bytes, body: bytes) -> str | None:
+    if ctype in (b"tEXt", b"zTXt", b"iTXt"):
+        return body.split(b"\x00", 1)[0].decode("latin-1", "replace")
+    return None
+
+
+# ------------------------------------------------------------- stamping
+def disclosure_description(info: dict) -> str:
+    """The human sentence written to Description, Disclaimer and dc:description."""
+    s = (f"{DISCLOSURE_TEXT}: a synthetic likeness of a real person, rendered by Atelier and used "
+         f"under consent grant {info.get('grant_id', '?')} (twin {info.get('twin_id', '?')}). Not a photograph.")
+    return s
+
+
+def build_xmp(info: dict) -> str:
+    """The XMP packet: dc:description, Iptc4xmpExt:DigitalSourceType, xmp:CreatorTool/CreateDate,
+    and the Atelier fields in the ``atelier`` namespace."""
+    attrs = [
+        f"Iptc4xmpExt:DigitalSourceType={quoteattr(DIGITAL_SOURCE_TYPE)}",
+        f"xmp:CreatorTool={quoteattr('Atelier ' + str(info.get('engine_version', '')))}",
+        f"atelier:AIGenerated=\"True\"",
+    ]
+    if info.get("created"):
+        attrs.append(f"xmp:CreateDate={quoteattr(str(info['created']))}")
+    for key, (_kw, prop) in FIELDS.items():
+        if info.get(key) not in (None, ""):
+            attrs.append(f"atelier:{prop}={quoteattr(str(info[key]))}")
+    desc = escape(disclosure_description(info))
+    return (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
+        ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+        '  <rdf:Description rdf:about=""\n'
+        '    xmlns:dc="http://purl.org/dc/elements/1.1/"\n'
+        '    xmlns:xmp="http://ns.adobe.com/xap/1.0/"\n'
+        '    xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/"\n'
+        f'    xmlns:atelier="{ATELIER_XMP_NS}"\n'
+        + "".join(f"    {a}\n" for a in attrs)
+        + '   >\n'
+        f'   <dc:description><rdf:Alt><rdf:li xml:lang="x-default">{desc}</rdf:li></rdf:Alt></dc:description>\n'
+        '  </rdf:Description>\n'
+        ' </rdf:RDF>\n'
+        '</x:xmpmeta>\n'
+        '<?xpacket end="w"?>'
+    )
+
+
+def stamp_png(path: PathLikeStr, info: dict) -> Path:
+    """Write the AI disclosure into the PNG at ``path`` (in place, atomically).
+
+    Args:
+        info: ``twin_id`` and ``grant_id`` (required), ``scene_hash``, and optionally ``campaign``,
+            ``channel``, ``region``, ``created`` (ISO 8601; default now, UTC) and
+            ``engine_version`` (default ``engine.__version__``). ``channel`` and ``region`` let
+            :func:`engine.rights.ledger.reconcile` rebuild a lost ledger record.
+
+    Earlier Atelier disclosure chunks are replaced, other chunks and the pixels are kept byte for
+    byte. Raises InputError for a non-PNG, a missing twin or grant id, or a PNG that already
+    carries a C2PA manifest (stamping would break its signature: stamp first, then sign).
+    """
+    from .. import __version__
+
+    path = Path(path)
+    if not info.get("twin_id") or info.get("grant_id") in (None, ""):
+        raise InputError("the disclosure needs a twin_id and a grant_id", hint="pass the grant returned by check_grant")
+    info = dict(info)
+    info.setdefault("engine_version", __version__)
+    info.setdefault("created", datetime.now().astimezone().isoformat(timespec="seconds"))
+    chunks = read_chunks(_read(path))
+    if any(ct == b"caBX" for ct, _ in chunks):
+        raise InputError(f"{path} already has a C2PA manifest; stamping it would break the signature",
+                         hint="stamp the disclosure first, then sign with C2PA")
+    kept = [(ct, b) for ct, b in chunks if _keyword(ct, b) not in _OUR_KEYWORDS]
+    desc = disclosure_description(info)
+    new = [
+        itxt_chunk("Description", desc),
+        itxt_chunk("Disclaimer", f"{DISCLOSURE_TEXT}.") ,
+        itxt_chunk("Software", f"Atelier {info['engine_version']}"),
+        itxt_chunk("Creation Time", str(info["created"])),
+        itxt_chunk(_AI_KEYWORD, "True"),
+        itxt_chunk(_SOURCE_KEYWORD, DIGITAL_SOURCE_TYPE),
+    ]
+    for key, (kw, _prop) in FIELDS.items():
+        if info.get(key) not in (None, ""):
+            new.append(itxt_chunk(kw, str(info[key])))
+    new.append(itxt_chunk(XMP_KEYWORD, build_xmp(info)))
+    idat = next(i for i, (ct, _) in enumerate(kept) if ct == b"IDAT")
+    out = kept[:idat] + new + kept[idat:]
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(write_chunks(out))
+    return path
+
+
+def read_disclosure(path: PathLikeStr) -> dict:
+    """The Atelier disclosure of a PNG, or ``{}`` when it has none.
+
+    Returns a dict with ``ai_generated`` (bool), ``description``, ``digital_source_type`` and the
+    :data:`FIELDS` keys present (``twin_id``, ``grant_id``, ``engine_version``, ``scene_hash``,
+    ``campaign``, ``channel``, ``region``, ``created``), all strings. The PNG text chunks are read
+    first; fields only in the XMP packet (e.g. after a tool rewrote the text chunks) fill the gaps.
+    """
+    try:
+        chunks = read_chunks(_read(Path(path)))
+    except InputError:
+        return {}
+    texts = text_chunks(chunks)
+    out: dict = {}
+    for key, (kw, _prop) in FIELDS.items():
+        if kw in texts:
+            out[key] = texts[kw]
+    if _AI_KEYWORD in texts:
+        out["ai_generated"] = texts[_AI_KEYWORD].strip().lower() == "true"
+    if _SOURCE_KEYWORD in texts:
+        out["digital_source_type"] = texts[_SOURCE_KEYWORD]
+    if "Description" in texts and out:
+        out["description"] = texts["Description"]
+    if XMP_KEYWORD in texts:
+        for k, v in parse_xmp(texts[XMP_KEYWORD]).items():
+            out.setdefault(k, v)
+    return out
+
+
+def parse_xmp(packet: str) -> dict:
+    """The disclosure fields of an XMP packet (see :func:`read_disclosure`); ``{}`` if unreadable."""
+    try:
+        body = packet[packet.index("<x:xmpmeta"):packet.rindex("</x:xmpmeta>") + len("</x:xmpmeta>")]
+        root = ET.fromstring(body)
+    except (ValueError, ET.ParseError):
+        return {}
+    rdf = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
+    out: dict = {}
+    for d in root.iter(f"{rdf}Description"):
+        for name, value in d.attrib.items():
+            if name.startswith("{" + ATELIER_XMP_NS + "}"):
+                prop = name[len(ATELIER_XMP_NS) + 2:]
+                for key, (_kw, p) in FIELDS.items():
+                    if p == prop:
+                        out[key] = value
+                if prop == "AIGenerated":
+                    out["ai_generated"] = value.strip().lower() == "true"
+            elif name == "{http://iptc.org/std/Iptc4xmpExt/2008-02-29/}DigitalSourceType":
+                out["digital_source_type"] = value
+        for li in d.iter(f"{rdf}li"):
+            if li.text and out:
+                out.setdefault("description", li.text)
+    return out
+
+
+# --------------------------------------------------------- visible label
+CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
+
+
+def add_visible_label(path: PathLikeStr, text: str = "AI-generated", corner: str = "bottom-right",
+                      scale: float = 0.035) -> Path:
+    """Draw a small readable label (white text on a translucent dark box) in a corner of the image.
+
+    Args:
+        scale: text height as a fraction of the image height (at least 10 px).
+
+    Changes pixels, so call it before :func:`stamp_png` and any C2PA signature; Atelier disclosure
+    chunks already in the file are carried over. The file is replaced atomically.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    path = Path(path)
+    if corner not in CORNERS:
+        raise InputError(f"unknown corner {corner!r}", hint=f"use one of: {', '.join(CORNERS)}")
+    chunks = read_chunks(_read(path))
+    if any(ct == b"caBX" for ct, _ in chunks):
+        raise InputError(f"{path} already has a C2PA manifest; a label would break the signature",
+                         hint="add the label before signing")
+    carried = [(ct, b) for ct, b in chunks if _keyword(ct, b) in _OUR_KEYWORDS]
+    with Image.open(path) as im:
+        im.load()
+        mode = im.mode
+        base = im.convert("RGBA")
+    w, h = base.size
+    size = max(10, int(round(h * scale)))
+    font = ImageFont.load_default(size=size)
+    overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font)
+    pad = max(2, size // 3)
+    bw, bh = (x1 - x0) + 2 * pad, (y1 - y0) + 2 * pad
+    margin = max(2, size // 2)
+    bx = w - bw - margin if corner.endswith("right") else margin
+    by = h - bh - margin if corner.startswith("bottom") else margin
+    draw.rectangle([bx, by, bx + bw, by + bh], fill=(0, 0, 0, 160))
+    draw.text((bx + pad - x0, by + pad - y0), text, font=font, fill=(255, 255, 255, 255))
+    out = Image.alpha_composite(base, overlay)
+    if mode != "RGBA":
+        out = out.convert("RGB" if mode not in ("LA", "L") else mode)
+    with atomic_path(path) as tmp:
+        out.save(tmp, format="PNG")
+        if carried:
+            new = read_chunks(tmp.read_bytes())
+            idat = next(i for i, (ct, _) in enumerate(new) if ct == b"IDAT")
+            tmp.write_bytes(write_chunks(new[:idat] + carried + new[idat:]))
+    return path
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as exc:
+        raise InputError(f"image not found: {path}", hint="check the path") from exc

@@ -1,0 +1,520 @@
+"""The rights registry: twins, their scans and fitted versions, and consent grants.
+
+A twin is a real person's likeness. She grants its use to a brand for some channels, regions and
+dates (a :class:`Grant`), can revoke a grant at any time, and can ask for the twin to be deleted.
+:func:`check_grant` is the gate every render passes before a pixel is drawn; it reads the database
+afresh on every call (no cache), so a revocation stops the next check, also in a process that was
+already running.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine
+
+from ..errors import AtelierError, InputError
+from ..storage import file_sha256
+from ..types import PathLikeStr
+from . import db as _db
+from .constants import ANY_REGION, CHANNELS
+from .db import from_db_time, to_db_time, transaction, utcnow
+from .migrations import migrate
+
+_REGION_RE = re.compile(r"^[A-Z]{2,3}(-[A-Z0-9]{1,3})?$")
+_TWIN_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
+
+
+class ConsentError(AtelierError):
+    """No live consent grant covers a twin for a channel, region and date.
+
+    A campaign marks such a cell *refused* (not failed, not retried). Exit code 4.
+    """
+
+    exit_code = 4
+
+    def __init__(self, message: str, hint: str | None = None, *, twin_id: str = "", channel: str = "",
+                 region: str = "", day: date | None = None, closest: "Grant | None" = None):
+        super().__init__(message, hint)
+        self.twin_id = twin_id
+        self.channel = channel
+        self.region = region
+        self.day = day
+        self.closest = closest
+
+
+class UnknownTwinError(InputError):
+    """A twin id that is not in the registry."""
+
+
+@dataclass(frozen=True)
+class Twin:
+    """A person's digital twin as the registry knows it.
+
+    Attributes:
+        id: internal id (e.g. ``twin-3f9a0c1d``); it is written into every image, so it must not
+            contain the person's name.
+        display_name: the name people use for her (only in the registry, never in images).
+        contact_ref: where to reach her or her agent (e.g. an agency reference), or None.
+        created_at: when the twin was added, aware UTC.
+    """
+
+    id: str
+    display_name: str
+    contact_ref: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Scan:
+    """A scan of the twin: file hash (hex SHA-256), scan date, path as recorded."""
+
+    id: int
+    twin_id: str
+    sha256: str | None
+    scanned_on: date | None
+    path: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class FittedVersion:
+    """A fitted twin (``twin.json``): its SHA-256, path as recorded, when registered."""
+
+    id: int
+    twin_id: str
+    twin_json_sha256: str | None
+    path: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A consent grant: ``brand`` may use ``twin_id`` on ``channels`` in ``regions`` from
+    ``starts_on`` to ``ends_on`` (both inclusive, calendar dates in UTC) until ``revoked_at``.
+
+    Attributes:
+        regions: upper-case ISO-like codes (``FR``, ``US-CA``) or ``("*",)`` for everywhere.
+        revoked_at: aware UTC time of revocation, or None. A revoked grant covers nothing from
+            that moment on, whatever date is asked about.
+    """
+
+    id: int
+    twin_id: str
+    brand: str
+    channels: tuple[str, ...]
+    regions: tuple[str, ...]
+    starts_on: date
+    ends_on: date
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def gaps(self, channel: str, region: str, day: date) -> list[str]:
+        """Why this grant does not cover (channel, region, day); empty when it does."""
+        out = []
+        if self.revoked_at is not None:
+            out.append(f"was revoked at {self.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
+        if channel not in self.channels:
+            out.append(f"does not include channel {channel!r} (it has {', '.join(self.channels)})")
+        if ANY_REGION not in self.regions and region not in self.regions:
+            out.append(f"does not include region {region} (it has {', '.join(self.regions)})")
+        if day < self.starts_on:
+            out.append(f"starts on {self.starts_on.isoformat()}")
+        if day > self.ends_on:
+            out.append(f"expired on {self.ends_on.isoformat()}")
+        return out
+
+    def describe(self) -> str:
+        state = f"revoked {self.revoked_at:%Y-%m-%d %H:%M} UTC" if self.revoked_at else "live"
+        return (f"grant {self.id}: {self.brand}; channels {', '.join(self.channels)}; regions "
+                f"{', '.join(self.regions)}; {self.starts_on.isoformat()} to {self.ends_on.isoformat()}; {state}")
+
+
+@dataclass
+class DeletionReport:
+    """What :func:`delete_twin` did.
+
+    Attributes:
+        tombstone: the anonymous id that replaced the twin id in the ledger.
+        removed_files: files deleted (scans, twin parameters, renders).
+        missing_files: recorded files that were already gone.
+        kept_files: recorded files left in place (``remove_files=False``).
+        ledger_rows: ledger rows anonymised (counts by channel, region and date are kept).
+    """
+
+    twin_id: str
+    tombstone: str
+    removed_files: list[Path] = field(default_factory=list)
+    missing_files: list[Path] = field(default_factory=list)
+    kept_files: list[Path] = field(default_factory=list)
+    ledger_rows: int = 0
+
+
+class Registry:
+    """The rights registry on one database (SQLite by default; any SQLAlchemy URL).
+
+    Open it with :meth:`open`; the schema is migrated to the latest version on open. Every method
+    runs its own short transaction: nothing is cached, so two registries (two processes) on the
+    same database always see each other's committed changes.
+    """
+
+    def __init__(self, engine: Engine, url: URL):
+        self.engine = engine
+        self.url = url
+
+    @classmethod
+    def open(cls, db: PathLikeStr | None = None) -> "Registry":
+        """Open (creating and migrating if needed) the registry at ``db``: a database URL or a
+        SQLite file path; default ``$ATELIER_DB_URL``, else ``./atelier-data/atelier.db``."""
+        url = _db.resolve_db_url(db)
+        engine = _db.create_db_engine(url)
+        try:
+            migrate(engine)
+        except AtelierError:
+            engine.dispose()
+            raise
+        except sa.exc.SQLAlchemyError as exc:
+            engine.dispose()
+            raise AtelierError(
+                f"cannot open the rights database {url.render_as_string(hide_password=True)}: {exc.orig if hasattr(exc, 'orig') else exc}",
+                hint="check the path or URL (--db or ATELIER_DB_URL) and that the database is reachable and writable",
+            ) from exc
+        return cls(engine, url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> "Registry":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def data_dir(self) -> Path:
+        """The project's data folder (the SQLite file's folder, else ``./atelier-data``)."""
+        return _db.data_dir_for(self.url)
+
+    # ----------------------------------------------------------------- twins
+    def add_twin(self, display_name: str, contact_ref: str | None = None, twin_id: str | None = None) -> Twin:
+        """Add a twin. ``twin_id`` defaults to a random ``twin-xxxxxxxx`` (never derived from the name,
+        because the id is written into every image)."""
+        display_name = (display_name or "").strip()
+        if not display_name:
+            raise InputError("a twin needs a display name", hint="pass --name 'Name Surname'")
+        twin_id = twin_id or f"twin-{secrets.token_hex(4)}"
+        if not _TWIN_ID_RE.match(twin_id):
+            raise InputError(
+                f"twin id {twin_id!r} is not valid",
+                hint="use 2-63 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter or digit",
+            )
+        now = utcnow()
+        with transaction(self.engine, write=True) as conn:
+            if conn.execute(sa.select(_db.twins.c.id).where(_db.twins.c.id == twin_id)).first():
+                raise InputError(f"twin {twin_id} already exists", hint="choose another --id, or leave it out for a random one")
+            conn.execute(_db.twins.insert().values(
+                id=twin_id, display_name=display_name, contact_ref=contact_ref, created_at=to_db_time(now)))
+        return Twin(twin_id, display_name, contact_ref, now)
+
+    def get_twin(self, twin_id: str) -> Twin:
+        """The twin with ``twin_id``. Raises UnknownTwinError if there is none."""
+        with transaction(self.engine) as conn:
+            row = conn.execute(sa.select(_db.twins).where(_db.twins.c.id == twin_id)).first()
+        if row is None:
+            raise UnknownTwinError(f"twin {twin_id!r} is not in the registry {self._where()}",
+                                   hint="list the twins with `atelier twins list`")
+        return _twin(row)
+
+    def has_twin(self, twin_id: str) -> bool:
+        with transaction(self.engine) as conn:
+            return conn.execute(sa.select(_db.twins.c.id).where(_db.twins.c.id == twin_id)).first() is not None
+
+    def list_twins(self) -> list[Twin]:
+        with transaction(self.engine) as conn:
+            rows = conn.execute(sa.select(_db.twins).order_by(_db.twins.c.created_at, _db.twins.c.id)).all()
+        return [_twin(r) for r in rows]
+
+    # ----------------------------------------------------- scans and fits
+    def add_scan(self, twin_id: str, path: PathLikeStr, scanned_on: date | None = None, sha256: str | None = None) -> Scan:
+        """Record a scan file of the twin (its SHA-256 is computed from the file when not given)."""
+        self.get_twin(twin_id)
+        p = Path(path)
+        if sha256 is None:
+            if not p.is_file():
+                raise InputError(f"scan file not found: {p}", hint="give the path of the scan file to record")
+            sha256 = file_sha256(p)
+        now = utcnow()
+        with transaction(self.engine, write=True) as conn:
+            res = conn.execute(_db.scans.insert().values(
+                twin_id=twin_id, sha256=sha256, scanned_on=scanned_on, path=str(p.absolute()), created_at=to_db_time(now)))
+            sid = res.inserted_primary_key[0]
+        return Scan(sid, twin_id, sha256, scanned_on, str(p.absolute()), now)
+
+    def add_fitted_version(self, twin_id: str, twin_json: PathLikeStr) -> FittedVersion:
+        """Record a fitted version: the ``twin.json`` file (or its folder) written by ``atelier fit``."""
+        self.get_twin(twin_id)
+        p = Path(twin_json)
+        if p.is_dir():
+            p = p / "twin.json"
+        if not p.is_file():
+            raise InputError(f"fitted twin file not found: {p}", hint="give the twin.json (or its folder) written by `atelier fit`")
+        sha = file_sha256(p)
+        now = utcnow()
+        with transaction(self.engine, write=True) as conn:
+            res = conn.execute(_db.fitted_versions.insert().values(
+                twin_id=twin_id, twin_json_sha256=sha, path=str(p.absolute()), created_at=to_db_time(now)))
+            fid = res.inserted_primary_key[0]
+        return FittedVersion(fid, twin_id, sha, str(p.absolute()), now)
+
+    def scans(self, twin_id: str) -> list[Scan]:
+        with transaction(self.engine) as conn:
+            rows = conn.execute(sa.select(_db.scans).where(_db.scans.c.twin_id == twin_id).order_by(_db.scans.c.id)).all()
+        return [Scan(r.id, r.twin_id, r.sha256, r.scanned_on, r.path, from_db_time(r.created_at)) for r in rows]
+
+    def fitted_versions(self, twin_id: str) -> list[FittedVersion]:
+        t = _db.fitted_versions
+        with transaction(self.engine) as conn:
+            rows = conn.execute(sa.select(t).where(t.c.twin_id == twin_id).order_by(t.c.id)).all()
+        return [FittedVersion(r.id, r.twin_id, r.twin_json_sha256, r.path, from_db_time(r.created_at)) for r in rows]
+
+    # ---------------------------------------------------------------- grants
+    def add_grant(self, twin_id: str, brand: str, channels, regions, starts_on: date, ends_on: date) -> Grant:
+        """Record a consent grant. ``channels`` from :data:`CHANNELS`; ``regions`` codes or ``"*"``;
+        dates inclusive."""
+        self.get_twin(twin_id)
+        brand = (brand or "").strip()
+        if not brand:
+            raise InputError("a grant needs a brand", hint="pass --brand NAME")
+        chans = normalise_channels(channels)
+        regs = normalise_regions(regions)
+        starts_on, ends_on = _as_date(starts_on), _as_date(ends_on)
+        if ends_on < starts_on:
+            raise InputError(f"the grant ends ({ends_on}) before it starts ({starts_on})", hint="swap --from and --to")
+        now = utcnow()
+        with transaction(self.engine, write=True) as conn:
+            res = conn.execute(_db.grants.insert().values(
+                twin_id=twin_id, brand=brand, channels=",".join(chans), regions=",".join(regs),
+                starts_on=starts_on, ends_on=ends_on, created_at=to_db_time(now), revoked_at=None))
+            gid = res.inserted_primary_key[0]
+        return Grant(gid, twin_id, brand, chans, regs, starts_on, ends_on, now, None)
+
+    def get_grant(self, grant_id: int) -> Grant:
+        with transaction(self.engine) as conn:
+            row = conn.execute(sa.select(_db.grants).where(_db.grants.c.id == int(grant_id))).first()
+        if row is None:
+            raise InputError(f"grant {grant_id} is not in the registry {self._where()}",
+                             hint="see a twin's grants with `atelier twins show TWIN_ID`")
+        return _grant(row)
+
+    def grants(self, twin_id: str) -> list[Grant]:
+        """All grants of the twin, live and revoked, oldest first."""
+        with transaction(self.engine) as conn:
+            rows = conn.execute(sa.select(_db.grants).where(_db.grants.c.twin_id == twin_id).order_by(_db.grants.c.id)).all()
+        return [_grant(r) for r in rows]
+
+    def revoke_grant(self, grant_id: int, at: datetime | None = None) -> Grant:
+        """Revoke a grant now (or at ``at``). Takes effect for every later check, in any process.
+        Revoking a revoked grant keeps the first revocation time."""
+        at = at or utcnow()
+        with transaction(self.engine, write=True) as conn:
+            row = conn.execute(sa.select(_db.grants).where(_db.grants.c.id == int(grant_id))).first()
+            if row is None:
+                raise InputError(f"grant {grant_id} is not in the registry {self._where()}",
+                                 hint="see a twin's grants with `atelier twins show TWIN_ID`")
+            if row.revoked_at is None:
+                conn.execute(_db.grants.update().where(_db.grants.c.id == int(grant_id)).values(revoked_at=to_db_time(at)))
+            row = conn.execute(sa.select(_db.grants).where(_db.grants.c.id == int(grant_id))).first()
+        return _grant(row)
+
+    def _where(self) -> str:
+        return f"({self.url.render_as_string(hide_password=True)})"
+
+
+# ------------------------------------------------------------------ checks
+def check_grant(registry: Registry, twin_id: str, channel: str, region: str, when: date | datetime | None = None) -> Grant:
+    """The live grant that covers ``twin_id`` on ``channel`` in ``region`` on ``when`` (default today).
+
+    Call it before any pixel is drawn. It reads the database afresh (no cache): a grant revoked
+    a moment ago, in this process or another, no longer covers anything.
+
+    Args:
+        when: a date, or a datetime (aware ones are converted to UTC first; naive ones are taken as UTC).
+
+    Returns:
+        The covering grant (the one ending last when several do).
+
+    Raises:
+        ConsentError: no live grant covers it; the message names the twin, channel, region and
+            date, and the closest grant and why it does not cover (expired, revoked, ...).
+        InputError: an unknown channel or a malformed region code.
+    """
+    channel = normalise_channels([channel])[0]
+    region = normalise_regions([region], allow_any=False)[0]
+    day = _use_day(when)
+    with transaction(registry.engine) as conn:
+        exists = conn.execute(sa.select(_db.twins.c.id).where(_db.twins.c.id == twin_id)).first() is not None
+        rows = conn.execute(sa.select(_db.grants).where(_db.grants.c.twin_id == twin_id)).all() if exists else []
+    what = f"twin {twin_id}, channel {channel!r}, region {region}, on {day.isoformat()}"
+    if not exists:
+        raise ConsentError(
+            f"no consent grant covers {what}: the twin is not in the registry (never added, or deleted)",
+            hint="add the twin and a grant: `atelier twins add` then `atelier twins grant`",
+            twin_id=twin_id, channel=channel, region=region, day=day)
+    grants = [_grant(r) for r in rows]
+    live = [g for g in grants if not g.gaps(channel, region, day)]
+    if live:
+        return max(live, key=lambda g: (g.ends_on, g.id))
+    closest = None
+    if grants:
+        closest = min(grants, key=lambda g: (len(g.gaps(channel, region, day)), -g.id))
+    if closest is None:
+        detail = "the twin has no grants"
+    else:
+        detail = f"closest is grant {closest.id} ({closest.brand}), which " + "; ".join(closest.gaps(channel, region, day))
+    raise ConsentError(
+        f"no live consent grant covers {what}: {detail}",
+        hint=(f"ask the twin for a new grant (`atelier twins grant {twin_id} --brand ... --channels {channel} "
+              f"--regions {region} --from ... --to ...`); do not render this image"),
+        twin_id=twin_id, channel=channel, region=region, day=day, closest=closest)
+
+
+# ---------------------------------------------------------------- deletion
+def delete_twin(registry: Registry, twin_id: str, remove_files: bool = True) -> DeletionReport:
+    """Delete a twin: its registry rows (twin, scans, fitted versions, grants), and with
+    ``remove_files`` the files recorded for it (scan files, ``twin.json`` with its ``body.ply`` and
+    ``fit_report.json``, and every delivered image in the ledger).
+
+    The ledger keeps only anonymous counts: the twin id in its rows is replaced by a random
+    tombstone (``deleted-xxxxxxxxxxxx``), image paths and hashes are dropped, grant ids cleared;
+    channel, region, campaign, time and row kind stay, so totals still add up. This is the one
+    change to ledger rows that the ledger allows.
+    """
+    registry.get_twin(twin_id)
+    files: list[Path] = []
+    with transaction(registry.engine) as conn:
+        files += [Path(r.path) for r in conn.execute(sa.select(_db.scans.c.path).where(_db.scans.c.twin_id == twin_id)) if r.path]
+        for r in conn.execute(sa.select(_db.fitted_versions.c.path).where(_db.fitted_versions.c.twin_id == twin_id)):
+            if r.path:
+                p = Path(r.path)
+                files += [p] + [p.parent / n for n in ("body.ply", "fit_report.json")] if p.name == "twin.json" else [p]
+        files += [Path(r.image_path) for r in conn.execute(
+            sa.select(_db.ledger.c.image_path).where(_db.ledger.c.twin_id == twin_id, _db.ledger.c.kind == "use")) if r.image_path]
+    tombstone = f"deleted-{secrets.token_hex(6)}"
+    report = DeletionReport(twin_id=twin_id, tombstone=tombstone)
+    seen = set()
+    for f in files:
+        if f in seen:
+            continue
+        seen.add(f)
+        if not remove_files:
+            if f.exists():
+                report.kept_files.append(f)
+            continue
+        if f.is_dir():  # only files are removed; a folder recorded by mistake is left alone
+            report.kept_files.append(f)
+        elif f.exists():
+            f.unlink()
+            report.removed_files.append(f)
+        else:
+            report.missing_files.append(f)
+    if remove_files:  # remove folders (e.g. a fitted twin's) that the deletion left empty
+        for d in sorted({f.parent for f in report.removed_files}, key=lambda p: len(p.parts), reverse=True):
+            try:
+                d.rmdir()
+            except OSError:
+                pass
+    with transaction(registry.engine, write=True) as conn:
+        res = conn.execute(_db.ledger.update().where(_db.ledger.c.twin_id == twin_id).values(
+            twin_id=tombstone, grant_id=None, image_path=None, image_sha256=None, note=None))
+        report.ledger_rows = res.rowcount or 0
+        for t in (_db.scans, _db.fitted_versions, _db.grants):
+            conn.execute(t.delete().where(t.c.twin_id == twin_id))
+        conn.execute(_db.twins.delete().where(_db.twins.c.id == twin_id))
+    return report
+
+
+# ----------------------------------------------------------------- helpers
+def normalise_channels(channels) -> tuple[str, ...]:
+    """Channel names (a list or a comma-separated string) -> a sorted tuple from :data:`CHANNELS`."""
+    if isinstance(channels, str):
+        channels = channels.split(",")
+    out = set()
+    for c in channels:
+        c = c.strip().lower().replace("_", "-")
+        if not c:
+            continue
+        if c in ("ecommerce",):
+            c = "e-commerce"
+        if c in ("ooh", "outofhome"):
+            c = "out-of-home"
+        if c not in CHANNELS:
+            raise InputError(f"unknown channel {c!r}", hint=f"use one or more of: {', '.join(CHANNELS)}")
+        out.add(c)
+    if not out:
+        raise InputError("no channel given", hint=f"use one or more of: {', '.join(CHANNELS)}")
+    return tuple(sorted(out, key=CHANNELS.index))
+
+
+def normalise_regions(regions, allow_any: bool = True) -> tuple[str, ...]:
+    """Region codes (a list or a comma-separated string) -> sorted upper-case codes, or ``("*",)``."""
+    if isinstance(regions, str):
+        regions = regions.split(",")
+    out = set()
+    for r in regions:
+        r = r.strip().upper()
+        if not r:
+            continue
+        if r == ANY_REGION:
+            if not allow_any:
+                raise InputError("a use happens in one region, not '*'", hint="name the region, e.g. FR or US-CA")
+            return (ANY_REGION,)
+        if not _REGION_RE.match(r):
+            raise InputError(f"region {r!r} is not an ISO-like code", hint="use codes like FR, DE, US, US-CA, or '*' for everywhere")
+        out.add(r)
+    if not out:
+        raise InputError("no region given", hint="use codes like FR, DE, US-CA, or '*' for everywhere")
+    return tuple(sorted(out))
+
+
+def _as_date(d) -> date:
+    if isinstance(d, datetime):
+        return d.date()
+    if isinstance(d, date):
+        return d
+    try:
+        return date.fromisoformat(str(d))
+    except ValueError as exc:
+        raise InputError(f"not a date: {d!r}", hint="use YYYY-MM-DD") from exc
+
+
+def _use_day(when: date | datetime | None) -> date:
+    if when is None:
+        return utcnow().date()
+    if isinstance(when, datetime):
+        if when.tzinfo is not None:
+            when = when.astimezone(timezone.utc)
+        return when.date()
+    return _as_date(when)
+
+
+def _twin(r) -> Twin:
+    return Twin(r.id, r.display_name, r.contact_ref, from_db_time(r.created_at))
+
+
+def _grant(r) -> Grant:
+    return Grant(
+        id=int(r.id), twin_id=r.twin_id, brand=r.brand,
+        channels=tuple(c for c in r.channels.split(",") if c),
+        regions=tuple(x for x in r.regions.split(",") if x),
+        starts_on=r.starts_on, ends_on=r.ends_on,
+        created_at=from_db_time(r.created_at), revoked_at=from_db_time(r.revoked_at),
+    )

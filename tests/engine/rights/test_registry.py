@@ -1,0 +1,187 @@
+"""Registry: migrations, twins, grants, the consent check, revocation and deletion."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+
+from engine.errors import AtelierError, InputError
+from engine.rights import (
+    LATEST_VERSION, ConsentError, Registry, check_grant, current_version, delete_twin, ledger_rows, migrate,
+    record_image, statement,
+)
+from engine.rights.db import create_db_engine, resolve_db_url
+
+from .conftest import D0, D1, make_png
+
+
+def test_migrations_from_empty_database(tmp_path):
+    url = resolve_db_url(tmp_path / "a.db")
+    engine = create_db_engine(url)
+    assert current_version(engine) == 0
+    assert migrate(engine, target=1) == [1]
+    assert current_version(engine) == 1
+    assert migrate(engine) == list(range(2, LATEST_VERSION + 1))
+    assert migrate(engine) == []
+    insp = sa.inspect(engine)
+    assert {"twins", "scans", "fitted_versions", "grants", "ledger", "schema_version"} <= set(insp.get_table_names())
+    assert "ix_ledger_twin_time" in {ix["name"] for ix in insp.get_indexes("ledger")}
+    with engine.connect() as c:
+        versions = [r[0] for r in c.execute(sa.text("select version from schema_version order by version"))]
+    assert versions == list(range(1, LATEST_VERSION + 1))
+    engine.dispose()
+    # reopening through the registry applies nothing and keeps the data
+    with Registry.open(tmp_path / "a.db") as reg:
+        reg.add_twin("Someone", twin_id="twin-one")
+    with Registry.open(tmp_path / "a.db") as reg:
+        assert [t.id for t in reg.list_twins()] == ["twin-one"]
+
+
+def test_database_newer_than_code_is_refused(tmp_path):
+    with Registry.open(tmp_path / "a.db") as reg:
+        with reg.engine.begin() as c:
+            c.execute(sa.text("insert into schema_version values (:v, 'future', '2031-01-01 00:00:00')"),
+                      {"v": LATEST_VERSION + 1})
+    with pytest.raises(AtelierError, match="newer than this Atelier"):
+        Registry.open(tmp_path / "a.db")
+
+
+def test_db_url_resolution(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATELIER_DB_URL", f"sqlite:///{tmp_path}/env.db")
+    assert resolve_db_url().database == f"{tmp_path}/env.db"
+    assert resolve_db_url(tmp_path / "x.db").database == str(tmp_path / "x.db")
+    assert resolve_db_url("postgresql://u:secret@host/atelier").get_backend_name() == "postgresql"
+    monkeypatch.delenv("ATELIER_DB_URL")
+    monkeypatch.chdir(tmp_path)
+    assert resolve_db_url().database == str(tmp_path / "atelier-data" / "atelier.db")
+
+
+def test_add_twin_scan_fit_and_grant(registry, tmp_path):
+    twin = registry.add_twin("Ada Example", contact_ref="agency #7")
+    assert twin.id.startswith("twin-") and "ada" not in twin.id.lower()
+    scan = tmp_path / "scan.ply"
+    scan.write_bytes(b"ply\nfake scan")
+    s = registry.add_scan(twin.id, scan, scanned_on=date(2029, 12, 1))
+    assert len(s.sha256) == 64 and registry.scans(twin.id)[0].scanned_on == date(2029, 12, 1)
+    (tmp_path / "fit").mkdir()
+    (tmp_path / "fit" / "twin.json").write_text("{}")
+    f = registry.add_fitted_version(twin.id, tmp_path / "fit")
+    assert f.path.endswith("twin.json") and registry.fitted_versions(twin.id)[0].twin_json_sha256 == f.twin_json_sha256
+    g = registry.add_grant(twin.id, "Brand", ["Social", "print"], "fr, us-ca", D0, D1)
+    assert g.channels == ("social", "print") and g.regions == ("FR", "US-CA")
+    assert registry.grants(twin.id) == [g]
+    with pytest.raises(InputError, match="unknown channel 'tv'"):
+        registry.add_grant(twin.id, "Brand", "tv", "FR", D0, D1)
+    with pytest.raises(InputError, match="ends .* before it starts"):
+        registry.add_grant(twin.id, "Brand", "social", "FR", D1, D0)
+    with pytest.raises(InputError, match="already exists"):
+        registry.add_twin("Other", twin_id=twin.id)
+    with pytest.raises(InputError, match="not in the registry"):
+        registry.add_grant("twin-nobody", "Brand", "social", "FR", D0, D1)
+
+
+def test_check_passes_inside_channels_regions_dates(registry, twin_grant):
+    twin, grant = twin_grant
+    for channel, region, when in [
+        ("social", "FR", D0), ("e-commerce", "de", D1), ("social", "DE", datetime(2030, 6, 1, 12, tzinfo=timezone.utc)),
+    ]:
+        assert check_grant(registry, twin.id, channel, region, when).id == grant.id
+    world = registry.add_grant(twin.id, "Maison Test", "print", "*", D0, D1)
+    assert check_grant(registry, twin.id, "print", "JP", date(2030, 3, 3)).id == world.id
+
+
+@pytest.mark.parametrize("channel, region, when, says", [
+    ("print", "FR", date(2030, 6, 1), "does not include channel 'print'"),
+    ("social", "IT", date(2030, 6, 1), "does not include region IT"),
+    ("social", "FR", date(2031, 1, 1), "expired on 2030-12-31"),
+    ("social", "FR", date(2029, 12, 31), "starts on 2030-01-01"),
+])
+def test_check_fails_outside_and_names_what_is_missing(registry, twin_grant, channel, region, when, says):
+    twin, grant = twin_grant
+    with pytest.raises(ConsentError) as info:
+        check_grant(registry, twin.id, channel, region, when)
+    msg = str(info.value)
+    assert f"twin {twin.id}" in msg and f"channel {channel!r}" in msg and f"region {region}" in msg
+    assert when.isoformat() in msg and f"grant {grant.id}" in msg and says in msg
+    assert info.value.closest == grant and info.value.hint and info.value.exit_code == 4
+
+
+def test_check_for_unknown_twin_or_no_grants(registry):
+    with pytest.raises(ConsentError, match="not in the registry"):
+        check_grant(registry, "twin-ghost", "social", "FR", D0)
+    registry.add_twin("No Grants", twin_id="twin-bare")
+    with pytest.raises(ConsentError, match="the twin has no grants"):
+        check_grant(registry, "twin-bare", "social", "FR", D0)
+    with pytest.raises(InputError, match="not '\\*'"):
+        check_grant(registry, "twin-bare", "social", "*", D0)
+
+
+def test_revoke_stops_at_once_also_in_another_open_registry(registry, twin_grant, tmp_path):
+    twin, grant = twin_grant
+    # a long-running campaign holds its own registry (its own connections) on the same file
+    campaign = Registry.open(registry.url.database)
+    try:
+        assert check_grant(campaign, twin.id, "social", "FR", date(2030, 5, 1)).id == grant.id
+        revoked = registry.revoke_grant(grant.id)
+        assert revoked.revoked_at is not None
+        with pytest.raises(ConsentError, match=f"grant {grant.id} .* was revoked at"):
+            check_grant(campaign, twin.id, "social", "FR", date(2030, 5, 1))
+        # revocation is not retroactive to dates only: a revoked grant covers no date at all
+        with pytest.raises(ConsentError):
+            check_grant(registry, twin.id, "social", "FR", date(2030, 1, 2))
+        # revoking again keeps the first time
+        assert registry.revoke_grant(grant.id).revoked_at == revoked.revoked_at
+    finally:
+        campaign.close()
+
+
+def test_delete_removes_files_and_keeps_only_anonymous_counts(registry, twin_grant, tmp_path):
+    twin, grant = twin_grant
+    scan = tmp_path / "scans" / "s.ply"
+    scan.parent.mkdir()
+    scan.write_bytes(b"scan")
+    registry.add_scan(twin.id, scan)
+    fit = tmp_path / "fit"
+    fit.mkdir()
+    for name in ("twin.json", "body.ply", "fit_report.json"):
+        (fit / name).write_text(name)
+    registry.add_fitted_version(twin.id, fit / "twin.json")
+    imgs = [make_png(tmp_path / "renders" / f"v{i}.png", seed=i) for i in range(3)]
+    for p in imgs:
+        record_image(registry, twin.id, grant.id, "social", "FR", p, campaign="ss30", when=datetime(2030, 2, 1, tzinfo=timezone.utc))
+    other = registry.add_twin("Other Person", twin_id="twin-other")
+    og = registry.add_grant(other.id, "B", "social", "*", D0, D1)
+    other_img = make_png(tmp_path / "renders" / "other.png", seed=9)
+    record_image(registry, other.id, og.id, "social", "FR", other_img)
+
+    rep = delete_twin(registry, twin.id, remove_files=True)
+    assert not scan.exists() and not fit.exists() and not any(p.exists() for p in imgs)
+    assert other_img.exists()
+    assert len(rep.removed_files) == 1 + 3 + 3 and rep.ledger_rows == 3
+    assert not registry.has_twin(twin.id) and registry.grants(twin.id) == [] and registry.scans(twin.id) == []
+    rows = ledger_rows(registry, rep.tombstone)
+    assert len(rows) == 3 and all(r.image_path is None and r.image_sha256 is None and r.grant_id is None for r in rows)
+    assert {(r.channel, r.region, r.campaign) for r in rows} == {("social", "FR", "ss30")}
+    assert ledger_rows(registry, twin.id) == []
+    assert statement(registry, rep.tombstone, D0, D1).count == 3
+    assert len(ledger_rows(registry, other.id)) == 1
+    with pytest.raises(ConsentError, match="not in the registry"):
+        check_grant(registry, twin.id, "social", "FR", D0)
+
+
+def test_delete_can_keep_files(registry, twin_grant, tmp_path):
+    twin, grant = twin_grant
+    img = make_png(tmp_path / "r.png")
+    record_image(registry, twin.id, grant.id, "social", "FR", img)
+    rep = delete_twin(registry, twin.id, remove_files=False)
+    assert img.exists() and rep.kept_files == [img.absolute()] and rep.removed_files == []
+
+
+def test_unusable_databases_are_explained(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(InputError, match="cannot create the folder"):
+        Registry.open(tmp_path / "afile" / "atelier.db")
+    with pytest.raises(InputError, match="unknown kind of database"):
+        Registry.open("nosuchdb://host/x")
