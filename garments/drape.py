@@ -1,0 +1,301 @@
+"""Drape a garment on a body in Blender and check the result (main-process side; no bpy).
+
+:func:`drape_garment` builds the garment around a posed body (:mod:`garments.templates`), runs
+the ``drape`` Blender job (:mod:`engine.blender.drape_job`) in a worker process, then validates
+the draped cloth against the body: the share of cloth vertices more than 2 mm inside the body
+(penetration) must stay under 1 %. Outputs in ``out_dir``:
+
+- ``garment.ply``: the draped cloth, canonical frame, metres, with a per-vertex ``clearance_mm``
+  (signed distance to the body, mm, negative inside);
+- ``garment.npz``: ``vertices`` (V, 3) float32, ``faces`` (F, 3) int64, ``rest_vertices``,
+  ``pin``, ``clearance_mm``;
+- ``drape_report.json``: what was draped and how it went;
+- ``blender.log``: Blender's output (kept on success and failure).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bodies.measure import Measurements, measure
+from engine.errors import InputError, SimulationError
+from engine.meshio import load_npz_mesh, save_npz_mesh, save_ply
+from engine.storage import write_json
+from engine.types import PathLikeStr
+
+from .clearance import BodyDistance
+from .templates import GarmentMesh, make_garment
+
+#: a cloth vertex deeper than this inside the body counts as penetrating, metres.
+PENETRATION_DEPTH_M = 0.002
+#: the drape fails when more than this fraction of cloth vertices penetrate.
+MAX_PENETRATION = 0.01
+
+
+@dataclass
+class DrapeSettings:
+    """Simulation settings passed to the Blender job.
+
+    Attributes:
+        max_frames: frame cap (24 frames per simulated second).
+        min_frames: frames always simulated before the settle test applies.
+        settle_mm: a frame counts as calm when no cloth vertex moved more than this, mm.
+        settle_frames: consecutive calm frames that end the simulation.
+        decimate: collider Decimate ratio (0.2 keeps 20 % of the body's triangles).
+        explode_m: per-frame vertex displacement treated as an explosion, metres.
+        cloth: overrides of Blender ClothSettings (e.g. {"quality": 5, "mass": 0.3}).
+        collision: overrides of Blender ClothCollisionSettings (e.g. {"distance_min": 0.004}).
+        gravity: (3,) canonical-frame gravity, m/s^2.
+    """
+
+    max_frames: int = 120
+    min_frames: int = 5
+    settle_mm: float = 1.0
+    settle_frames: int = 3
+    decimate: float = 0.2
+    explode_m: float = 0.5
+    cloth: dict = field(default_factory=dict)
+    collision: dict = field(default_factory=dict)
+    gravity: tuple = (0.0, -9.81, 0.0)
+
+
+@dataclass
+class DrapeResult:
+    """Outcome of one drape.
+
+    Attributes:
+        garment: template name.
+        vertices: (V, 3) float32 draped cloth, metres, canonical frame.
+        faces: (F, 3) int64 cloth triangles.
+        clearance_mm: (V,) float32 signed distance of each cloth vertex to the body, mm (+ outside).
+        frames: frames simulated.
+        settled: True if the cloth came to rest before the frame cap.
+        max_displacement_mm: the largest per-frame vertex move in the last frame, mm.
+        seconds: wall time of the Blender job (start-up included), s.
+        seconds_per_frame: simulation time per frame, s.
+        penetration_pct: % of cloth vertices more than 2 mm inside the body.
+        measurements: the body measurements the garment was built from (cm / m).
+        ply_path, npz_path, report_path, log_path: the files written in ``out_dir``.
+    """
+
+    garment: str
+    vertices: np.ndarray
+    faces: np.ndarray
+    clearance_mm: np.ndarray
+    frames: int
+    settled: bool
+    max_displacement_mm: float
+    seconds: float
+    seconds_per_frame: float
+    penetration_pct: float
+    measurements: dict
+    ply_path: Path
+    npz_path: Path
+    report_path: Path
+    log_path: Path
+
+    def report(self) -> dict:
+        """The JSON-serialisable summary written to ``drape_report.json``."""
+        return {
+            "garment": self.garment,
+            "vertices": int(len(self.vertices)),
+            "faces": int(len(self.faces)),
+            "frames": int(self.frames),
+            "settled": bool(self.settled),
+            "seconds": round(float(self.seconds), 2),
+            "seconds_per_frame": round(float(self.seconds_per_frame), 4),
+            "penetration_pct": round(float(self.penetration_pct), 4),
+            "max_displacement_mm": round(float(self.max_displacement_mm), 3),
+            "clearance_mm": {
+                "min": round(float(self.clearance_mm.min()), 2),
+                "median": round(float(np.median(self.clearance_mm)), 2),
+                "max": round(float(self.clearance_mm.max()), 2),
+            },
+            "measurements": self.measurements,
+            "files": {
+                "ply": self.ply_path.name,
+                "npz": self.npz_path.name,
+                "log": self.log_path.name,
+            },
+            "units": {"length": "m", "clearance": "mm", "frame": "canonical: +Y up, facing +Z, feet on y=0"},
+        }
+
+
+def penetration(clearance_m: np.ndarray, depth: float = PENETRATION_DEPTH_M) -> float:
+    """Fraction of (V,) signed distances (metres) deeper than ``depth`` inside the body."""
+    c = np.asarray(clearance_m)
+    return float(np.mean(c < -depth)) if len(c) else 0.0
+
+
+def drape_garment(
+    body_vertices: np.ndarray,
+    body_faces: np.ndarray,
+    joints: np.ndarray,
+    garment: str | GarmentMesh = "tube-dress",
+    out_dir: PathLikeStr = "drape",
+    resolution: int = 5000,
+    max_frames: int = 120,
+    timeout: float = 900.0,
+    progress=None,
+    settings: DrapeSettings | None = None,
+    garment_settings: dict | None = None,
+) -> DrapeResult:
+    """Generate a garment around a posed body, drape it in Blender and validate it.
+
+    Args:
+        body_vertices: (V, 3) float32, metres, canonical frame, a T- or A-pose.
+        body_faces: (F, 3) int64.
+        joints: (16, 3) float32 named joints (NAMED_JOINTS order), metres, canonical frame.
+        garment: a template name (see :func:`garments.templates.garment_names`) or a ready
+            :class:`GarmentMesh`.
+        out_dir: output folder (created).
+        resolution: approximate cloth vertex count when ``garment`` is a name.
+        max_frames: frame cap (overrides ``settings.max_frames``).
+        timeout: seconds before the Blender worker is killed.
+        progress: optional callable ``(line: str) -> None`` fed with "frame i/N maxdisp=..." lines.
+        settings: :class:`DrapeSettings` for the simulation.
+        garment_settings: extra template settings (e.g. {"ease": 0.015}).
+
+    Returns:
+        :class:`DrapeResult`.
+
+    Raises:
+        InputError: unknown garment name or bad body arrays.
+        SimulationError: the cloth exploded, or more than 1 % of it ended inside the body;
+            ``log_path`` names the kept Blender log.
+        JobError: the Blender worker crashed or timed out.
+    """
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    v = np.asarray(body_vertices, dtype=np.float32)
+    f = np.asarray(body_faces, dtype=np.int64)
+    j = np.asarray(joints, dtype=np.float32)
+    if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3:
+        raise InputError(f"drape_garment needs (V, 3) body vertices and (F, 3) faces, got {v.shape}, {f.shape}")
+    settings = settings or DrapeSettings()
+    settings.max_frames = int(max_frames)
+    meas: Measurements = measure(v, f, j)
+    if isinstance(garment, GarmentMesh):
+        cloth = garment
+    else:
+        cloth = make_garment(garment, v, f, j, measurements=meas, resolution=resolution, **(garment_settings or {}))
+
+    # Meshes cross into the worker as files; the spec holds absolute paths.
+    body_npz = save_npz_mesh(out / "drape_body.npz", v, f)
+    cloth_npz = save_npz_mesh(out / "drape_cloth.npz", cloth.vertices, cloth.faces, pin=cloth.pin.astype(np.float32))
+    result_npz = out / "drape_result.npz"
+    if result_npz.exists():
+        result_npz.unlink()
+    spec = {
+        "body": str(body_npz),
+        "cloth": str(cloth_npz),
+        "out": str(result_npz),
+        "max_frames": settings.max_frames,
+        "min_frames": settings.min_frames,
+        "settle_mm": settings.settle_mm,
+        "settle_frames": settings.settle_frames,
+        "decimate": settings.decimate,
+        "explode_m": settings.explode_m,
+        "cloth_settings": dict(settings.cloth),
+        "collision_settings": dict(settings.collision),
+        "gravity": [float(x) for x in settings.gravity],
+        "garment": cloth.name,
+    }
+    from engine.blender import run_blender_job
+
+    t0 = time.monotonic()
+    job = run_blender_job("drape", spec, workdir=out, timeout=timeout, progress=progress)
+    seconds = time.monotonic() - t0
+    log_path = Path(job.get("log", out / "blender.log"))
+
+    draped = load_npz_mesh(result_npz)["vertices"].astype(np.float32)
+    if draped.shape != cloth.vertices.shape or not np.all(np.isfinite(draped)):
+        raise SimulationError(
+            f"the drape job returned unusable cloth vertices (shape {draped.shape}, expected {cloth.vertices.shape})",
+            hint=f"Blender's output is kept in {log_path}",
+            log_path=log_path,
+        )
+    clearance = BodyDistance(v, f)(draped)
+    pen = penetration(clearance)
+    clearance_mm = (clearance * 1000.0).astype(np.float32)
+    comments = [f"atelier draped garment {cloth.name}, metres, canonical frame (+Y up, facing +Z)",
+                "clearance_mm: signed distance to the body in mm, negative inside"]
+    ply_path = save_ply(out / "garment.ply", draped, cloth.faces, attributes={"clearance_mm": clearance_mm}, comments=comments)
+    npz_path = save_npz_mesh(
+        out / "garment.npz", draped, cloth.faces,
+        rest_vertices=cloth.vertices, pin=cloth.pin.astype(np.float32), clearance_mm=clearance_mm,
+    )
+    result = DrapeResult(
+        garment=cloth.name,
+        vertices=draped,
+        faces=cloth.faces,
+        clearance_mm=clearance_mm,
+        frames=int(job["frames"]),
+        settled=bool(job["settled"]),
+        max_displacement_mm=float(job["max_displacement_mm"]),
+        seconds=seconds,
+        seconds_per_frame=float(job["seconds_per_frame"]),
+        penetration_pct=pen * 100.0,
+        measurements=meas.to_dict(),
+        ply_path=ply_path,
+        npz_path=npz_path,
+        report_path=out / "drape_report.json",
+        log_path=log_path,
+    )
+    report = result.report()
+    report["garment_params"] = cloth.params
+    report["simulation"] = {k: val for k, val in asdict(settings).items()}
+    report["blender_version"] = job.get("blender_version")
+    report["ok"] = pen <= MAX_PENETRATION
+    write_json(result.report_path, report)
+    if pen > MAX_PENETRATION:
+        raise SimulationError(
+            f"{pen * 100:.1f} % of the {cloth.name} cloth vertices ended more than "
+            f"{PENETRATION_DEPTH_M * 1000:.0f} mm inside the body (limit {MAX_PENETRATION * 100:.0f} %)",
+            hint=f"raise the ease or the collision distance; see {ply_path} (clearance_mm) and {log_path}",
+            log_path=log_path,
+        )
+    return result
+
+
+def drape_twin(
+    twin_dir: PathLikeStr,
+    garment: str = "tube-dress",
+    out_dir: PathLikeStr = "drape",
+    model=None,
+    pose: str | None = None,
+    **kw,
+) -> DrapeResult:
+    """Drape a garment on a saved twin.
+
+    Args:
+        twin_dir: folder with ``twin.json`` (see :class:`bodies.twin.Twin`).
+        garment: template name or :class:`GarmentMesh`.
+        out_dir: output folder.
+        model: the twin's body model, or None to build it with ``bodies.create(twin.model)``.
+        pose: a pose preset name (e.g. "a-pose") to drape in instead of the twin's own pose.
+        **kw: passed to :func:`drape_garment` (resolution, max_frames, timeout, progress, ...).
+    """
+    import bodies
+    from bodies.poses import pose_preset
+    from bodies.twin import Twin
+
+    twin = Twin.load(twin_dir)
+    if model is None:
+        model = bodies.create(twin.model)
+    if pose is not None:
+        p = pose_preset(model, pose)[0]
+        twin = Twin(
+            model=twin.model, shape=twin.shape, pose=p.tolist(), translation=twin.translation,
+            pose_name=pose, source=twin.source,
+        )
+    verts, faces, joints = twin.body(model)
+    return drape_garment(verts, faces, joints, garment=garment, out_dir=out_dir, **kw)
+
+
+__all__ = ["DrapeSettings", "DrapeResult", "drape_garment", "drape_twin", "penetration",
+           "PENETRATION_DEPTH_M", "MAX_PENETRATION"]
