@@ -131,6 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dressed", metavar="DRAPE_DIR", help="folder written by `atelier drape` (body.ply + garment.ply)")
     p.add_argument("--out", required=True, help="output folder for the images")
     _add_render_opts(p, 512)
+    p.add_argument("--twin-id", default=None, help="registry id of the person's twin (needed unless the body is synthetic)")
+    p.add_argument("--channel", default="internal-fit-check",
+                   help="use the images are for: social, e-commerce, print, out-of-home, internal-fit-check (default)")
+    p.add_argument("--region", default="*", help="region code the images are for, e.g. FR (default *: anywhere)")
+    p.add_argument("--db", default=None, help="rights registry: database URL or SQLite file (default $ATELIER_DB_URL or ./atelier-data/atelier.db)")
     _add_common(p)
 
     from .rights.cli import add_parsers as add_rights_parsers

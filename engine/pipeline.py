@@ -7,9 +7,8 @@ of its inputs; a stage whose stamp matches is skipped.
 
 from __future__ import annotations
 
-import shutil
-import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +109,7 @@ def stage_drape(twin_dir: Path, drape_dir: Path, garment: str, stages: Stages, p
         kw["max_frames"] = max_frames
     result = drape_twin(twin_dir, garment, drape_dir, pose=pose, timeout=timeout,
                         progress=lambda line: progress.update(note=line), **kw)
-    progress.finish(f"{result.frames} frames, penetration {result.penetration_percent:.2f} %")
+    progress.finish(f"{result.frames} frames, penetration {result.penetration_pct:.2f} %")
     stages.mark("drape", inputs)
     return read_json(drape_dir / "drape_report.json")
 
@@ -132,10 +131,53 @@ def load_dressed(drape_dir: Path):
     return meshes
 
 
+@dataclass
+class Consent:
+    """Who may be shown, where: checked before any pixel is drawn, recorded after.
+
+    Attributes:
+        twin_id: the registry id of the person's twin, or None for a synthetic body (no person).
+        channel: one of engine.rights CHANNELS (e.g. "internal-fit-check", "e-commerce").
+        region: region code the images are for (e.g. "FR") or "*".
+        db: registry database URL or SQLite path (default $ATELIER_DB_URL or ./atelier-data).
+        campaign: campaign name written into the ledger and the images.
+    """
+
+    twin_id: str | None
+    channel: str = "internal-fit-check"
+    region: str = "*"
+    db: str | None = None
+    campaign: str | None = None
+
+
+def _consent_for(drape_dir: Path, consent: Consent | None) -> Consent:
+    """The consent to use for a dressed folder: a synthetic body needs none; a real twin needs
+    its registry id."""
+    dressed = drape_dir / "dressed.json"
+    synthetic = False
+    if dressed.exists():
+        synthetic = bool(read_json(dressed).get("source", {}).get("synthetic"))
+    if consent is not None and consent.twin_id:
+        return consent
+    if synthetic:
+        return Consent(twin_id=None, channel=consent.channel if consent else "internal-fit-check",
+                       region=consent.region if consent else "*")
+    raise InputError(
+        f"{drape_dir}: this dressed twin is not marked synthetic, so it is a real person's likeness and "
+        "rendering it needs her consent",
+        hint="pass --twin-id ID --channel CHANNEL --region REGION for a twin with a live grant "
+             "(see `atelier twins add` and `atelier twins grant`)",
+    )
+
+
 def stage_render(drape_dir: Path, out: Path, stages: Stages, views: int = 8, size: int = 512,
                  renderers=("pyrender", "blender"), blender_engine: str = "workbench", samples: int = 16,
-                 quiet: bool = False, step: str = "[4/4]") -> dict[str, list[Path]]:
-    """Drape folder -> ``out/renders/<renderer>/*.png`` and ``out/contact_sheet.png``."""
+                 quiet: bool = False, step: str = "[4/4]", consent: Consent | None = None) -> dict[str, list[Path]]:
+    """Drape folder -> ``out/renders/<renderer>/*.png`` and ``out/contact_sheet.png``.
+
+    The twin's consent is checked before anything is drawn (synthetic bodies need none); every
+    PNG is then stamped as AI-generated (PNG text + XMP) and, for a real twin, recorded in the
+    usage ledger."""
     from .render.camera import frame_meshes, turntable
     from .render.contact_sheet import make_contact_sheet
     from .storage import file_sha256
@@ -143,6 +185,14 @@ def stage_render(drape_dir: Path, out: Path, stages: Stages, views: int = 8, siz
     if views < 1 or size < 16:
         raise InputError(f"--views {views} --size {size}: need at least 1 view of at least 16 px")
     meshes = load_dressed(drape_dir)
+    consent = _consent_for(drape_dir, consent)
+    registry = None
+    if consent.twin_id:
+        from .rights import Registry, authorise
+
+        registry = Registry.open(consent.db)
+        grant = authorise(registry, consent.twin_id, consent.channel, consent.region)
+        say(f"{step} consent  grant {grant.id} covers twin {consent.twin_id} for {consent.channel} in {consent.region}", quiet)
     lo, hi = frame_meshes(meshes)
     cameras = turntable(lo, hi, n_views=views, width=size, height=size)
     base = {"body": file_sha256(drape_dir / "body.ply"), "garment": file_sha256(drape_dir / "garment.ply"),
@@ -173,12 +223,29 @@ def stage_render(drape_dir: Path, out: Path, stages: Stages, views: int = 8, siz
                                    samples=samples, progress=lambda line: progress.update(note=line))
         progress.finish()
         images[name] = [Path(p) for p in paths]
+        _deliver(images[name], consent, registry, json_sha256(inputs))
         stages.mark(f"render-{name}", inputs, {"images": [str(p) for p in paths]})
     all_paths = [p for name in renderers for p in images[name]]
     labels = [f"{name} {p.stem.split('_')[-1]}" for name in renderers for p in images[name]]
     make_contact_sheet(all_paths, out / "contact_sheet.png", columns=views, labels=labels,
                        title=f"Atelier turntable, {views} views per renderer")
     return images
+
+
+def _deliver(paths: list[Path], consent: Consent, registry, scene_hash: str) -> None:
+    """Stamp the AI disclosure into each PNG; for a real twin also re-check the grant, label per
+    channel policy and record each image in the ledger."""
+    if consent.twin_id is None:
+        from .rights.disclosure import stamp_png
+
+        for p in paths:
+            stamp_png(p, {"twin_id": "synthetic", "grant_id": "none: synthetic body, no person depicted",
+                          "scene_hash": scene_hash, "channel": consent.channel, "region": consent.region})
+        return
+    from .rights import authorise_and_stamp
+
+    authorise_and_stamp(registry, consent.twin_id, consent.channel, consent.region, paths, scene_hash,
+                        campaign=consent.campaign)
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -193,7 +260,8 @@ def run_demo(args) -> int:
     t0 = time.monotonic()
     scan = stage_scan(out, args.seed, stages, args.quiet)
     fit = stage_fit(scan, out, stages, quiet=args.quiet)
-    drape = stage_drape(out, out / "drape", args.garment, stages, quiet=args.quiet)
+    # The demo drapes in the A-pose: arms clear of the torso, so the dress can reach the bust.
+    drape = stage_drape(out, out / "drape", args.garment, stages, pose="a-pose", quiet=args.quiet)
     images = stage_render(out / "drape", out, stages, views=args.views, size=args.size,
                           renderers=_renderers(args.renderer), blender_engine=args.blender_engine,
                           samples=args.samples, quiet=args.quiet)
@@ -216,7 +284,7 @@ def run_demo(args) -> int:
     print(f"  fit report       {out / 'fit_report.json'}  (mean {fit.get('mean_mm', float('nan')):.1f} mm, "
           f"p95 {fit.get('p95_mm', float('nan')):.1f} mm scan-to-body)")
     print(f"  draped garment   {out / 'drape' / 'garment.ply'}  ({drape.get('garment')}, "
-          f"{drape.get('frames')} frames, penetration {drape.get('penetration_percent', 0):.2f} %)")
+          f"{drape.get('frames')} frames, penetration {drape.get('penetration_pct', 0):.2f} %)")
     for name, paths in images.items():
         print(f"  {name:<16} {len(paths)} PNGs in {out / 'renders' / name}")
     print(f"  contact sheet    {out / 'contact_sheet.png'}")
@@ -239,7 +307,7 @@ def run_drape(args) -> int:
     report = stage_drape(twin, out, args.garment, Stages(out), pose=args.pose, resolution=args.resolution,
                          max_frames=args.max_frames, timeout=args.timeout, quiet=args.quiet, step="")
     print(f"draped {report.get('garment')} written to {out}/garment.ply ({report.get('vertices')} vertices, "
-          f"{report.get('frames')} frames, penetration {report.get('penetration_percent', 0):.2f} %)")
+          f"{report.get('frames')} frames, penetration {report.get('penetration_pct', 0):.2f} %)")
     return 0
 
 
@@ -248,9 +316,10 @@ def run_render(args) -> int:
     drape_dir = Path(args.dressed)
     if not drape_dir.is_dir():
         raise InputError(f"{drape_dir}: not a folder", hint="pass the folder written by `atelier drape`")
+    consent = Consent(twin_id=args.twin_id, channel=args.channel, region=args.region, db=args.db)
     images = stage_render(drape_dir, out, Stages(out), views=args.views, size=args.size,
                           renderers=_renderers(args.renderer), blender_engine=args.blender_engine,
-                          samples=args.samples, quiet=args.quiet, step="")
+                          samples=args.samples, quiet=args.quiet, step="", consent=consent)
     for name, paths in images.items():
         print(f"{name}: {len(paths)} PNGs in {out / 'renders' / name}")
     print(f"contact sheet: {out / 'contact_sheet.png'}")

@@ -294,6 +294,13 @@ def drape_twin(
             pose_name=pose, source=twin.source,
         )
     verts, faces, joints = twin.body(model)
+    # The posed collider goes beside the garment so the folder is a complete dressed twin.
+    save_ply(Path(out_dir) / "body.ply", verts, faces,
+             comments=[f"atelier posed body ({twin.model}, pose {twin.pose_name or 'fitted'}), metres, canonical frame"])
+    write_json(Path(out_dir) / "dressed.json", {
+        "twin_dir": str(Path(twin_dir).resolve()), "model": twin.model, "pose": twin.pose_name,
+        "source": twin.source, "garment": garment if isinstance(garment, str) else garment.name,
+    })
     return drape_garment(verts, faces, joints, garment=garment, out_dir=out_dir, **kw)
 
 

@@ -143,6 +143,9 @@ def _keyword(ctype: bytes, body: bytes) -> str | None:
 # ------------------------------------------------------------- stamping
 def disclosure_description(info: dict) -> str:
     """The human sentence written to Description, Disclaimer and dc:description."""
+    if info.get("twin_id") == "synthetic":
+        return (f"{DISCLOSURE_TEXT}: a body generated from a parametric body model, depicting no real "
+                "person, rendered by Atelier. Not a photograph.")
     s = (f"{DISCLOSURE_TEXT}: a synthetic likeness of a real person, rendered by Atelier and used "
          f"under consent grant {info.get('grant_id', '?')} (twin {info.get('twin_id', '?')}). Not a photograph.")
     return s

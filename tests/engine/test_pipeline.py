@@ -1,0 +1,85 @@
+"""Pipeline stages: resume stamps, consent before rendering, disclosure in every PNG."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+import trimesh
+
+from engine.errors import InputError
+from engine.meshio import save_ply
+from engine.pipeline import Consent, Stages, stage_render
+from engine.storage import write_json
+
+
+def _dressed(folder, synthetic: bool):
+    body = trimesh.creation.capsule(height=1.2, radius=0.18)
+    body.apply_translation([0, 0.8, 0])
+    body.vertices[:, [1, 2]] = body.vertices[:, [2, 1]]  # capsule along +Y
+    body.vertices[:, 1] += 0.8 - body.vertices[:, 1].min() + 0.0
+    dress = trimesh.creation.cylinder(radius=0.22, height=0.6)
+    dress.vertices[:, [1, 2]] = dress.vertices[:, [2, 1]]
+    dress.vertices[:, 1] += 0.9
+    save_ply(folder / "body.ply", body.vertices, body.faces)
+    save_ply(folder / "garment.ply", dress.vertices, dress.faces)
+    write_json(folder / "dressed.json", {"source": {"synthetic": synthetic}, "garment": "tube-dress"})
+    return folder
+
+
+def test_synthetic_body_renders_with_disclosure_and_resumes(tmp_path):
+    from engine.rights.disclosure import read_disclosure
+
+    drape = _dressed(tmp_path / "drape", synthetic=True)
+    out = tmp_path / "out"
+    images = stage_render(drape, out, Stages(out), views=3, size=64, renderers=("pyrender",), quiet=True)
+    paths = images["pyrender"]
+    assert len(paths) == 3 and all(p.exists() for p in paths)
+    info = read_disclosure(paths[0])
+    assert info["twin_id"] == "synthetic"
+    assert (out / "contact_sheet.png").exists()
+    # a second run finds the stage finished and does not redraw
+    before = [p.stat().st_mtime_ns for p in paths]
+    again = stage_render(drape, out, Stages(out), views=3, size=64, renderers=("pyrender",), quiet=True)
+    assert again["pyrender"] == paths
+    assert [p.stat().st_mtime_ns for p in paths] == before
+
+
+def test_real_twin_needs_a_twin_id(tmp_path):
+    drape = _dressed(tmp_path / "drape", synthetic=False)
+    with pytest.raises(InputError, match="consent"):
+        stage_render(drape, tmp_path / "out", Stages(tmp_path / "out"), views=1, size=32,
+                     renderers=("pyrender",), quiet=True)
+    assert not (tmp_path / "out" / "renders").exists()
+
+
+def test_real_twin_grant_checked_then_images_recorded(tmp_path):
+    from engine.rights import ConsentError, Registry, ledger_rows
+
+    db = str(tmp_path / "rights.db")
+    reg = Registry.open(db)
+    twin = reg.add_twin("Test Person")
+    today = dt.date.today()
+    grant = reg.add_grant(twin.id, "Maison", ["e-commerce"], ["FR"], today - dt.timedelta(days=1), today + dt.timedelta(days=30))
+    drape = _dressed(tmp_path / "drape", synthetic=False)
+
+    # wrong region: refused before anything is drawn
+    with pytest.raises(ConsentError):
+        stage_render(drape, tmp_path / "no", Stages(tmp_path / "no"), views=2, size=32, renderers=("pyrender",),
+                     quiet=True, consent=Consent(twin.id, "e-commerce", "IT", db))
+    assert not (tmp_path / "no" / "renders").exists()
+
+    out = tmp_path / "out"
+    images = stage_render(drape, out, Stages(out), views=2, size=32, renderers=("pyrender",), quiet=True,
+                          consent=Consent(twin.id, "e-commerce", "FR", db))
+    rows = ledger_rows(reg, twin.id)
+    assert len(rows) == 2
+    assert {r.grant_id for r in rows} == {grant.id}
+
+    # revoking stops the next render at once
+    reg.revoke_grant(grant.id)
+    with pytest.raises(ConsentError):
+        stage_render(drape, tmp_path / "out2", Stages(tmp_path / "out2"), views=2, size=32,
+                     renderers=("pyrender",), quiet=True, consent=Consent(twin.id, "e-commerce", "FR", db))
+    assert len(images["pyrender"]) == 2
