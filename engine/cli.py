@@ -141,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .rights.cli import add_parsers as add_rights_parsers
 
     add_rights_parsers(sub)
+
+    from scenes.cli import add_parsers as add_scene_parsers
+
+    add_scene_parsers(sub)
     return parser
 
 
@@ -157,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
             from .rights import cli as rights_cli
 
             return rights_cli.run(args)
+        from scenes import cli as scenes_cli
+
+        if args.command in scenes_cli.COMMANDS:
+            return scenes_cli.run(args)
         from . import pipeline
 
         return pipeline.run_command(args)

@@ -19,6 +19,7 @@ JOBS = {
     "ping": "engine.blender.ping_job",
     "drape": "engine.blender.drape_job",
     "render": "engine.blender.render_job",
+    "export": "engine.blender.export_job",
 }
 
 

@@ -1,0 +1,202 @@
+"""``atelier`` subcommands for scenes and campaigns.
+
+The lead's ``engine/cli.py`` calls :func:`add_parsers` with its subparsers and hands the parsed
+arguments of these commands to :func:`run`:
+
+- ``atelier schema scene|campaign`` prints the JSON Schema (for editors);
+- ``atelier run SCRIPT.py [ARGS...]`` runs an artist's script headless;
+- ``atelier campaign plan FILE [--out DIR] [--workers N]`` lists the cells and an estimate;
+- ``atelier campaign run FILE --out DIR [--workers N] [--executor local|ray] [--address A]
+  [--resume] [--retries N] [--cache DIR]`` renders them;
+- ``atelier scene render FILE --out DIR`` renders a scene file;
+- ``atelier scene export FILE --out PATH.blend|PATH.glb`` exports a scene for hand work or the web.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import runpy
+import sys
+from pathlib import Path
+
+COMMANDS = ("schema", "run", "campaign", "scene")
+
+
+def add_parsers(sub) -> None:
+    """Add the scene and campaign commands to an ``argparse`` subparsers object."""
+    p = sub.add_parser("schema", help="print the JSON Schema of scene or campaign files (for editors)",
+                       description="Print the JSON Schema of a scene or campaign file, so editors autocomplete and "
+                                   "validate them (e.g. save it and point your editor's TOML/YAML schema setting at it).")
+    p.add_argument("kind", choices=["scene", "campaign"], help="which file kind")
+
+    p = sub.add_parser("run", help="run a Python script that uses the scenes API, headless",
+                       description="Run an artist's Python script (it imports `scenes`) in this environment, "
+                                   "headless. Arguments after the script are passed to it in sys.argv.")
+    p.add_argument("script", help="the .py file")
+    p.add_argument("script_args", nargs=argparse.REMAINDER, help="arguments for the script")
+
+    p = sub.add_parser("campaign", help="plan or run a campaign (many cells, resumable, local or Ray)",
+                       description="A campaign file lists twins, outfits, sizes, poses, shots, locales and formats; "
+                                   "their cross product (filtered by include/exclude rules) is a set of cells, one "
+                                   "image each, with stable ids.")
+    csub = p.add_subparsers(dest="campaign_command", metavar="ACTION", required=True)
+    cp = csub.add_parser("plan", help="show the cells and an estimate of the time")
+    cp.add_argument("file", help="campaign file (.toml, .yaml, .json)")
+    cp.add_argument("--out", default=None, help="an output folder: cells already finished there are marked done")
+    cp.add_argument("--workers", type=int, default=1, help="workers assumed by the estimate (default 1)")
+    cp.add_argument("--json", action="store_true", help="print the plan as JSON")
+    cr = csub.add_parser("run", help="render the cells")
+    cr.add_argument("file", help="campaign file (.toml, .yaml, .json)")
+    cr.add_argument("--out", required=True, help="output folder (cells/<id>/ per cell, manifests, summary)")
+    cr.add_argument("--workers", type=int, default=1, help="jobs at once (default 1)")
+    cr.add_argument("--executor", choices=["local", "ray"], default="local",
+                    help="local process pool (default) or Ray (needs the 'ray' extra)")
+    cr.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray instance)")
+    cr.add_argument("--resume", action="store_true", help="skip cells already finished in --out")
+    cr.add_argument("--retries", type=int, default=None, help="extra attempts per failed job (default: run.retries)")
+    cr.add_argument("--cache", default=None, help="drape cache folder shared by campaigns (default OUT/drapes)")
+    for q in (cp, cr):
+        q.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary")
+
+    p = sub.add_parser("scene", help="render or export a scene file",
+                       description="Render a scene file, or export it to .blend (for hand work in Blender) or "
+                                   ".glb (for the web).")
+    ssub = p.add_subparsers(dest="scene_command", metavar="ACTION", required=True)
+    sr = ssub.add_parser("render", help="render a scene file's shots and formats")
+    sr.add_argument("file", help="scene file (.toml, .yaml, .json)")
+    sr.add_argument("--out", required=True, help="output folder")
+    sr.add_argument("--workers", type=int, default=1, help="jobs at once (default 1)")
+    se = ssub.add_parser("export", help="export a scene to .blend or .glb")
+    se.add_argument("file", help="scene file (.toml, .yaml, .json)")
+    se.add_argument("--out", required=True, help="output path ending in .blend or .glb")
+    se.add_argument("--cache", default=None, help="drape cache folder (default: beside --out)")
+    se.add_argument("--timeout", type=float, default=300.0, help="seconds for the Blender export job (default 300)")
+    for q in (sr, se):
+        q.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary")
+
+
+def run(args) -> int:
+    """Run a parsed scene/campaign command. Returns the exit code."""
+    return {"schema": _schema, "run": _run_script, "campaign": _campaign, "scene": _scene}[args.command](args)
+
+
+def _schema(args) -> int:
+    from .model import json_schema
+
+    print(json.dumps(json_schema(args.kind), indent=2))
+    return 0
+
+
+def _run_script(args) -> int:
+    from engine.errors import InputError
+
+    script = Path(args.script)
+    if not script.is_file():
+        raise InputError(f"{script}: no such script", hint="pass the path of a .py file")
+    argv = sys.argv
+    sys.argv = [str(script), *[a for a in args.script_args if a != "--"]]
+    sys.path.insert(0, str(script.resolve().parent))
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    finally:
+        sys.argv = argv
+        sys.path.remove(str(script.resolve().parent))
+    return 0
+
+
+def _campaign(args) -> int:
+    from .campaign import expand
+    from .io import load_campaign
+    from .runner import cached_drapes, finished_cells, run_plan
+
+    plan = expand(load_campaign(args.file))
+    if args.campaign_command == "plan":
+        out = Path(args.out) if args.out else None
+        done = finished_cells(out, plan) if out and out.exists() else set()
+        cached = cached_drapes(out / "drapes", plan) if out and out.exists() else set()
+        est = plan.estimate(args.workers, done=done, cached=cached)
+        if args.json:
+            print(json.dumps({
+                "campaign": plan.campaign.name,
+                "cells": [{"id": c.id, "label": c.label, "drape": c.drape_key, "done": c.id in done} for c in plan.cells],
+                "excluded": plan.excluded, "drapes": len(plan.drapes),
+                "estimate_s": round(est.total_s, 1), "workers": args.workers,
+            }, indent=2))
+            return 0
+        for line in plan.table(done):
+            print(line)
+        print(f"\n{len(plan.cells)} cells ({len(done)} done, {plan.excluded} excluded by rules), "
+              f"{len(plan.drapes)} drapes ({len(cached)} cached)")
+        print(f"estimate: {est.drapes} drapes ~{est.drape_s:.0f} s + {est.cells} renders ~{est.render_s:.0f} s "
+              f"= ~{_hms(est.total_s)} with {args.workers} worker(s)")
+        return 0
+    import signal
+
+    def _term(signum, frame):  # a batch farm's SIGTERM stops the workers like Ctrl-C does
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _term)
+    summary = run_plan(plan, args.out, workers=args.workers, executor=args.executor, address=args.address,
+                       resume=args.resume, cache=args.cache, retries=args.retries, quiet=args.quiet)
+    for line in summary.lines():
+        print(line)
+    print(f"outputs in {Path(args.out) / 'cells'} (index: {Path(args.out) / 'index.json'})")
+    return 0 if summary.ok else 1
+
+
+def _scene(args) -> int:
+    from .api import export_blend, export_glb, render
+    from .io import load_scene
+    from engine.errors import InputError
+
+    scene = load_scene(args.file)
+    if args.scene_command == "render":
+        result = render(scene, args.out, workers=args.workers, quiet=args.quiet)
+        for p in result.images:
+            print(p)
+        for line in result.summary.lines()[1:]:
+            print(line)
+        return 0 if result.summary.ok else 1
+    out = Path(args.out)
+    if out.suffix == ".blend":
+        path = export_blend(scene, out, cache=args.cache, timeout=args.timeout, quiet=args.quiet)
+    elif out.suffix in (".glb", ".gltf"):
+        path = export_glb(scene, out, cache=args.cache, quiet=args.quiet)
+    else:
+        raise InputError(f"{out}: export to .blend or .glb", hint="end --out with .blend or .glb")
+    print(f"exported {path}")
+    return 0
+
+
+def _hms(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry (``python -m scenes.cli ...``) until ``atelier`` wires these commands in."""
+    from engine.errors import AtelierError
+
+    parser = argparse.ArgumentParser(prog="atelier")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_parsers(sub)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except AtelierError as exc:
+        print(f"atelier {args.command}: error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"  hint: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"\natelier {args.command}: interrupted; finished cells are kept, run again with --resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,312 @@
+"""The work one executor slot does: a drape (twin + garments -> cached meshes) or a cell (drape
+-> one image). Runs in a worker process (local pool or Ray), never imports bpy (Blender runs in
+its own child process through :func:`engine.blender.run_blender_job`).
+
+Both jobs are idempotent and safe to run twice at once: each takes an exclusive lock file
+(``fcntl.flock``, released by the kernel if the process dies), checks whether the output already
+exists, builds it in a temporary folder beside the final one, writes its manifest last and renames
+the folder into place. A folder under its final name is therefore always complete.
+
+Payloads are plain dicts (they cross process and machine boundaries):
+
+- drape: ``{"kind": "drape", "key", "inputs" (see campaign.make_cell), "dir", "timeout"}``;
+- cell: ``{"kind": "cell", "id", "labels", "inputs", "dir", "drape_dir", "timeout", "attempt",
+  "run_id", "events"}``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import InputError
+from engine.storage import file_sha256, read_json, write_json
+
+MANIFEST = "manifest.json"
+DRAPE_MANIFEST = "drape.json"
+#: seconds kept in reserve between a Blender job's own time limit and the cell's.
+BLENDER_MARGIN_S = 5.0
+
+
+@contextlib.contextmanager
+def file_lock(path: Path):
+    """Exclusive advisory lock on ``path`` (created), held for the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _tmp_dir(final: Path) -> Path:
+    tmp = final.parent / f".tmp-{final.name}-{socket.gethostname()}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def _cleanup(final: Path) -> None:
+    """Remove this process's temporary folder of ``final`` if a failure left it behind."""
+    tmp = final.parent / f".tmp-{final.name}-{socket.gethostname()}-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _publish(tmp: Path, final: Path) -> None:
+    """Rename ``tmp`` onto ``final`` (which must not exist)."""
+    if final.exists():
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    os.rename(tmp, final)
+
+
+# --- drape -------------------------------------------------------------------------------------
+def _twin(inputs: dict):
+    """(Twin, model) from resolved twin inputs and pose name."""
+    import bodies
+    from bodies.poses import pose_preset
+    from bodies.twin import Twin
+
+    t = inputs["twin"]
+    if "path" in t:
+        twin = Twin.load(t["path"])
+        model = bodies.create(twin.model)
+    else:
+        model = bodies.create(t["model"])
+        twin = Twin(model=t["model"], shape=list(t["shape"]), pose=model.zero_pose(1)[0].tolist(),
+                    source={"synthetic": True})
+    pose = inputs.get("pose")
+    if pose:
+        twin = Twin(model=twin.model, shape=twin.shape, pose=pose_preset(model, pose)[0].tolist(),
+                    translation=twin.translation, pose_name=pose, source=twin.source)
+    return twin, model
+
+
+def run_drape(payload: dict) -> dict:
+    """Make (or find) the drape folder ``payload["dir"]``: ``body.ply`` and, per garment layer i,
+    ``layer{i}/garment.ply`` (canonical frame, metres), plus ``drape.json``.
+
+    Layers are draped in order; layer i collides with the body and the layers below it.
+    """
+    final = Path(payload["dir"])
+    if (final / DRAPE_MANIFEST).exists():
+        return {**read_json(final / DRAPE_MANIFEST), "cached": True}
+    with file_lock(final.parent / f".{final.name}.lock"):
+        if (final / DRAPE_MANIFEST).exists():
+            return {**read_json(final / DRAPE_MANIFEST), "cached": True}
+        try:
+            return _drape(payload, final)
+        finally:
+            _cleanup(final)
+
+
+def _drape(payload: dict, final: Path) -> dict:
+    from engine.meshio import load_ply, save_ply
+    from garments.drape import DrapeSettings, drape_garment
+    from garments.templates import make_garment
+
+    t0 = time.monotonic()
+    inputs = payload["inputs"]
+    opts = inputs["drape"]
+    tmp = _tmp_dir(final)
+    twin, model = _twin(inputs)
+    verts, faces, joints = twin.body(model)
+    save_ply(tmp / "body.ply", verts, faces, comments=["atelier campaign drape body, metres, canonical frame"])
+    coll_v, coll_f = verts, faces
+    layers = []
+    deadline = t0 + float(payload.get("timeout", opts["timeout_s"]))
+    for i, g in enumerate(inputs["garments"]):
+        settings = DrapeSettings(max_frames=opts["max_frames"], min_frames=min(opts["min_frames"], opts["max_frames"]),
+                                 cloth=dict(g["cloth"]))
+        garment = g["template"]
+        if i > 0:
+            # outer layers are built around the body with extra ease for the layers below
+            gs = dict(g["settings"])
+            gs["ease"] = gs.get("ease", 0.012) + 0.006 * i
+            garment = make_garment(g["template"], verts, faces, joints, resolution=opts["resolution"], **gs)
+        left = max(10.0, deadline - time.monotonic())
+        result = drape_garment(coll_v, coll_f, joints, garment=garment, out_dir=tmp / f"layer{i}",
+                               resolution=opts["resolution"], max_frames=opts["max_frames"], timeout=left,
+                               settings=settings, garment_settings=g["settings"] if i == 0 else None)
+        layers.append({"template": g["template"], "dir": f"layer{i}", "frames": result.frames,
+                       "settled": result.settled, "penetration_pct": round(result.penetration_pct, 4),
+                       "seconds": round(result.seconds, 2)})
+        gv, gf, _ = load_ply(tmp / f"layer{i}" / "garment.ply")
+        coll_v = np.concatenate([coll_v, gv]).astype(np.float32)
+        coll_f = np.concatenate([coll_f, gf + len(coll_v) - len(gv)])
+    manifest = {
+        "key": payload["key"],
+        "inputs": inputs,
+        "body": "body.ply",
+        "layers": layers,
+        "seconds": round(time.monotonic() - t0, 2),
+        "worker": {"host": socket.gethostname(), "pid": os.getpid()},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "synthetic_twin": "path" not in inputs["twin"],
+    }
+    write_json(tmp / DRAPE_MANIFEST, manifest)
+    _publish(tmp, final)
+    return {**manifest, "cached": False}
+
+
+# --- cell --------------------------------------------------------------------------------------
+def _meshes(drape_dir: Path, inputs: dict):
+    from engine.meshio import load_ply
+    from engine.render.scene import RenderMesh
+
+    manifest = read_json(drape_dir / DRAPE_MANIFEST)
+    v, f, _ = load_ply(drape_dir / manifest["body"])
+    meshes = [RenderMesh("body", v, f, color=tuple(inputs["render"]["skin"]))]
+    for i, (layer, g) in enumerate(zip(manifest["layers"], inputs["garments"])):
+        gv, gf, _ = load_ply(drape_dir / layer["dir"] / "garment.ply")
+        meshes.append(RenderMesh(f"garment{i}_{g['template']}", gv, gf, color=tuple(g["colour"])))
+    return meshes
+
+
+def _camera(meshes, shot: dict, fmt: dict):
+    from engine.render.camera import frame_meshes, turntable
+
+    lo, hi = frame_meshes(meshes)
+    cam = turntable(lo, hi, n_views=1, width=fmt["width"], height=fmt["height"], yfov_deg=shot["yfov_deg"],
+                    elevation_deg=shot["elevation_deg"], margin=shot["margin"],
+                    start_azimuth_deg=shot["azimuth_deg"])[0]
+    cam.name = shot["name"]
+    return cam
+
+
+def _lights(spec):
+    from engine.render.scene import Light
+
+    if spec is None:
+        return None
+    return [Light(l["name"], l["direction"], tuple(l["colour"]), l["intensity"]) for l in spec]
+
+
+def _save_format(png: Path, out: Path, fmt: dict, backdrop) -> None:
+    """Convert a rendered RGBA PNG to the delivery format at ``out`` (atomically)."""
+    from PIL import Image
+
+    from engine.storage import atomic_path
+
+    img = Image.open(png).convert("RGBA")
+    with atomic_path(out) as tmp:
+        if fmt["type"] == "png":
+            img.save(tmp, format="PNG")
+        else:
+            bg = tuple(int(round(c * 255)) for c in backdrop[:3]) if backdrop[3] > 0 else (255, 255, 255)
+            flat = Image.new("RGB", img.size, bg)
+            flat.paste(img, mask=img.split()[3])
+            flat.save(tmp, format="JPEG" if fmt["type"] == "jpg" else "WEBP", quality=int(fmt["quality"]))
+
+
+def render_cell(inputs: dict, drape_dir: Path, folder: Path, name: str, timeout: float = 300.0) -> tuple[Path, dict]:
+    """Render one cell's image into ``folder/name.<type>``. Returns (path, timings)."""
+    t0 = time.monotonic()
+    meshes = _meshes(drape_dir, inputs)
+    cam = _camera(meshes, inputs["shot"], inputs["format"])
+    lights = _lights(inputs["lights"])
+    backdrop = inputs["backdrop"]["colour"]
+    ambient = inputs["backdrop"]["ambient"]
+    r = inputs["render"]
+    t1 = time.monotonic()
+    scratch = folder / ".render"
+    if r["renderer"] == "pyrender":
+        from engine.render.pyrender_backend import render_pyrender
+
+        paths = render_pyrender(meshes, [cam], scratch, prefix="view", lights=lights, background=backdrop, ambient=ambient)
+    elif r["renderer"] == "blender":
+        from engine.render.blender_backend import render_blender
+
+        paths = render_blender(meshes, [cam], scratch, prefix="view", engine=r["engine"], samples=r["samples"],
+                               timeout=max(5.0, timeout - BLENDER_MARGIN_S - (t1 - t0)), lights=lights,
+                               background=backdrop, ambient=ambient, denoise=r["denoise"], seed=r["seed"],
+                               workdir=folder / ".blender", keep_workdir=False)
+    else:
+        raise InputError(f"unknown renderer {r['renderer']!r}")
+    t2 = time.monotonic()
+    out = folder / f"{name}.{inputs['format']['type']}"
+    _save_format(Path(paths[0]), out, inputs["format"], backdrop)
+    shutil.rmtree(scratch, ignore_errors=True)
+    shutil.rmtree(folder / ".blender", ignore_errors=True)
+    return out, {"load_s": round(t1 - t0, 3), "render_s": round(t2 - t1, 3), "save_s": round(time.monotonic() - t2, 3)}
+
+
+def run_cell(payload: dict) -> dict:
+    """Render (or find) the cell folder ``payload["dir"]``; returns its manifest plus
+    ``"skipped": True`` when it was already there."""
+    final = Path(payload["dir"])
+    if (final / MANIFEST).exists():
+        return {**read_json(final / MANIFEST), "skipped": True}
+    with file_lock(final.parent / f".{final.name}.lock"):
+        if (final / MANIFEST).exists():
+            return {**read_json(final / MANIFEST), "skipped": True}
+        try:
+            return _cell(payload, final)
+        finally:
+            _cleanup(final)
+
+
+def _cell(payload: dict, final: Path) -> dict:
+    t0 = time.monotonic()
+    tmp = _tmp_dir(final)
+    drape_dir = Path(payload["drape_dir"])
+    if not (drape_dir / DRAPE_MANIFEST).exists():
+        raise InputError(f"cell {payload['id']}: its drape {drape_dir} is missing")
+    image, timings = render_cell(payload["inputs"], drape_dir, tmp, payload["slug"], timeout=payload["timeout"])
+    manifest = {
+        "id": payload["id"],
+        "labels": payload["labels"],
+        "inputs": payload["inputs"],
+        "drape": {"key": payload["inputs"]["drape_key"], "dir": str(drape_dir)},
+        "outputs": [{"file": image.name, "sha256": file_sha256(image), "bytes": image.stat().st_size}],
+        "timings": {**timings, "total_s": round(time.monotonic() - t0, 3)},
+        "attempt": payload.get("attempt", 1),
+        "previous_attempts": payload.get("previous_attempts", []),
+        "run_id": payload.get("run_id"),
+        "worker": {"host": socket.gethostname(), "pid": os.getpid()},
+        "rendered": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_json(tmp / MANIFEST, manifest)
+    _publish(tmp, final)
+    events = payload.get("events")
+    if events:
+        # one line per finished render, appended (O_APPEND: whole lines even from many workers)
+        line = json.dumps({"cell": payload["id"], "run": payload.get("run_id"), "pid": os.getpid(),
+                           "host": socket.gethostname(), "t": time.time()}) + "\n"
+        fd = os.open(events, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+    return {**manifest, "skipped": False}
+
+
+def execute(payload: dict) -> dict:
+    """Run one job payload (``kind`` "drape", "cell", or the test kinds "sleep" / "crash")."""
+    kind = payload.get("kind")
+    if kind == "drape":
+        return run_drape(payload)
+    if kind == "cell":
+        return run_cell(payload)
+    if kind == "sleep":  # used by the executor tests
+        time.sleep(float(payload.get("seconds", 1.0)))
+        return {"slept": payload.get("seconds", 1.0), "pid": os.getpid()}
+    if kind == "crash":  # used by the executor tests: the worker process dies
+        os._exit(int(payload.get("code", 7)))
+    if kind == "fail":
+        raise InputError(str(payload.get("message", "asked to fail")))
+    raise ValueError(f"unknown job kind {kind!r}")
+
+
+__all__ = ["execute", "file_lock", "render_cell", "run_cell", "run_drape", "MANIFEST", "DRAPE_MANIFEST"]

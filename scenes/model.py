@@ -1,0 +1,373 @@
+"""The scene and campaign model: what artists write in TOML/YAML files or build in Python.
+
+Every model is a pydantic v2 model with ``extra="forbid"`` (a misspelt key is an error naming the
+key) and a docstring per field, so ``atelier schema scene`` / ``atelier schema campaign`` print a
+JSON Schema that editors use to autocomplete and validate.
+
+Units and frames follow the rest of Atelier: lengths in metres, angles in degrees where people
+write them (converted to radians at the camera), the canonical frame (+Y up, the body faces +Z,
+feet on y = 0). Colours are ``"#rrggbb"`` / ``"#rrggbbaa"`` strings or 3-4 floats in [0, 1]
+(linear RGB(A)); :func:`rgba` turns either into a 4-tuple.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Optional, Union
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_HEX = re.compile(r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+def _check_colour(value):
+    if isinstance(value, str):
+        if not _HEX.match(value):
+            raise ValueError(f"colour {value!r} must be '#rrggbb' or '#rrggbbaa'")
+        return value
+    vals = [float(x) for x in value]
+    if len(vals) not in (3, 4) or not all(0.0 <= x <= 1.0 for x in vals):
+        raise ValueError(f"colour {value!r} must be 3 or 4 numbers in [0, 1]")
+    return vals
+
+
+#: ``"#rrggbb"``, ``"#rrggbbaa"`` or ``[r, g, b]`` / ``[r, g, b, a]`` floats in [0, 1].
+Colour = Annotated[Union[str, list[float]], AfterValidator(_check_colour)]
+#: A short identifier used in file names and rules: letters, digits, ``_ . -``.
+Name = Annotated[str, Field(pattern=_NAME)]
+
+
+def rgba(colour) -> tuple[float, float, float, float]:
+    """A :data:`Colour` -> (r, g, b, a) floats in [0, 1] (hex is read as given, no gamma)."""
+    if isinstance(colour, str):
+        h = colour.lstrip("#")
+        vals = [int(h[i:i + 2], 16) / 255.0 for i in range(0, len(h), 2)]
+    else:
+        vals = [float(x) for x in colour]
+    if len(vals) == 3:
+        vals.append(1.0)
+    return (vals[0], vals[1], vals[2], vals[3])
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_attribute_docstrings=True)
+
+
+# --- bodies ------------------------------------------------------------------------------------
+class TwinSpec(_Model):
+    """A body to dress: a twin folder written by ``atelier fit``, or a synthetic body given by its
+    shape parameters (no scan, no real person)."""
+
+    name: Name
+    """Identifier of the twin in cell names and rules."""
+    path: Optional[str] = None
+    """Twin folder (``twin.json`` + ``body.ply``) from ``atelier fit``; relative paths are read
+    from the scene file's folder. Leave out to use ``shape``."""
+    model: Literal["anny"] = "anny"
+    """Body model of a synthetic twin (Anny ships its data)."""
+    shape: Optional[list[float]] = None
+    """Anny phenotype values in [0, 1]: gender, age, muscle, weight, height, proportions (6 values).
+    Defaults to 0.5 each when neither ``path`` nor ``shape`` is given."""
+    pose: Optional[str] = None
+    """Pose preset to dress and render in (``a-pose``, ``relaxed``, ``t-pose``); default: the
+    twin's own pose (``a-pose`` for a synthetic twin). A campaign's ``poses`` list overrides it."""
+    position: list[float] = Field(default_factory=lambda: [0.0, 0.0, 0.0], min_length=3, max_length=3)
+    """Where the twin stands in an exported scene, metres, canonical frame (renders frame each
+    twin on its own)."""
+
+    @field_validator("shape")
+    @classmethod
+    def _shape_range(cls, v):
+        if v is None:
+            return v
+        if len(v) != 6:
+            raise ValueError(f"shape needs 6 values (gender, age, muscle, weight, height, proportions), got {len(v)}")
+        if not all(0.0 <= x <= 1.0 for x in v):
+            raise ValueError(f"shape values must be in [0, 1], got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self):
+        if self.path is not None and self.shape is not None:
+            raise ValueError("give either path (a fitted twin folder) or shape (a synthetic body), not both")
+        return self
+
+
+# --- garments ----------------------------------------------------------------------------------
+#: Fabric presets: Blender ClothSettings overrides (see engine/blender/drape_job.py for defaults).
+FABRICS: dict[str, dict[str, float]] = {
+    "cotton": {},
+    "silk": {"mass": 0.08, "bending_stiffness": 0.05, "tension_stiffness": 8.0, "compression_stiffness": 8.0},
+    "denim": {"mass": 0.4, "bending_stiffness": 8.0, "tension_stiffness": 40.0, "compression_stiffness": 40.0},
+    "jersey": {"mass": 0.2, "bending_stiffness": 0.2, "tension_stiffness": 6.0, "compression_stiffness": 6.0},
+}
+
+
+class GarmentSpec(_Model):
+    """One garment of an outfit."""
+
+    template: str = "tube-dress"
+    """Garment template name (see ``garments.templates.garment_names()``)."""
+    fabric: str = "cotton"
+    """Fabric preset: one of ``cotton``, ``silk``, ``denim``, ``jersey``."""
+    colour: Colour = "#2a4d8c"
+    """Base colour of the garment."""
+    layer: int = Field(0, ge=0, le=9)
+    """Layering order: 0 is next to the skin; higher layers are draped over lower ones."""
+    settings: dict[str, float] = Field(default_factory=dict)
+    """Template settings (e.g. ``ease`` in metres, ``flare``) before the size is applied."""
+
+    @field_validator("fabric")
+    @classmethod
+    def _fabric(cls, v):
+        if v not in FABRICS:
+            raise ValueError(f"unknown fabric {v!r}; choose one of {', '.join(sorted(FABRICS))}")
+        return v
+
+
+class Outfit(_Model):
+    """Garments worn together, with optional colourways (alternative colours per garment)."""
+
+    name: Name
+    """Identifier of the outfit in cell names and rules."""
+    garments: list[GarmentSpec] = Field(min_length=1)
+    """The garments, draped in ``layer`` order (then list order)."""
+    colourways: dict[str, list[Colour]] = Field(default_factory=dict)
+    """Named alternative colours: one colour per garment, in list order. A locale picks one by name."""
+
+    @model_validator(mode="after")
+    def _colourway_lengths(self):
+        for name, colours in self.colourways.items():
+            if len(colours) != len(self.garments):
+                raise ValueError(
+                    f"colourway {name!r} has {len(colours)} colours for {len(self.garments)} garments")
+        return self
+
+    def layered(self) -> list[tuple[int, GarmentSpec]]:
+        """(index in ``garments``, garment) sorted by layer, stable."""
+        return sorted(enumerate(self.garments), key=lambda p: (p[1].layer, p[0]))
+
+    def colours(self, colourway: str | None = None) -> list:
+        """One colour per garment (list order) for a colourway name, or the base colours."""
+        if colourway and colourway in self.colourways:
+            return list(self.colourways[colourway])
+        return [g.colour for g in self.garments]
+
+
+class Size(_Model):
+    """A garment size: template settings added to every garment of the outfit."""
+
+    name: Name
+    """Size label, e.g. ``S``, ``M``, ``40``."""
+    settings: dict[str, float] = Field(default_factory=dict)
+    """Template setting overrides for this size, e.g. ``{ease = 0.02}`` (metres)."""
+
+
+# --- camera, light, backdrop, output -----------------------------------------------------------
+class Shot(_Model):
+    """A camera that frames the dressed twin automatically (the whole body with a margin)."""
+
+    name: Name
+    """Label in file names (``front``, ``back``, ``three-quarter``)."""
+    azimuth_deg: float = 0.0
+    """Camera direction around the vertical axis: 0 in front (+Z), 90 on the body's left (+X)."""
+    elevation_deg: float = Field(5.0, gt=-89.0, lt=89.0)
+    """Camera height above the body's centre, degrees."""
+    yfov_deg: float = Field(30.0, gt=1.0, lt=170.0)
+    """Vertical field of view, degrees."""
+    margin: float = Field(0.08, ge=0.0, lt=0.5)
+    """Free border around the body as a fraction of the image size."""
+
+
+class LightSpec(_Model):
+    """A directional light (canonical frame)."""
+
+    name: Name
+    direction: list[float] = Field(min_length=3, max_length=3)
+    """Direction the light travels (from the light toward the body)."""
+    colour: Colour = "#ffffff"
+    intensity: float = Field(3.0, ge=0.0)
+    """Irradiance, W/m^2 (Blender sun strength, pyrender intensity)."""
+
+
+class Backdrop(_Model):
+    """What is behind the body."""
+
+    colour: Colour = [1.0, 1.0, 1.0, 0.0]
+    """Background colour; alpha 0 leaves PNGs transparent."""
+    ambient: list[float] = Field(default_factory=lambda: [0.25, 0.25, 0.25], min_length=3, max_length=3)
+    """Ambient light level (linear RGB)."""
+
+
+class OutputFormat(_Model):
+    """An image format to deliver."""
+
+    name: Name = "square"
+    width: int = Field(512, ge=16, le=8192)
+    height: int = Field(512, ge=16, le=8192)
+    type: Literal["png", "jpg", "webp"] = "png"
+    """File type; jpg has no alpha and is composited over the backdrop (white where transparent)."""
+    quality: int = Field(92, ge=1, le=100)
+    """jpg/webp quality."""
+
+
+class RenderSettings(_Model):
+    """Renderer and its settings."""
+
+    renderer: Literal["pyrender", "blender"] = "pyrender"
+    """``pyrender`` (fast OpenGL previews) or ``blender`` (Workbench or Cycles, in a worker process)."""
+    engine: Literal["workbench", "cycles"] = "workbench"
+    """Blender engine (Eevee is not offered: it compiles shaders for minutes on CPU)."""
+    samples: int = Field(16, ge=1, le=4096)
+    """Cycles samples per pixel."""
+    denoise: bool = False
+    """Cycles denoiser."""
+    seed: int = 0
+    """Cycles noise seed."""
+    skin: Colour = [0.80, 0.64, 0.53, 1.0]
+    """Body colour."""
+
+
+class DrapeOptions(_Model):
+    """Cloth simulation settings shared by every drape of a scene or campaign."""
+
+    resolution: int = Field(3000, ge=50, le=50000)
+    """Approximate cloth vertex count of each garment."""
+    max_frames: int = Field(60, ge=1, le=1000)
+    """Frame cap of the simulation."""
+    min_frames: int = Field(5, ge=1, le=1000)
+    """Frames always simulated."""
+    timeout_s: float = Field(900.0, gt=0)
+    """Seconds before one drape job is stopped."""
+
+
+class RunSettings(_Model):
+    """How cells are run (campaigns; a scene renders with the defaults)."""
+
+    retries: int = Field(1, ge=0, le=10)
+    """Extra attempts after a failed (crashed, timed-out, erroring) cell or drape."""
+    cell_timeout_s: float = Field(300.0, gt=0)
+    """Seconds before one cell's render is stopped."""
+
+
+# --- scene -------------------------------------------------------------------------------------
+class Scene(_Model):
+    """A dressed twin (or several) with shots, lights, backdrop and outputs: what one artist sets
+    up by hand. Each twin is framed and rendered on its own for every shot and format."""
+
+    name: Name
+    """Identifier of the scene."""
+    twins: list[TwinSpec] = Field(min_length=1)
+    outfit: Optional[Outfit] = None
+    """What the twins wear (none: the bare body)."""
+    size: Optional[Size] = None
+    """Garment size applied to the outfit."""
+    colourway: Optional[str] = None
+    """Colourway of the outfit to use (default: the garments' own colours)."""
+    shots: list[Shot] = Field(default_factory=lambda: [Shot(name="front")], min_length=1)
+    lights: Optional[list[LightSpec]] = None
+    """Directional lights; default: the studio key / fill / rim set."""
+    backdrop: Backdrop = Field(default_factory=Backdrop)
+    formats: list[OutputFormat] = Field(default_factory=lambda: [OutputFormat()], min_length=1)
+    render: RenderSettings = Field(default_factory=RenderSettings)
+    drape: DrapeOptions = Field(default_factory=DrapeOptions)
+
+    @model_validator(mode="after")
+    def _unique(self):
+        _check_unique("twins", self.twins)
+        _check_unique("shots", self.shots)
+        _check_unique("formats", self.formats)
+        if self.colourway and (self.outfit is None or self.colourway not in self.outfit.colourways):
+            raise ValueError(f"colourway {self.colourway!r} is not one of the outfit's colourways")
+        return self
+
+
+# --- campaign ----------------------------------------------------------------------------------
+class Locale(_Model):
+    """A region's look: backdrop, lights and the outfit colourway used there."""
+
+    name: Name
+    """Identifier, e.g. ``eu``, ``jp``."""
+    backdrop: Backdrop = Field(default_factory=Backdrop)
+    lights: Optional[list[LightSpec]] = None
+    """Directional lights; default: the campaign's (or the studio set)."""
+    colourway: Optional[str] = None
+    """Colourway name picked from each outfit (outfits without it keep their own colours)."""
+
+
+class Rule(_Model):
+    """Matches cells: every field given must match (shell-style patterns like ``tw*`` allowed,
+    or a list of patterns)."""
+
+    twin: Union[str, list[str], None] = None
+    outfit: Union[str, list[str], None] = None
+    size: Union[str, list[str], None] = None
+    pose: Union[str, list[str], None] = None
+    shot: Union[str, list[str], None] = None
+    locale: Union[str, list[str], None] = None
+    format: Union[str, list[str], None] = None
+
+    def matches(self, cell: dict[str, str]) -> bool:
+        """True when every given field matches ``cell[field]``."""
+        from fnmatch import fnmatchcase
+
+        for key, pats in self.model_dump(exclude_none=True).items():
+            pats = [pats] if isinstance(pats, str) else pats
+            if not any(fnmatchcase(str(cell.get(key)), p) for p in pats):
+                return False
+        return True
+
+
+class Campaign(_Model):
+    """A batch: the cross product twins x outfits x sizes x poses x shots x locales x formats,
+    filtered by ``include`` / ``exclude`` rules, each combination one cell (one image)."""
+
+    name: Name
+    twins: list[TwinSpec] = Field(min_length=1)
+    outfits: list[Outfit] = Field(min_length=1)
+    sizes: list[Size] = Field(default_factory=list)
+    """Garment sizes (empty: the templates' own fit, one size named ``std``)."""
+    poses: list[str] = Field(default_factory=list)
+    """Pose presets (empty: each twin's own pose)."""
+    shots: list[Shot] = Field(min_length=1)
+    locales: list[Locale] = Field(default_factory=lambda: [Locale(name="default")], min_length=1)
+    formats: list[OutputFormat] = Field(default_factory=lambda: [OutputFormat()], min_length=1)
+    lights: Optional[list[LightSpec]] = None
+    """Default lights of every locale that has none."""
+    render: RenderSettings = Field(default_factory=RenderSettings)
+    drape: DrapeOptions = Field(default_factory=DrapeOptions)
+    run: RunSettings = Field(default_factory=RunSettings)
+    include: list[Rule] = Field(default_factory=list)
+    """When given, only cells matching at least one rule are kept."""
+    exclude: list[Rule] = Field(default_factory=list)
+    """Cells matching any rule are dropped (after ``include``)."""
+
+    @model_validator(mode="after")
+    def _unique(self):
+        for field in ("twins", "outfits", "sizes", "shots", "locales", "formats"):
+            _check_unique(field, getattr(self, field))
+        if len(set(self.poses)) != len(self.poses):
+            raise ValueError(f"poses has duplicates: {self.poses}")
+        return self
+
+
+def _check_unique(field: str, items) -> None:
+    names = [i.name for i in items]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ValueError(f"{field}: names must be unique, repeated: {', '.join(dup)}")
+
+
+def json_schema(kind: str = "scene") -> dict[str, Any]:
+    """JSON Schema of ``Scene`` (kind="scene") or ``Campaign`` (kind="campaign")."""
+    model = {"scene": Scene, "campaign": Campaign}[kind]
+    schema = model.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema.setdefault("title", model.__name__)
+    return schema
+
+
+__all__ = ["Backdrop", "Campaign", "Colour", "DrapeOptions", "FABRICS", "GarmentSpec", "LightSpec", "Locale",
+           "OutputFormat", "Outfit", "RenderSettings", "Rule", "RunSettings", "Scene", "Shot", "Size",
+           "TwinSpec", "json_schema", "rgba"]

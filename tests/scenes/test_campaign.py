@@ -1,0 +1,129 @@
+"""Campaign expansion: cross product, rules, stable ids, shared drapes, plan, executors, hooks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.errors import InputError
+from scenes.campaign import expand
+from scenes.executor import LocalExecutor
+from scenes.io import load_campaign
+from scenes.model import Campaign, Rule
+from scenes.runner import CampaignRunner, Refused
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "scenes" / "examples" / "campaign.toml"
+
+
+def _campaign(**kw) -> Campaign:
+    data = load_campaign(EXAMPLE).model_dump()
+    data.update(kw)
+    return Campaign.model_validate(data)
+
+
+def test_example_expands_to_cross_product_minus_rules():
+    plan = expand(load_campaign(EXAMPLE))
+    # 2 twins x 2 outfits x 3 shots x 2 locales = 24, the exclude rule drops silk/jp/back for 2 twins
+    assert len(plan.cells) == 22 and plan.excluded == 2
+    assert all(not (c.labels["outfit"] == "silk-dress" and c.labels["locale"] == "jp" and c.labels["shot"] == "back")
+               for c in plan.cells)
+    # colours do not change the drape: one drape per twin x outfit
+    assert len(plan.drapes) == 4
+    assert sum(len(d.cells) for d in plan.drapes.values()) == 22
+    assert len({c.id for c in plan.cells}) == 22
+
+
+def test_cell_ids_are_stable_and_follow_inputs():
+    a = expand(load_campaign(EXAMPLE))
+    b = expand(load_campaign(EXAMPLE))
+    assert [c.id for c in a.cells] == [c.id for c in b.cells]
+    changed = _campaign(render={"renderer": "pyrender", "skin": "#ffffff"})
+    ids = {c.id for c in expand(changed).cells}
+    assert not ids & {c.id for c in a.cells}
+    # a new shot adds cells without changing the others' ids, and reuses the drapes
+    more = _campaign(shots=[*load_campaign(EXAMPLE).model_dump()["shots"], {"name": "side", "azimuth_deg": 90}])
+    pm = expand(more)
+    assert {c.id for c in a.cells} < {c.id for c in pm.cells}
+    assert set(pm.drapes) == set(a.drapes)
+
+
+def test_sizes_and_poses_multiply_cells_and_drapes():
+    camp = _campaign(sizes=[{"name": "S", "settings": {"ease": 0.008}}, {"name": "L", "settings": {"ease": 0.02}}],
+                     poses=["a-pose", "relaxed"], exclude=[], locales=[{"name": "eu"}])
+    plan = expand(camp)
+    assert len(plan.cells) == 2 * 2 * 2 * 2 * 3
+    assert len(plan.drapes) == 2 * 2 * 2 * 2
+    s = next(c for c in plan.cells if c.labels["size"] == "S")
+    assert s.inputs["garments"][0]["settings"]["ease"] == 0.008
+
+
+def test_include_rules_with_patterns():
+    camp = _campaign(include=[Rule(twin="a*", shot=["front", "back"])], exclude=[])
+    plan = expand(camp)
+    assert {c.labels["twin"] for c in plan.cells} == {"ava"}
+    assert {c.labels["shot"] for c in plan.cells} == {"front", "back"}
+    with pytest.raises(InputError, match="leave no cell"):
+        expand(_campaign(include=[Rule(twin="nobody")]))
+
+
+def test_plan_command_shows_cells_and_estimate():
+    out = subprocess.run([sys.executable, "-m", "scenes.cli", "campaign", "plan", str(EXAMPLE), "--workers", "2"],
+                         capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    assert "22 cells (0 done, 2 excluded by rules), 4 drapes" in out
+    assert "estimate:" in out and "with 2 worker(s)" in out
+    assert "ava/navy-dress/std/a-pose/front/eu/square" in out
+
+
+def test_missing_twin_folder_is_an_input_error(tmp_path):
+    camp = _campaign(twins=[{"name": "t", "path": str(tmp_path / "nope")}])
+    with pytest.raises(InputError, match="does not exist"):
+        expand(camp)
+
+
+def test_local_executor_time_limit_crash_and_error():
+    t0 = time.monotonic()
+    with LocalExecutor(2) as ex:
+        ex.submit("ok", {"kind": "sleep", "seconds": 0.2}, 30)
+        ex.submit("slow", {"kind": "sleep", "seconds": 60}, 1.0)
+        ex.submit("crash", {"kind": "crash"}, 30)
+        ex.submit("fail", {"kind": "fail", "message": "nope"}, 30)
+        ex.submit("after", {"kind": "sleep", "seconds": 0.1}, 30)
+        got = {}
+        while ex.busy and time.monotonic() - t0 < 60:
+            for r in ex.poll(0.5):
+                got[r.job_id] = r
+    assert got["ok"].ok and got["after"].ok
+    assert not got["slow"].ok and got["slow"].value["type"] == "Timeout"
+    assert not got["crash"].ok and got["crash"].value["type"] == "WorkerCrash"
+    assert not got["fail"].ok and got["fail"].value["message"] == "nope" and got["fail"].value["user_error"]
+
+
+def test_refused_cells_are_not_computed_or_retried(tmp_path):
+    plan = expand(load_campaign(EXAMPLE))
+    calls = []
+
+    def authorise(cell):
+        calls.append(cell.id)
+        if cell.labels["twin"] == "ben":
+            raise Refused("no consent on file for ben")
+        return cell.labels["outfit"] != "silk-dress"
+
+    class NoJobs(LocalExecutor):
+        def submit(self, job_id, payload, timeout):
+            submitted.append(job_id)
+
+    submitted: list = []
+    with NoJobs(1) as ex:
+        summary = CampaignRunner(plan, tmp_path / "out", ex, authorise=authorise, quiet=True).run()
+    assert len(calls) == 22
+    assert summary.failed == []
+    reasons = {r["reason"] for r in summary.refused}
+    assert "no consent on file for ben" in reasons and "not authorised" in reasons
+    assert len(summary.refused) == 22 - 6  # ava x navy-dress x 3 shots x 2 locales are allowed
+    # only the allowed cells' drape was asked for
+    assert submitted == [f"drape:{next(c.drape_key for c in plan.cells if c.labels == dict(c.labels, twin='ava', outfit='navy-dress'))}"]
