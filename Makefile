@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.atelier-installed
 
-.PHONY: demo test install clean bench
+.PHONY: demo test install clean bench sysdeps
 
 install: $(STAMP)
 
@@ -21,8 +21,15 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(BIN)/atelier demo --out out/demo
 
-test: $(STAMP)
+test: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q tests
+
+# Optional system tools some tests use (exiftool reads the AI-disclosure metadata back). Best
+# effort: tests that need a missing tool skip and say which.
+sysdeps:
+	@command -v exiftool >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && apt-get install -y -qq libimage-exiftool-perl) >/dev/null 2>&1 || \
+	  echo "note: exiftool not installed; its test will skip"; }
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/render.py

@@ -200,6 +200,9 @@ def make_cell(campaign_like, twin, outfit, size, pose, shot, locale, fmt) -> tup
         "lights": _lights(lights),
         "format": fmt.model_dump(),
         "render": {**campaign_like.render.model_dump(), "skin": list(rgba(campaign_like.render.skin))},
+        # where the image goes decides its consent and ledger record, so it is part of the cell
+        "delivery": {"channel": getattr(campaign_like, "channel", "internal-fit-check"),
+                     "region": getattr(locale, "region", "*"), "registry_id": getattr(twin, "registry_id", None)},
         "engine": __version__,
     }
     labels = {

@@ -64,6 +64,9 @@ class TwinSpec(_Model):
     path: Optional[str] = None
     """Twin folder (``twin.json`` + ``body.ply``) from ``atelier fit``; relative paths are read
     from the scene file's folder. Leave out to use ``shape``."""
+    registry_id: Optional[str] = None
+    """The person's twin id in the rights registry (``atelier twins add``). Needed for a twin
+    fitted from a real person's scan: every cell checks a live consent grant for it first."""
     model: Literal["anny"] = "anny"
     """Body model of a synthetic twin (Anny ships its data)."""
     shape: Optional[list[float]] = None
@@ -289,6 +292,8 @@ class Locale(_Model):
 
     name: Name
     """Identifier, e.g. ``eu``, ``jp``."""
+    region: str = "*"
+    """Region code the locale's images are for (checked against the consent grants), e.g. FR."""
     backdrop: Backdrop = Field(default_factory=Backdrop)
     lights: Optional[list[LightSpec]] = None
     """Directional lights; default: the campaign's (or the studio set)."""
@@ -324,6 +329,11 @@ class Campaign(_Model):
     filtered by ``include`` / ``exclude`` rules, each combination one cell (one image)."""
 
     name: Name
+    channel: str = "internal-fit-check"
+    """Use of the images (social, e-commerce, print, out-of-home, internal-fit-check): every cell
+    of a real person's twin needs a live grant for it."""
+    rights_db: Optional[str] = None
+    """Rights registry (database URL or SQLite file); default $ATELIER_DB_URL or ./atelier-data."""
     twins: list[TwinSpec] = Field(min_length=1)
     outfits: list[Outfit] = Field(min_length=1)
     sizes: list[Size] = Field(default_factory=list)

@@ -267,6 +267,13 @@ class CampaignRunner:
         states = {c.id: CellState(c) for c in self.plan.cells}
         for cid in done_before:
             states[cid].state = "skipped"
+            # A run killed between writing a cell and delivering it: deliver now (idempotent).
+            folder = self.out / "cells" / cid
+            files = [folder / o["file"] for o in read_json(folder / MANIFEST).get("outputs", [])]
+            try:
+                self.deliver(states[cid].cell, files)
+            except Refused as exc:
+                states[cid].state, states[cid].reason = "refused", str(exc)
         progress = CampaignProgress(len(states), len(done_before), stream=self.stream, quiet=self.quiet)
 
         # consent first: nothing of a refused cell is computed or drawn
@@ -289,6 +296,7 @@ class CampaignRunner:
         drape_attempts: dict[str, list] = {}
         drapes_made = 0
         counts = {"done": 0, "failed": 0, "refused": sum(1 for s in states.values() if s.state == "refused")}
+        self._counts = counts
 
         for key in waiting:
             if key in cached:
@@ -331,6 +339,16 @@ class CampaignRunner:
         return summary
 
     def _submit_cell(self, st: CellState) -> None:
+        # Consent is checked again right before the cell starts: a grant revoked during the run
+        # stops every cell not yet started.
+        try:
+            ok, reason = self.authorise(st.cell), "not authorised"
+        except Refused as exc:
+            ok, reason = False, str(exc) or "not authorised"
+        if ok is False:
+            st.state, st.reason = "refused", reason
+            self._counts["refused"] += 1
+            return
         st.state = "running"
         self.executor.submit(f"cell:{st.cell.id}", self._cell_payload(st), self.cell_timeout)
 
@@ -355,9 +373,14 @@ class CampaignRunner:
             folder = self.out / "cells" / st.cell.id
             st.images = [folder / o["file"] for o in res.value.get("outputs", [])]
             st.state = "done" if not res.value.get("skipped") else "skipped"
+            try:
+                self.deliver(st.cell, st.images)
+            except Refused as exc:  # the grant went away while the cell rendered
+                st.state, st.reason = "refused", str(exc)
+                counts["refused"] += 1
+                return
             if st.state == "done":
                 counts["done"] += 1
-            self.deliver(st.cell, st.images)
             return
         st.attempts.append(_attempt(res))
         if _retryable(res) and len(st.attempts) <= self.retries:
@@ -408,6 +431,10 @@ def run_plan(plan: Plan, out, workers: int = 1, executor: str = "local", address
         share = str(max(1, (os.cpu_count() or 1) // workers))
         for var in ("LP_NUM_THREADS", "OMP_NUM_THREADS"):
             env.setdefault(var, os.environ.get(var, share))
+    if authorise is None and deliver is None:
+        from .rights import consent_hooks
+
+        authorise, deliver = consent_hooks(plan, base=getattr(plan, "base", None))
     ex = make_executor(executor, workers, address=address, env=env)
     try:
         return CampaignRunner(plan, out, ex, resume=resume, cache=cache, retries=retries, authorise=authorise,
