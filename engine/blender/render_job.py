@@ -7,8 +7,14 @@ Spec (written by :func:`engine.render.blender_backend.render_blender`; everythin
 - ``cameras``: ``[Camera.to_dict()]`` (position, target, up, yfov radians, width, height, name,
   znear, zfar).
 - ``lights``: ``[{"name", "direction", "color", "intensity"}]`` directional lights.
-- ``ambient``: RGB; ``engine``: ``"workbench"`` or ``"cycles"``; ``samples``: Cycles samples;
-  ``outputs``: one absolute PNG path per camera.
+- ``ambient``: RGB; ``engine``: ``"workbench"``, ``"cycles"`` or ``"eevee"``; ``samples``: Cycles
+  samples; ``outputs``: one absolute PNG path per camera.
+- optional: a mesh's ``texture`` (image path; its ``.npz`` then holds ``uv`` (V, 2), origin at the
+  image's bottom-left); ``id_outputs`` (one PNG path per camera: an unlit, unantialiased render
+  of each mesh in its id colour ``id_color``, linear values written raw); ``project_points``
+  ((N, 3) canonical points projected through each Blender camera with
+  ``world_to_camera_view``; returned as ``projections`` in pixels, top-left origin, y down);
+  ``device``: ``"CPU"`` or ``"GPU"`` for Cycles.
 
 Canonical coordinates become Blender's here and nowhere else (:mod:`engine.frames`). Blender's
 camera, like OpenGL's, looks down its local -Z with +Y up, so a canonical camera-to-world pose P
@@ -32,7 +38,7 @@ from engine.meshio import load_npz_mesh
 from engine.render.camera import Camera
 from engine.render.scene import Light
 
-_ENGINES = {"workbench": "BLENDER_WORKBENCH", "cycles": "CYCLES"}
+_ENGINES = {"workbench": "BLENDER_WORKBENCH", "cycles": "CYCLES", "eevee": "BLENDER_EEVEE"}
 _SENSOR_HEIGHT_MM = 24.0
 
 
@@ -43,22 +49,40 @@ def _to_blender_pose(pose_canonical) -> Matrix:
     return Matrix((c @ np.asarray(pose_canonical, dtype=np.float64)).tolist())
 
 
-def _material(name: str, color, engine: str):
+def _socket(sockets, identifier: str):
+    return next(s for s in sockets if s.identifier == identifier)
+
+
+def _material(name: str, color, engine: str, texture: str | None = None):
     mat = bpy.data.materials.new(name)
     mat.diffuse_color = tuple(color)  # Workbench (color_type MATERIAL) and the viewport
     mat.roughness = 0.8
-    if engine == "cycles":
+    if engine != "workbench" or texture:
         mat.use_nodes = True
         nodes = mat.node_tree.nodes
+        links = mat.node_tree.links
         bsdf = next((n for n in nodes if n.type == "BSDF_PRINCIPLED"), None)
         if bsdf is None:
             nodes.clear()
             bsdf = nodes.new("ShaderNodeBsdfPrincipled")
             out = nodes.new("ShaderNodeOutputMaterial")
-            mat.node_tree.links.new(bsdf.outputs["BSDF"], out.inputs["Surface"])
+            links.new(bsdf.outputs["BSDF"], out.inputs["Surface"])
         bsdf.inputs["Base Color"].default_value = tuple(color)
         bsdf.inputs["Roughness"].default_value = 0.8
         bsdf.inputs["Metallic"].default_value = 0.0
+        if texture:
+            tex = nodes.new("ShaderNodeTexImage")
+            tex.image = bpy.data.images.load(str(texture))
+            tex.extension = "REPEAT"
+            tex.interpolation = "Linear"
+            mix = nodes.new("ShaderNodeMix")
+            mix.data_type = "RGBA"
+            mix.blend_type = "MULTIPLY"
+            _socket(mix.inputs, "Factor_Float").default_value = 1.0
+            links.new(tex.outputs["Color"], _socket(mix.inputs, "A_Color"))
+            _socket(mix.inputs, "B_Color").default_value = tuple(color)
+            links.new(_socket(mix.outputs, "Result_Color"), bsdf.inputs["Base Color"])
+            nodes.active = tex  # Workbench's TEXTURE colour shows the active image node
     return mat
 
 
@@ -78,9 +102,13 @@ def _add_mesh(spec: dict, engine: str):
         me.shade_smooth()
     else:
         me.shade_flat()
+    if spec.get("texture"):
+        uv = data["uv"].astype(np.float32)
+        layer = me.uv_layers.new(name="UVMap")
+        layer.data.foreach_set("uv", uv[faces.ravel()].ravel())
     obj = bpy.data.objects.new(spec["name"], me)
     obj.color = tuple(spec["color"])
-    me.materials.append(_material(spec["name"] + "_mat", spec["color"], engine))
+    me.materials.append(_material(spec["name"] + "_mat", spec["color"], engine, spec.get("texture")))
     bpy.context.scene.collection.objects.link(obj)
     return obj
 
@@ -112,10 +140,36 @@ def _add_camera(spec: dict):
     return obj
 
 
+def _set_engine(scene, engine: str) -> None:
+    try:
+        scene.render.engine = _ENGINES[engine]
+    except TypeError:  # Blender 4.2-4.4 named Eevee "BLENDER_EEVEE_NEXT"
+        scene.render.engine = "BLENDER_EEVEE_NEXT"
+
+
+def _cycles_gpu(cy) -> str:
+    """Enable every GPU Cycles offers (OptiX, CUDA, HIP, oneAPI, Metal); returns the device used."""
+    prefs = bpy.context.preferences.addons["cycles"].preferences
+    for kind in ("OPTIX", "CUDA", "HIP", "ONEAPI", "METAL"):
+        try:
+            prefs.compute_device_type = kind
+        except TypeError:
+            continue
+        prefs.get_devices()
+        gpus = [d for d in prefs.devices if d.type == kind]
+        if gpus:
+            for d in prefs.devices:
+                d.use = d.type == kind
+            cy.device = "GPU"
+            return kind
+    cy.device = "CPU"
+    return "CPU"
+
+
 def _setup_scene(spec: dict):
     scene = bpy.context.scene
     engine = spec["engine"]
-    scene.render.engine = _ENGINES[engine]
+    _set_engine(scene, engine)
     scene.render.film_transparent = True
     scene.render.resolution_percentage = 100
     scene.render.pixel_aspect_x = scene.render.pixel_aspect_y = 1.0
@@ -130,7 +184,9 @@ def _setup_scene(spec: dict):
     scene.world = world
     ambient = tuple(spec.get("ambient", (0.25, 0.25, 0.25)))[:3]
     world.color = ambient
-    if engine == "cycles":
+    if engine == "eevee":
+        scene.eevee.taa_render_samples = int(spec.get("samples", 16))
+    if engine in ("cycles", "eevee"):
         world.use_nodes = True
         bg = next((n for n in world.node_tree.nodes if n.type == "BACKGROUND"), None)
         if bg is None:
@@ -139,8 +195,11 @@ def _setup_scene(spec: dict):
             world.node_tree.links.new(bg.outputs["Background"], out.inputs["Surface"])
         bg.inputs["Color"].default_value = (*ambient, 1.0)
         bg.inputs["Strength"].default_value = 1.0
+    if engine == "cycles":
         cy = scene.cycles
         cy.device = "CPU"
+        if str(spec.get("device", "CPU")).upper() == "GPU":
+            print(f"cycles device: {_cycles_gpu(cy)}", flush=True)
         cy.samples = int(spec.get("samples", 16))
         cy.use_adaptive_sampling = False
         cy.use_denoising = bool(spec.get("denoise", False))
@@ -150,10 +209,10 @@ def _setup_scene(spec: dict):
         cy.transparent_max_bounces = 4
         cy.transmission_bounces = 2
         cy.seed = int(spec.get("seed", 0))
-    else:
+    elif engine == "workbench":
         shading = scene.display.shading
         shading.light = "STUDIO"
-        shading.color_type = "MATERIAL"
+        shading.color_type = "TEXTURE" if any(m.get("texture") for m in spec["meshes"]) else "MATERIAL"
         shading.show_shadows = False
         shading.show_cavity = False
         # "11" rather than the default "8": its jitter pattern is centred within ~0.05 px (measured), "8" is off by ~0.1 px.
@@ -161,13 +220,71 @@ def _setup_scene(spec: dict):
     return scene
 
 
+def _render_to(scene, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.part.png")
+    scene.render.filepath = str(tmp)
+    scene.render.use_file_extension = False
+    bpy.ops.render.render(write_still=True)
+    if not tmp.exists():
+        raise RuntimeError(f"Blender did not write {tmp}")
+    os.replace(tmp, out)
+
+
+def _id_pass(scene, objects, spec_meshes, out: Path) -> None:
+    """Unlit, unantialiased Workbench render of each object in its id colour (raw values)."""
+    saved = {
+        "engine": scene.render.engine, "light": scene.display.shading.light,
+        "color_type": scene.display.shading.color_type, "aa": scene.display.render_aa,
+        "view": scene.view_settings.view_transform,
+    }
+    colors = {}
+    try:
+        scene.render.engine = "BLENDER_WORKBENCH"
+        sh = scene.display.shading
+        sh.light = "FLAT"
+        sh.color_type = "OBJECT"
+        sh.show_shadows = False
+        sh.show_cavity = False
+        sh.show_specular_highlight = False
+        scene.display.render_aa = "OFF"
+        scene.view_settings.view_transform = "Raw"
+        for obj, m in zip(objects, spec_meshes):
+            colors[obj.name] = tuple(obj.color)
+            obj.color = (*m["id_color"][:3], 1.0)
+        _render_to(scene, out)
+    finally:
+        for obj in objects:
+            if obj.name in colors:
+                obj.color = colors[obj.name]
+        scene.render.engine = saved["engine"]
+        scene.display.shading.light = saved["light"]
+        scene.display.shading.color_type = saved["color_type"]
+        scene.display.render_aa = saved["aa"]
+        scene.view_settings.view_transform = saved["view"]
+
+
+def _project(scene, cam_obj, points_canonical) -> list:
+    from bpy_extras.object_utils import world_to_camera_view
+    from mathutils import Vector
+
+    w, h = scene.render.resolution_x, scene.render.resolution_y
+    out = []
+    for p in canonical_to_blender(np.asarray(points_canonical, dtype=np.float64).reshape(-1, 3)):
+        co = world_to_camera_view(scene, cam_obj, Vector(p.tolist()))
+        out.append([co.x * w, (1.0 - co.y) * h])
+    return out
+
+
 def run(spec: dict, workdir) -> dict:
     engine = spec.get("engine", "workbench")
     if engine not in _ENGINES:
         raise ValueError(f"unknown render engine {engine!r}; choose one of {sorted(_ENGINES)}")
     scene = _setup_scene(spec)
-    for m in spec["meshes"]:
-        _add_mesh(m, engine)
+    objects = [_add_mesh(m, engine) for m in spec["meshes"]]
+    id_outputs = spec.get("id_outputs") or []
+    points = spec.get("project_points")
+    projections = []
     for light in spec.get("lights", []):
         _add_light(light)
     cameras = spec["cameras"]
@@ -181,20 +298,18 @@ def run(spec: dict, workdir) -> dict:
         scene.camera = _add_camera(cam_spec)
         scene.render.resolution_x = int(cam_spec["width"])
         scene.render.resolution_y = int(cam_spec["height"])
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.stem}.part.png")
-        scene.render.filepath = str(tmp)
-        scene.render.use_file_extension = False
-        bpy.ops.render.render(write_still=True)
-        if not tmp.exists():
-            raise RuntimeError(f"Blender did not write {tmp}")
-        os.replace(tmp, out)
+        _render_to(scene, Path(out))
         seconds.append(time.monotonic() - t0)
+        if id_outputs:
+            _id_pass(scene, objects, spec["meshes"], Path(id_outputs[i]))
+        if points is not None:
+            projections.append(_project(scene, scene.camera, points))
         print(f"PROGRESS view {i + 1}/{n}", flush=True)
     return {
         "images": [str(p) for p in outputs],
         "seconds_per_view": seconds,
         "engine": engine,
+        "id_images": list(id_outputs),
+        "projections": projections,
         "blender_version": bpy.app.version_string,
     }

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -24,6 +23,7 @@ from ..errors import MissingDependencyError
 from ..storage import atomic_path
 from ..types import PathLikeStr
 from .camera import Camera
+from .outputs import RenderedView, check_outputs, save_view, decode_ids, id_palette, world_to_camera_normals
 from .scene import AMBIENT, TRANSPARENT_WHITE, Light, RenderMesh, studio_lights
 
 #: Platforms tried, in order, when PYOPENGL_PLATFORM is unset.
@@ -121,47 +121,76 @@ def _import_pyrender():
     return pyrender
 
 
-@dataclass
-class RenderedView:
-    """One rendered view.
-
-    Attributes:
-        camera: the camera used.
-        color: (H, W, 4) uint8 RGBA; alpha is coverage (0 = background when it is transparent).
-        depth: (H, W) float32 distance along the camera axis, metres; 0 where nothing was drawn.
-            None unless depth was asked for.
-    """
-
-    camera: Camera
-    color: np.ndarray
-    depth: np.ndarray | None = None
-
-    @property
-    def mask(self) -> np.ndarray:
-        """(H, W) bool: alpha >= 128 (at least half of the pixel covered)."""
-        return self.color[..., 3] >= 128
+def _material(pyrender, m: RenderMesh):
+    kw = {}
+    img = m.texture_image()
+    if img is not None:
+        sampler = pyrender.Sampler(wrapS=pyrender.GLTF.REPEAT, wrapT=pyrender.GLTF.REPEAT)
+        kw["baseColorTexture"] = pyrender.Texture(source=img, source_channels="RGBA", sampler=sampler)
+    return pyrender.MetallicRoughnessMaterial(
+        baseColorFactor=np.asarray(m.color, dtype=np.float64),
+        metallicFactor=0.0,
+        roughnessFactor=0.8,
+        doubleSided=True,
+        **kw,
+    )
 
 
-def _build_scene(pyrender, meshes: Sequence[RenderMesh], lights: Sequence[Light], background, ambient):
-    import trimesh
+def _primitive_arrays(m: RenderMesh) -> dict:
+    """Vertex arrays of one mesh: shared vertices when smooth, one vertex per face corner when flat."""
+    if m.smooth:
+        arrays = {"positions": m.vertices, "normals": m.vertex_normals(), "indices": m.faces.astype(np.uint32)}
+        if m.uv is not None:
+            arrays["texcoord_0"] = m.uv
+        arrays["world_normals"] = arrays["normals"]
+        return arrays
+    corners = m.faces.reshape(-1)
+    normals = np.repeat(m.face_normals(), 3, axis=0)
+    arrays = {
+        "positions": m.vertices[corners],
+        "normals": normals,
+        "indices": np.arange(len(corners), dtype=np.uint32).reshape(-1, 3),
+        "world_normals": normals,
+    }
+    if m.uv is not None:
+        arrays["texcoord_0"] = m.uv[corners]
+    return arrays
 
+
+def _build_scene(pyrender, meshes: Sequence[RenderMesh], lights: Sequence[Light], background, ambient, normals_pass: bool = False):
+    """A pyrender scene; returns (scene, colour nodes, normal-pass nodes (empty unless asked))."""
     scene = pyrender.Scene(bg_color=np.asarray(background, dtype=np.float64), ambient_light=np.asarray(ambient))
+    color_nodes, normal_nodes = [], []
     for m in meshes:
-        tm = trimesh.Trimesh(vertices=m.vertices, faces=m.faces, process=False)
-        material = pyrender.MetallicRoughnessMaterial(
-            baseColorFactor=np.asarray(m.color, dtype=np.float64),
-            metallicFactor=0.0,
-            roughnessFactor=0.8,
-            doubleSided=True,
+        a = _primitive_arrays(m)
+        prim = pyrender.Primitive(
+            positions=a["positions"], normals=a["normals"], texcoord_0=a.get("texcoord_0"),
+            indices=a["indices"], material=_material(pyrender, m), mode=pyrender.GLTF.TRIANGLES,
         )
-        scene.add(pyrender.Mesh.from_trimesh(tm, material=material, smooth=m.smooth), name=m.name)
+        color_nodes.append(scene.add(pyrender.Mesh([prim], name=m.name), name=m.name))
+        if normals_pass:
+            # Unlit (FLAT) pass whose vertex colour encodes the world normal as (n + 1) / 2.
+            enc = np.clip((a["world_normals"] + 1.0) * 0.5, 0.0, 1.0).astype(np.float32)
+            white = pyrender.MetallicRoughnessMaterial(baseColorFactor=np.ones(4), doubleSided=True)
+            nprim = pyrender.Primitive(
+                positions=a["positions"], normals=a["normals"], color_0=np.c_[enc, np.ones(len(enc), np.float32)],
+                indices=a["indices"], material=white, mode=pyrender.GLTF.TRIANGLES,
+            )
+            node = scene.add(pyrender.Mesh([nprim], name=m.name + "__normals"), name=m.name + "__normals")
+            node.mesh.is_visible = False
+            normal_nodes.append(node)
     for light in lights:
         scene.add(
             pyrender.DirectionalLight(color=np.asarray(light.color), intensity=light.intensity),
             pose=light.pose(),
             name=light.name,
         )
-    return scene
+    return scene, color_nodes, normal_nodes
+
+
+def _set_visible(nodes, visible: bool) -> None:
+    for node in nodes:
+        node.mesh.is_visible = visible
 
 
 def render_pyrender_arrays(
@@ -171,16 +200,21 @@ def render_pyrender_arrays(
     background=TRANSPARENT_WHITE,
     ambient=AMBIENT,
     with_depth: bool = False,
+    outputs: Sequence[str] | None = None,
 ) -> list[RenderedView]:
     """Render every camera and return the images in memory.
 
     Args:
-        meshes: what to draw, canonical frame.
+        meshes: what to draw, canonical frame (textured meshes sample their image with REPEAT).
         cameras: one image per camera (sizes may differ).
         lights: directional lights (default :func:`studio_lights`).
         background: RGBA in [0, 1]; alpha 0 makes the background transparent.
         ambient: RGB ambient light.
-        with_depth: also return the depth buffer.
+        with_depth: also return the depth buffer (same as ``"depth"`` in ``outputs``).
+        outputs: any of ``"depth"``, ``"normals"``, ``"mask"`` (see :mod:`engine.render.outputs`);
+            normals come from an unlit pass whose vertex colours encode the normals (8 bits a
+            channel, ~0.5 degree), ids from pyrender's segmentation pass decoded against the
+            coverage of the colour pass.
 
     Returns:
         One :class:`RenderedView` per camera, in order.
@@ -188,11 +222,17 @@ def render_pyrender_arrays(
     Raises:
         MissingDependencyError: no headless OpenGL platform works.
     """
+    wanted = set(check_outputs(outputs))
+    if with_depth:
+        wanted.add("depth")
     pyrender = _import_pyrender()
     if not cameras:
         return []
     lights = studio_lights() if lights is None else list(lights)
-    scene = _build_scene(pyrender, meshes, lights, background, ambient)
+    scene, color_nodes, normal_nodes = _build_scene(pyrender, meshes, lights, background, ambient, "normals" in wanted)
+    labels = tuple(m.name for m in meshes)
+    palette = np.round(id_palette(len(meshes)) * 255.0)
+    seg_map = {node: palette[i + 1] for i, node in enumerate(color_nodes)}
     try:
         # One context for all views (the scene's meshes bind to it); resized between cameras.
         renderer = pyrender.OffscreenRenderer(cameras[0].width, cameras[0].height)
@@ -214,7 +254,26 @@ def render_pyrender_arrays(
             renderer.viewport_width, renderer.viewport_height = cam.width, cam.height
             color, depth = renderer.render(scene, flags=flags)
             color = np.ascontiguousarray(color, dtype=np.uint8)
-            out.append(RenderedView(cam, color, np.asarray(depth, dtype=np.float32) if with_depth else None))
+            view = RenderedView(cam, color, np.asarray(depth, dtype=np.float32) if "depth" in wanted else None, labels=labels)
+            covered = color[..., 3] >= 128 if float(background[3]) == 0.0 else np.asarray(depth) > 0
+            if "normals" in wanted:
+                _set_visible(color_nodes, False)
+                _set_visible(normal_nodes, True)
+                try:
+                    enc, _ = renderer.render(scene, flags=pyrender.RenderFlags.FLAT | pyrender.RenderFlags.RGBA)
+                finally:
+                    _set_visible(normal_nodes, False)
+                    _set_visible(color_nodes, True)
+                n_world = np.asarray(enc[..., :3], dtype=np.float64) / 255.0 * 2.0 - 1.0
+                n_cam = world_to_camera_normals(n_world, cam)
+                # Two-sided surfaces (an open garment's inside): make every normal face the camera.
+                n_cam = np.where(n_cam[..., 2:3] < 0, -n_cam, n_cam)
+                n_cam[~covered] = 0.0
+                view.normals = n_cam.astype(np.float32)
+            if "mask" in wanted:
+                seg, _ = renderer.render(scene, flags=pyrender.RenderFlags.SEG, seg_node_map=seg_map)
+                view.ids = decode_ids(np.asarray(seg)[..., :3], covered, len(meshes))
+            out.append(view)
     finally:
         renderer.delete()
     return out
@@ -233,24 +292,23 @@ def render_pyrender(
     lights: Sequence[Light] | None = None,
     background=TRANSPARENT_WHITE,
     ambient=AMBIENT,
+    outputs: Sequence[str] | None = None,
 ) -> list[Path]:
     """Render every camera to an RGBA PNG in ``out_dir``, written atomically.
 
     Files are named ``{prefix}_{i:02d}_{camera.name}.png``; alpha is coverage when the background
-    alpha is 0. See :func:`render_pyrender_arrays` for the arguments.
+    alpha is 0. Extra ``outputs`` (depth, normals, mask) are written next to each PNG with the
+    suffixes of :func:`engine.render.outputs.save_view`. See :func:`render_pyrender_arrays` for
+    the arguments.
 
     Returns:
-        The PNG paths, one per camera, in order.
+        The colour PNG paths, one per camera, in order.
     """
-    from PIL import Image
-
-    views = render_pyrender_arrays(meshes, cameras, lights=lights, background=background, ambient=ambient)
+    views = render_pyrender_arrays(meshes, cameras, lights=lights, background=background, ambient=ambient, outputs=outputs)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for i, view in enumerate(views):
-        path = out_dir / view_filename(prefix, i, view.camera)
-        with atomic_path(path) as tmp:
-            Image.fromarray(view.color).save(tmp, format="PNG")
-        paths.append(path)
+        stem = view_filename(prefix, i, view.camera)[: -len(".png")]
+        paths.append(save_view(view, out_dir, stem)["color"])
     return paths

@@ -5,6 +5,7 @@ backend converts at the worker boundary."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -33,8 +34,13 @@ class RenderMesh:
         name: object name (unique within a scene; used as the Blender object name).
         vertices: (V, 3) float32, metres, canonical frame.
         faces: (F, 3) int64 vertex indices, counter-clockwise seen from outside.
-        color: RGBA floats in [0, 1] (linear; alpha below 1 is ignored by the silhouette).
+        color: RGBA floats in [0, 1] (linear; alpha below 1 is ignored by the silhouette). With a
+            texture, the texture is multiplied by this colour.
         smooth: interpolate vertex normals (True) or shade each face flat.
+        uv: optional (V, 2) float32 texture coordinates, one per vertex; (0, 0) is the image's
+            bottom-left corner, (1, 1) its top-right (OpenGL/Blender convention); values outside
+            [0, 1] repeat the image (a repeating print).
+        texture: optional path of an RGB(A) image sampled with ``uv`` (needs ``uv``).
     """
 
     name: str
@@ -42,6 +48,8 @@ class RenderMesh:
     faces: np.ndarray
     color: RGBA = (0.8, 0.8, 0.8, 1.0)
     smooth: bool = True
+    uv: np.ndarray | None = None
+    texture: str | None = None
 
     def __post_init__(self) -> None:
         self.vertices = np.ascontiguousarray(np.asarray(self.vertices, dtype=np.float32).reshape(-1, 3))
@@ -56,6 +64,57 @@ class RenderMesh:
             )
         if not np.all(np.isfinite(self.vertices)):
             raise InputError(f"mesh {self.name!r} has non-finite vertex coordinates")
+        if self.uv is not None:
+            self.uv = np.ascontiguousarray(np.asarray(self.uv, dtype=np.float32))
+            if self.uv.shape != (len(self.vertices), 2) or not np.all(np.isfinite(self.uv)):
+                raise InputError(
+                    f"mesh {self.name!r}: uv must be ({len(self.vertices)}, 2) finite floats, got shape {self.uv.shape}"
+                )
+        if self.texture is not None:
+            self.texture = str(self.texture)
+            if self.uv is None:
+                raise InputError(f"mesh {self.name!r} has a texture but no uv", hint="give uv (V, 2) or use looks.cylindrical_uv")
+            if not Path(self.texture).is_file():
+                raise InputError(f"mesh {self.name!r}: texture image {self.texture} not found")
+
+    def vertex_normals(self) -> np.ndarray:
+        """(V, 3) float32 unit area-weighted vertex normals, canonical frame."""
+        return vertex_normals(self.vertices, self.faces)
+
+    def face_normals(self) -> np.ndarray:
+        """(F, 3) float32 unit face normals (counter-clockwise winding), canonical frame."""
+        v = self.vertices.astype(np.float64)
+        n = np.cross(v[self.faces[:, 1]] - v[self.faces[:, 0]], v[self.faces[:, 2]] - v[self.faces[:, 0]])
+        return (n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-20)).astype(np.float32)
+
+    def texture_image(self) -> np.ndarray | None:
+        """(H, W, 4) uint8 RGBA texture image (row 0 is the image's top), or None without texture."""
+        if self.texture is None:
+            return None
+        from PIL import Image
+
+        with Image.open(self.texture) as im:
+            return np.asarray(im.convert("RGBA"), dtype=np.uint8).copy()
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Area-weighted vertex normals.
+
+    Args:
+        vertices: (V, 3) float, metres; faces: (F, 3) int, counter-clockwise seen from outside.
+
+    Returns:
+        (V, 3) float32 unit normals (an isolated vertex gets (0, 1, 0)).
+    """
+    v = np.asarray(vertices, dtype=np.float64)
+    f = np.asarray(faces, dtype=np.int64)
+    fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])  # length = 2 x area
+    n = np.zeros_like(v)
+    for k in range(3):
+        np.add.at(n, f[:, k], fn)
+    length = np.linalg.norm(n, axis=1, keepdims=True)
+    n = np.where(length > 1e-20, n / np.maximum(length, 1e-20), np.array([0.0, 1.0, 0.0]))
+    return n.astype(np.float32)
 
 
 @dataclass
