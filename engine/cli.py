@@ -128,9 +128,22 @@ def build_parser() -> argparse.ArgumentParser:
             "automatically, with the same camera rig in every renderer; writes PNGs (RGBA) and a contact sheet."
         ),
     )
-    p.add_argument("dressed", metavar="DRAPE_DIR", help="folder written by `atelier drape` (body.ply + garment.ply)")
+    p.add_argument("dressed", metavar="DRAPE_DIR|SCENE_FILE",
+                   help="folder written by `atelier drape` (body.ply + garment.ply), or a scene file (.toml/.yaml/.json)")
     p.add_argument("--out", required=True, help="output folder for the images")
     _add_render_opts(p, 512)
+    shots = p.add_argument_group(
+        "shots mode", "give any of these to render named shots in channel formats with one backend, instead of the "
+        "default turntable with every renderer")
+    shots.add_argument("--backend", default=None, choices=["auto", "pytorch3d", "pyrender", "blender"],
+                       help="renderer; auto = PyTorch3D on a CUDA GPU when installed, else pyrender")
+    shots.add_argument("--shots", default=None,
+                       help="comma list: front, back, left, right, three-quarter, turntable:N, detail-head, "
+                            "detail-upper-body, detail-waist, ... (default front,three-quarter,left,back,right)")
+    shots.add_argument("--format", action="append", default=None, metavar="ASPECT@PX",
+                       help="channel format, e.g. 1:1@1080, 4:5@1350, 9:16@1920, 16:9@1920x1080 (repeatable)")
+    shots.add_argument("--look", default=None, help="look preset: studio, ecommerce, campaign")
+    shots.add_argument("--outputs", default=None, help="extra outputs, comma list of depth, normals, mask")
     p.add_argument("--twin-id", default=None, help="registry id of the person's twin (needed unless the body is synthetic)")
     p.add_argument("--channel", default="internal-fit-check",
                    help="use the images are for: social, e-commerce, print, out-of-home, internal-fit-check (default)")

@@ -311,12 +311,56 @@ def run_drape(args) -> int:
     return 0
 
 
+def render_shots(drape_dir: Path, out: Path, consent: Consent | None, backend: str = "auto", shots=None,
+                 formats=None, look=None, outputs=None, blender_engine: str = "workbench", samples: int = 64,
+                 quiet: bool = False) -> dict:
+    """Named shots in channel formats with one backend (engine.render.backends), consent checked
+    first, every image stamped (and, for a real twin, recorded) after."""
+    from .render.backends import render_dressed_folder
+
+    consent = _consent_for(drape_dir, consent)
+    registry = None
+    if consent.twin_id:
+        from .rights import Registry, authorise
+
+        registry = Registry.open(consent.db)
+        authorise(registry, consent.twin_id, consent.channel, consent.region)
+    kw = {}
+    if shots:
+        kw["shots"] = shots
+    if formats:
+        kw["formats"] = formats
+    if look:
+        kw["look"] = look
+    if outputs:
+        kw["outputs"] = [o.strip() for o in outputs.split(",") if o.strip()]
+    manifest = render_dressed_folder(drape_dir, out, backend=backend, blender_engine=blender_engine,
+                                     samples=samples, progress=None if quiet else say, **kw)
+    scene_hash = json_sha256({k: manifest[k] for k in ("backend", "shots", "formats")})
+    for entry in manifest["formats"].values():
+        _deliver([Path(p) for p in entry["images"]], consent, registry, scene_hash)
+    return manifest
+
+
 def run_render(args) -> int:
     out = Path(args.out)
     drape_dir = Path(args.dressed)
+    if drape_dir.is_file() and drape_dir.suffix.lower() in (".toml", ".yaml", ".yml", ".json"):
+        from scenes.cli import run as run_scenes
+
+        args.command, args.scene_command, args.file, args.workers = "scene", "render", str(drape_dir), 1
+        return run_scenes(args)
     if not drape_dir.is_dir():
-        raise InputError(f"{drape_dir}: not a folder", hint="pass the folder written by `atelier drape`")
+        raise InputError(f"{drape_dir}: not a folder", hint="pass the folder written by `atelier drape` or a scene file")
     consent = Consent(twin_id=args.twin_id, channel=args.channel, region=args.region, db=args.db)
+    if any(getattr(args, k) for k in ("backend", "shots", "format", "look", "outputs")):
+        manifest = render_shots(drape_dir, out, consent, backend=args.backend or "auto", shots=args.shots,
+                                formats=args.format, look=args.look, outputs=args.outputs,
+                                blender_engine=args.blender_engine, samples=args.samples, quiet=args.quiet)
+        for label, entry in manifest["formats"].items():
+            print(f"{manifest['backend']} {label}: {len(entry['images'])} PNGs in {out / label}"
+                  + (f", contact sheet {entry['contact_sheet']}" if entry.get("contact_sheet") else ""))
+        return 0
     images = stage_render(drape_dir, out, Stages(out), views=args.views, size=args.size,
                           renderers=_renderers(args.renderer), blender_engine=args.blender_engine,
                           samples=args.samples, quiet=args.quiet, step="", consent=consent)
