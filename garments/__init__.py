@@ -5,10 +5,18 @@
 - :func:`drape_garment` / :func:`drape_twin` drape it in a Blender worker and validate it
   (:mod:`garments.drape`).
 - :func:`signed_distance` measures cloth-to-body clearance (:mod:`garments.clearance`).
+- Sewing patterns (:mod:`garments.pattern`, library in ``garments/library``, format in
+  docs/patterns.md), sizes (:mod:`garments.sizes`), fabrics (:mod:`garments.fabrics`), the
+  Cusick drape test (:mod:`garments.cusick`) and fit numbers (:mod:`garments.fit`); a library
+  name passed to :func:`drape_garment` / :func:`drape_twin` drapes the pattern
+  (:mod:`garments.dress`).
 """
 
 from .clearance import BodyDistance, signed_distance
 from .drape import DrapeResult, DrapeSettings, drape_garment, drape_twin
+from .fabrics import Fabric, fabric_names, get_fabric
+from .pattern import Pattern, library_names, library_pattern, load_pattern
+from .sizes import grade, size_names
 from .templates import GARMENTS, GarmentMesh, garment_names, make_garment
 
 __all__ = [
@@ -22,4 +30,13 @@ __all__ = [
     "drape_twin",
     "BodyDistance",
     "signed_distance",
+    "Pattern",
+    "load_pattern",
+    "library_names",
+    "library_pattern",
+    "grade",
+    "size_names",
+    "Fabric",
+    "fabric_names",
+    "get_fabric",
 ]

@@ -98,4 +98,32 @@ def signed_distance(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray)
     return BodyDistance(vertices, faces)(points)
 
 
-__all__ = ["BodyDistance", "signed_distance"]
+__all__ = ["BodyDistance", "signed_distance", "closest_points"]
+
+
+def closest_points(dist: BodyDistance, points: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Closest body points to (N, 3) points: (signed distance (N,) m, closest points (N, 3) m,
+    outward unit normals (N, 3) of the closest triangles). Canonical frame, metres."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    sd = np.empty(len(pts))
+    cp = np.empty((len(pts), 3))
+    nn = np.empty((len(pts), 3))
+    for s in range(0, len(pts), chunk):
+        p = pts[s : s + chunk]
+        _, idx = dist.tree.query(p, k=dist.k)
+        idx = idx.reshape(len(p), -1)
+        t = dist.tri[idx]
+        q = _closest_on_triangles(p[:, None], t[:, :, 0], t[:, :, 1], t[:, :, 2])
+        diff = p[:, None] - q
+        d = np.linalg.norm(diff, axis=2)
+        dmin = d.min(axis=1, keepdims=True)
+        near = d <= dmin + 1e-7
+        cos = np.einsum("nkd,nkd->nk", diff, dist.normals[idx]) / np.maximum(d, 1e-12)
+        best = np.where(near, np.abs(cos), -1.0).argmax(axis=1)
+        r = np.arange(len(p))
+        sign = np.sign(cos[r, best])
+        sign[sign == 0] = 1.0
+        sd[s : s + chunk] = sign * dmin[:, 0]
+        cp[s : s + chunk] = q[r, best]
+        nn[s : s + chunk] = dist.normals[idx[r, best]]
+    return sd, cp, nn

@@ -125,6 +125,11 @@ class DrapeResult:
         }
 
 
+def _mesh_area(v, f) -> float:
+    t = np.asarray(v, np.float64)[np.asarray(f)]
+    return float(0.5 * np.linalg.norm(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]), axis=1).sum())
+
+
 def penetration(clearance_m: np.ndarray, depth: float = PENETRATION_DEPTH_M) -> float:
     """Fraction of (V,) signed distances (metres) deeper than ``depth`` inside the body."""
     c = np.asarray(clearance_m)
@@ -143,8 +148,17 @@ def drape_garment(
     progress=None,
     settings: DrapeSettings | None = None,
     garment_settings: dict | None = None,
+    size: str | dict | None = None,
+    fabric: str | None = None,
+    rest_body: tuple | None = None,
+    colliders: list | None = None,
 ) -> DrapeResult:
     """Generate a garment around a posed body, drape it in Blender and validate it.
+
+    A ``garment`` that names a library pattern (``atelier garment list``) or is a
+    :class:`~garments.pattern.Pattern` is graded to ``size``, meshed, placed around the body, sewn
+    and simulated in ``fabric`` (see :func:`garments.dress.drape_pattern`, which also writes
+    ``fit.json`` and ``dressed.glb``); the arguments below apply to both paths.
 
     Args:
         body_vertices: (V, 3) float32, metres, canonical frame, a T- or A-pose.
@@ -159,6 +173,15 @@ def drape_garment(
         progress: optional callable ``(line: str) -> None`` fed with "frame i/N maxdisp=..." lines.
         settings: :class:`DrapeSettings` for the simulation.
         garment_settings: extra template settings (e.g. {"ease": 0.015}).
+        size: pattern garments: a size chart name ("XS".."XXL"), body measurements in cm
+            (made-to-measure) or "mtm" (measure this body); default the pattern's base size.
+        fabric: a fabric preset name (:func:`garments.fabrics.fabric_names`); default the
+            template's cotton-like settings or, for patterns, cotton-jersey.
+        rest_body: pattern garments: (vertices, faces, joints) of the rest pose the cloth is
+            placed around; the body then moves from it to the given pose while the cloth
+            simulates (draping into a pose). Same topology as ``body_vertices``.
+        colliders: extra collision meshes [(vertices (V, 3), faces (F, 3)), ...], e.g. draped
+            lower layers.
 
     Returns:
         :class:`DrapeResult`.
@@ -169,6 +192,14 @@ def drape_garment(
             ``log_path`` names the kept Blender log.
         JobError: the Blender worker crashed or timed out.
     """
+    from .pattern import Pattern, library_names
+
+    if isinstance(garment, Pattern) or (isinstance(garment, str) and garment in library_names()):
+        from .dress import drape_pattern
+
+        return drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolution=resolution,
+                             max_frames=max_frames, timeout=timeout, progress=progress, settings=settings,
+                             size=size, fabric=fabric, rest_body=rest_body, colliders=colliders)
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     v = np.asarray(body_vertices, dtype=np.float32)
@@ -182,7 +213,13 @@ def drape_garment(
     if isinstance(garment, GarmentMesh):
         cloth = garment
     else:
-        cloth = make_garment(garment, v, f, j, measurements=meas, resolution=resolution, **(garment_settings or {}))
+        cloth = make_garment(garment, v, f, j, measurements=meas, resolution=int(resolution), **(garment_settings or {}))
+    if fabric is not None:
+        from .fabrics import cloth_settings
+
+        area = _mesh_area(cloth.vertices, cloth.faces)
+        cs, _ = cloth_settings(fabric, area / max(len(cloth.vertices), 1))
+        settings.cloth = {**cs, **settings.cloth}
 
     # Meshes cross into the worker as files; the spec holds absolute paths.
     body_npz = save_npz_mesh(out / "drape_body.npz", v, f)
@@ -277,8 +314,11 @@ def drape_twin(
         garment: template name or :class:`GarmentMesh`.
         out_dir: output folder.
         model: the twin's body model, or None to build it with ``bodies.create(twin.model)``.
-        pose: a pose preset name (e.g. "a-pose") to drape in instead of the twin's own pose.
-        **kw: passed to :func:`drape_garment` (resolution, max_frames, timeout, progress, ...).
+        pose: a pose preset name (e.g. "a-pose") to drape in instead of the twin's own pose. A
+            pattern garment is placed around the twin in the A-pose and the body then moves into
+            this pose while the cloth simulates (unless it is the A-pose itself).
+        **kw: passed to :func:`drape_garment` (resolution, max_frames, timeout, progress, size,
+            fabric, settings, ...). ``size="mtm"`` grades a pattern to the twin's measurements.
     """
     import bodies
     from bodies.poses import pose_preset
@@ -294,12 +334,28 @@ def drape_twin(
             pose_name=pose, source=twin.source,
         )
     verts, faces, joints = twin.body(model)
+    from .pattern import Pattern, library_names
+
+    is_pattern = isinstance(garment, Pattern) or (isinstance(garment, str) and garment in library_names())
+    if is_pattern and "rest_body" not in kw:
+        rest = Twin(model=twin.model, shape=twin.shape, pose=pose_preset(model, "a-pose")[0].tolist(),
+                    translation=twin.translation, pose_name="a-pose", source=twin.source)
+        rv, rf, rj = rest.body(model)
+        if pose is None or pose != "a-pose":
+            kw["rest_body"] = (rv, rf, rj)
+        if kw.get("size") == "mtm":
+            from bodies.measure import measure as _measure
+
+            from .sizes import mtm_measurements
+
+            kw["size"] = mtm_measurements(_measure(rv, rf, rj))
     # The posed collider goes beside the garment so the folder is a complete dressed twin.
     save_ply(Path(out_dir) / "body.ply", verts, faces,
              comments=[f"atelier posed body ({twin.model}, pose {twin.pose_name or 'fitted'}), metres, canonical frame"])
     write_json(Path(out_dir) / "dressed.json", {
         "twin_dir": str(Path(twin_dir).resolve()), "model": twin.model, "pose": twin.pose_name,
         "source": twin.source, "garment": garment if isinstance(garment, str) else garment.name,
+        "size": kw.get("size") if isinstance(kw.get("size"), (str, type(None))) else "mtm", "fabric": kw.get("fabric"),
     })
     return drape_garment(verts, faces, joints, garment=garment, out_dir=out_dir, **kw)
 

@@ -106,6 +106,16 @@ FABRICS: dict[str, dict[str, float]] = {
     "jersey": {"mass": 0.2, "bending_stiffness": 0.2, "tension_stiffness": 6.0, "compression_stiffness": 6.0},
 }
 
+def _registry_fabrics() -> dict[str, dict[str, float]]:
+    """The fabric presets of garments/data/fabrics.json as Blender overrides (at the reference
+    vertex area; see garments.fabrics.cloth_settings)."""
+    from garments.fabrics import REFERENCE_VERTEX_AREA_M2, cloth_settings, fabric_names
+
+    return {n: cloth_settings(n, REFERENCE_VERTEX_AREA_M2)[0] for n in fabric_names()}
+
+
+FABRICS.update({k: v for k, v in _registry_fabrics().items() if k not in FABRICS})
+
 
 class GarmentSpec(_Model):
     """One garment of an outfit."""
@@ -113,7 +123,8 @@ class GarmentSpec(_Model):
     template: str = "tube-dress"
     """Garment template name (see ``garments.templates.garment_names()``)."""
     fabric: str = "cotton"
-    """Fabric preset: one of ``cotton``, ``silk``, ``denim``, ``jersey``."""
+    """Fabric preset: ``cotton``, ``silk``, ``denim``, ``jersey`` or a garments fabric preset
+    (``cotton-jersey``, ``cotton-poplin``, ``denim``... see ``garments.fabrics.fabric_names()``)."""
     colour: Colour = "#2a4d8c"
     """Base colour of the garment."""
     layer: int = Field(0, ge=0, le=9)

@@ -13,6 +13,21 @@ metres in ``.npz`` files with ``vertices`` (V, 3) float32 and ``faces`` (F, 3) i
 - ``cloth_settings``: overrides of the cloth settings below (Blender ``ClothSettings`` attribute names);
   ``collision_settings``: overrides of ``ClothCollisionSettings``; ``gravity``: canonical (3,) m/s^2.
 
+Pattern garments add (all optional, so older specs keep working):
+
+- ``colliders``: a list of ``{"path": npz, "decimate": ratio, "target": npz or null,
+  "thickness_outer": m, "friction": f}`` used instead of ``body`` (layering: the body plus the
+  draped lower layers). A ``target`` (same vertex count) animates the collider from its rest
+  shape to the target over ``pose_frames`` frames (draping into a pose); a decimated animated
+  collider is baked first and the target carried to its vertices through the closest triangles.
+- in the cloth .npz: ``rest`` (V, 3) float32, the flat pattern (canonical frame, metres) used as
+  the cloth's rest shape (a shape key set as ``rest_shape_key``; measured: bpy 5.0.1 ignores it
+  and takes rest lengths from the start shape, so callers start the cloth at its rest lengths); ``sew`` (E, 2) int64 seam vertex
+  pairs, added as loose edges that Blender's sewing springs pull shut; ``shrink`` (V,) float32
+  weights of elastic edges (the shrink vertex group).
+- ``gravity_ramp_frames``: gravity fades in over these frames while the seams close.
+- ``sew_frames``: frames during which the settle test does not apply (seams still closing).
+
 Prints ``PROGRESS frame i/N maxdisp=... mm`` each frame. Raises an exception with
 ``error_kind = "SimulationError"`` on NaN/Inf or a per-frame displacement over ``explode_m``.
 """
@@ -66,8 +81,18 @@ def _load(path):
         return {k: z[k] for k in z.files}
 
 
-def _make_object(name: str, vertices_canonical: np.ndarray, faces: np.ndarray):
-    """A mesh object in the scene from canonical-frame vertices (converted to Blender's frame)."""
+def _make_object(name: str, vertices_canonical: np.ndarray, faces: np.ndarray, loose_edges=None):
+    """A mesh object in the scene from canonical-frame vertices (converted to Blender's frame);
+    ``loose_edges`` (E, 2) are added as edges without faces (sewing springs)."""
+    if loose_edges is not None and len(loose_edges):
+        verts = canonical_to_blender(np.asarray(vertices_canonical, dtype=np.float64))
+        mesh = bpy.data.meshes.new(name)
+        mesh.from_pydata([tuple(map(float, v)) for v in verts], [tuple(map(int, e)) for e in loose_edges],
+                         [tuple(map(int, f)) for f in faces])
+        mesh.update(calc_edges=True)
+        obj = bpy.data.objects.new(name, mesh)
+        bpy.context.scene.collection.objects.link(obj)
+        return obj
     verts = canonical_to_blender(np.asarray(vertices_canonical, dtype=np.float64)).astype(np.float32)
     faces = np.asarray(faces, dtype=np.int64)
     mesh = bpy.data.meshes.new(name)
@@ -97,9 +122,76 @@ def _evaluated_vertices(obj) -> np.ndarray:
     return co @ mw[:3, :3].T + mw[:3, 3]
 
 
+def _add_collider(spec_c: dict, name: str, pose_frames: int):
+    """A collision object from a collider spec; returns (object, faces of the collision mesh)."""
+    data = _load(spec_c["path"])
+    ratio = float(spec_c.get("decimate", 1.0))
+    target = _load(spec_c["target"])["vertices"] if spec_c.get("target") else None
+    obj = _make_object(name, data["vertices"], data["faces"])
+    if ratio < 0.999:
+        dec = obj.modifiers.new("Decimate", "DECIMATE")
+        dec.decimate_type = "COLLAPSE"
+        dec.ratio = ratio
+        if target is not None:
+            # Bake the decimation so the mesh topology is fixed, then carry the target pose over
+            # to the decimated vertices through their closest triangles of the full rest mesh.
+            from mathutils.bvhtree import BVHTree
+
+            rest_b = canonical_to_blender(np.asarray(data["vertices"], dtype=np.float64))
+            depsgraph = bpy.context.evaluated_depsgraph_get()
+            baked = bpy.data.meshes.new_from_object(obj.evaluated_get(depsgraph))
+            obj.modifiers.remove(dec)
+            old = obj.data
+            obj.data = baked
+            bpy.data.meshes.remove(old)
+            tree = BVHTree.FromPolygons([tuple(map(float, p)) for p in rest_b], [tuple(map(int, f)) for f in data["faces"]])
+            co = np.empty(len(baked.vertices) * 3, dtype=np.float32)
+            baked.vertices.foreach_get("co", co)
+            co = co.reshape(-1, 3).astype(np.float64)
+            tgt_b = canonical_to_blender(np.asarray(target, dtype=np.float64))
+            mapped = np.empty_like(co)
+            faces = np.asarray(data["faces"], dtype=np.int64)
+            for i, p in enumerate(co):
+                loc, _n, fi, _d = tree.find_nearest(tuple(p))
+                a, b, c = rest_b[faces[fi]]
+                w = _barycentric(np.array(loc), a, b, c)
+                mapped[i] = w @ tgt_b[faces[fi]] + (p - np.array(loc))
+            target_b = mapped
+        else:
+            target_b = None
+    else:
+        target_b = None if target is None else canonical_to_blender(np.asarray(target, dtype=np.float64))
+    if target_b is not None:
+        obj.shape_key_add(name="Basis", from_mix=False)
+        key = obj.shape_key_add(name="pose", from_mix=False)
+        key.data.foreach_set("co", target_b.astype(np.float32).reshape(-1))
+        key.value = 0.0
+        key.keyframe_insert("value", frame=1)
+        key.value = 1.0
+        key.keyframe_insert("value", frame=1 + max(1, pose_frames))
+    obj.modifiers.new("Collision", "COLLISION")
+    col = obj.collision
+    col.thickness_outer = float(spec_c.get("thickness_outer", 0.003))
+    col.thickness_inner = float(spec_c.get("thickness_inner", 0.01))
+    col.cloth_friction = float(spec_c.get("friction", 5.0))
+    col.damping = 0.5
+    return obj
+
+
+def _barycentric(p, a, b, c):
+    v0, v1, v2 = b - a, c - a, p - a
+    d00, d01, d11 = v0 @ v0, v0 @ v1, v1 @ v1
+    d20, d21 = v2 @ v0, v2 @ v1
+    den = d00 * d11 - d01 * d01
+    if abs(den) < 1e-20:
+        return np.array([1.0, 0.0, 0.0])
+    v = (d11 * d20 - d01 * d21) / den
+    w = (d00 * d21 - d01 * d20) / den
+    return np.array([1.0 - v - w, v, w])
+
+
 def run(spec: dict, workdir) -> dict:
     scene = bpy.context.scene
-    body = _load(spec["body"])
     cloth = _load(spec["cloth"])
     max_frames = int(spec.get("max_frames", 120))
     min_frames = int(spec.get("min_frames", 5))
@@ -107,18 +199,16 @@ def run(spec: dict, workdir) -> dict:
     settle_frames = int(spec.get("settle_frames", 3))
     explode_m = float(spec.get("explode_m", 0.5))
 
-    body_obj = _make_object("body", body["vertices"], body["faces"])
-    dec = body_obj.modifiers.new("Decimate", "DECIMATE")
-    dec.decimate_type = "COLLAPSE"
-    dec.ratio = float(spec.get("decimate", 0.2))
-    body_obj.modifiers.new("Collision", "COLLISION")
-    col = body_obj.collision
-    col.thickness_outer = float(spec.get("body_thickness", 0.003))
-    col.thickness_inner = 0.01
-    col.cloth_friction = float(spec.get("friction", 5.0))
-    col.damping = 0.5
+    pose_frames = int(spec.get("pose_frames", 0))
+    colliders = spec.get("colliders") or [{
+        "path": spec["body"], "decimate": float(spec.get("decimate", 0.2)),
+        "thickness_outer": float(spec.get("body_thickness", 0.003)), "friction": float(spec.get("friction", 5.0)),
+    }]
+    for i, c in enumerate(colliders):
+        _add_collider(c, "body" if i == 0 else f"collider{i}", pose_frames)
 
-    cloth_obj = _make_object("cloth", cloth["vertices"], cloth["faces"])
+    sew = cloth.get("sew")
+    cloth_obj = _make_object("cloth", cloth["vertices"], cloth["faces"], loose_edges=sew)
     pin = cloth.get("pin")
     mod = cloth_obj.modifiers.new("Cloth", "CLOTH")
     settings = mod.settings
@@ -131,6 +221,30 @@ def run(spec: dict, workdir) -> dict:
         for w in np.unique(pin[pin > 0]):
             group.add([int(i) for i in np.nonzero(pin == w)[0]], float(w), "REPLACE")
         settings.vertex_group_mass = "pin"
+    if sew is not None and len(sew):
+        settings.use_sewing_springs = True
+    rest = cloth.get("rest")
+    if rest is not None:
+        cloth_obj.shape_key_add(name="Basis", from_mix=False)
+        key = cloth_obj.shape_key_add(name="flat", from_mix=False)
+        flat = canonical_to_blender(np.asarray(rest, dtype=np.float64)).astype(np.float32)
+        key.data.foreach_set("co", flat.reshape(-1))
+        key.value = 0.0
+        settings.rest_shape_key = key
+    shrink = cloth.get("shrink")
+    if shrink is not None and np.any(shrink > 0):
+        group = cloth_obj.vertex_groups.new(name="shrink")
+        for w in np.unique(shrink[shrink > 0]):
+            group.add([int(i) for i in np.nonzero(shrink == w)[0]], float(w), "REPLACE")
+        settings.vertex_group_shrink = "shrink"
+    ramp = int(spec.get("gravity_ramp_frames", 0))
+    if ramp > 0:
+        ew = settings.effector_weights
+        ew.gravity = 0.0
+        ew.keyframe_insert("gravity", frame=1)
+        ew.gravity = 1.0
+        ew.keyframe_insert("gravity", frame=1 + ramp)
+    quiet_frames = max(int(spec.get("sew_frames", 0)), pose_frames, ramp)
 
     scene.use_gravity = True
     g = np.asarray(spec.get("gravity", [0.0, -9.81, 0.0]), dtype=np.float64)
@@ -169,7 +283,7 @@ def run(spec: dict, workdir) -> dict:
             )
         prev = cur
         calm = calm + 1 if maxdisp * 1000.0 < settle_mm else 0
-        if frames >= min_frames and calm >= settle_frames:
+        if frames >= max(min_frames, quiet_frames) and calm >= settle_frames:
             settled = True
             break
     elapsed = time.monotonic() - t0
@@ -186,6 +300,6 @@ def run(spec: dict, workdir) -> dict:
         "seconds_per_frame": elapsed / max(frames, 1),
         "sim_seconds": elapsed,
         "cloth_vertices": n_v,
-        "collider_faces": len(body["faces"]),
+        "colliders": len(colliders),
         "blender_version": bpy.app.version_string,
     }

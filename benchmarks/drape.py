@@ -1,0 +1,117 @@
+"""Drape benchmark: every library garment x sizes x fabrics on two bodies, plus the Cusick table.
+
+    .venv/bin/python benchmarks/drape.py --quick            # t-shirt + skirt, M, one fabric, one body
+    .venv/bin/python benchmarks/drape.py                    # all garments x XS, M, XXL x 3 fabrics x 2 bodies
+    .venv/bin/python benchmarks/drape.py --cusick           # drape coefficient of every fabric preset
+    .venv/bin/python benchmarks/drape.py --target           # the ~8k-vertex T-shirt target (<= 60 s)
+
+Prints one row per drape: garment, size, fabric, body, vertices, frames, settled, seconds,
+s/frame, penetration %, and writes the rows to OUT/benchmark.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def _bodies(model, which):
+    import torch
+
+    from bodies.poses import pose_preset
+
+    shapes = {"average": model.default_shape(),
+              "heavy": torch.tensor([[0.5, 0.5, 0.5, 0.9, 0.6, 0.5]], dtype=torch.float32)}
+    out = {}
+    for name in which:
+        o = model(shape=shapes[name], pose=pose_preset(model, "a-pose"))
+        out[name] = (o.vertices[0].numpy(), o.faces.numpy(), o.joints[0].numpy())
+    return out
+
+
+def run_matrix(args) -> list[dict]:
+    import bodies
+    from engine.errors import AtelierError
+    from garments.drape import drape_garment
+    from garments.pattern import library_names
+
+    model = bodies.create("anny")
+    if args.quick:
+        garments, sizes, fabrics, body_names = ["t-shirt", "a-line-skirt"], ["M"], ["cotton-jersey"], ["average"]
+    else:
+        garments, sizes = library_names(), ["XS", "M", "XXL"]
+        fabrics, body_names = ["cotton-jersey", "cotton-poplin", "denim"], ["average", "heavy"]
+    rows = []
+    for bname, (v, f, j) in _bodies(model, body_names).items():
+        for g in garments:
+            for s in sizes:
+                for fab in fabrics:
+                    out = Path(args.out) / f"{bname}_{g}_{s}_{fab}"
+                    t0 = time.monotonic()
+                    row = {"garment": g, "size": s, "fabric": fab, "body": bname}
+                    try:
+                        r = drape_garment(v, f, j, g, out, resolution=args.vertices, max_frames=args.frames,
+                                          size=s, fabric=fab, timeout=args.timeout)
+                        row.update(vertices=len(r.vertices), frames=r.frames, settled=r.settled,
+                                   seconds=round(r.seconds, 1), s_per_frame=round(r.seconds_per_frame, 3),
+                                   penetration_pct=round(r.penetration_pct, 2), error=None)
+                    except AtelierError as exc:
+                        row.update(seconds=round(time.monotonic() - t0, 1), error=str(exc).splitlines()[0][:90])
+                    rows.append(row)
+                    print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+    return rows
+
+
+def run_cusick(args) -> list[dict]:
+    from garments.cusick import cusick_test
+    from garments.fabrics import drape_source_note, fabric_names
+
+    rows = []
+    print(f"{'fabric':16s} {'DC':>6s}  published   in range  frames  s")
+    for n in fabric_names():
+        r = cusick_test(n, Path(args.out) / f"cusick_{n}", edge_m=0.015, max_frames=60)
+        rows.append(r.__dict__)
+        print(f"{r.fabric:16s} {r.coefficient:6.3f}  {r.published[0]:.2f}-{r.published[1]:.2f}   {str(r.in_range):8s}  "
+              f"{r.frames:5d}  {r.seconds:.1f}", flush=True)
+    print("source:", drape_source_note())
+    return rows
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="a small subset")
+    p.add_argument("--cusick", action="store_true", help="only the Cusick drape test table")
+    p.add_argument("--target", action="store_true", help="only the ~8k-vertex T-shirt")
+    p.add_argument("--vertices", type=int, default=3000, help="cloth vertices per garment (default 3000)")
+    p.add_argument("--frames", type=int, default=80, help="frame cap (default 80)")
+    p.add_argument("--timeout", type=float, default=600.0)
+    p.add_argument("--out", default="/tmp/atelier_drape_bench")
+    args = p.parse_args(argv)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    if args.cusick:
+        rows = run_cusick(args)
+    elif args.target:
+        args.quick, args.vertices = True, 8000
+        import bodies
+        from garments.drape import drape_garment
+
+        v, f, j = _bodies(bodies.create("anny"), ["average"])["average"]
+        r = drape_garment(v, f, j, "t-shirt", Path(args.out) / "target", resolution=8000, max_frames=args.frames,
+                          size="M", fabric="cotton-jersey", timeout=args.timeout)
+        rows = [{"vertices": len(r.vertices), "frames": r.frames, "settled": r.settled, "seconds": round(r.seconds, 1),
+                 "s_per_frame": round(r.seconds_per_frame, 3), "penetration_pct": round(r.penetration_pct, 2),
+                 "target_met": bool(r.settled and r.seconds <= 60.0)}]
+        print(rows[0])
+    else:
+        rows = run_matrix(args)
+    (Path(args.out) / "benchmark.json").write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

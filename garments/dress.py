@@ -1,0 +1,204 @@
+"""Drape a sewing pattern on a body: grade, mesh, place, sew and simulate, then measure the fit.
+
+:func:`drape_pattern` is what :func:`garments.drape.drape_garment` runs for a library pattern or a
+:class:`~garments.pattern.Pattern`. Outputs in ``out_dir`` (besides drape_garment's files):
+
+- ``garment.ply``: the draped cloth (canonical frame, metres) with per-vertex ``clearance_mm``,
+  ``strain_warp_pct``, ``strain_weft_pct`` and ``strain_pct`` (the larger of the two);
+- ``garment.npz``: also ``flat`` (V, 2) metres, the pattern coordinates, and ``sew`` pairs;
+- ``fit.json``: the region table (ease mm, max strain %, verdict) and the strain summary;
+- ``dressed.glb``: the body and the garment as two meshes (opens in any glTF viewer);
+- ``pattern.json``: the graded pattern that was draped.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from bodies.measure import measure
+from engine.errors import InputError, SimulationError
+from engine.meshio import load_npz_mesh, save_npz_mesh, save_ply
+from engine.storage import atomic_path, write_json
+
+from .clearance import BodyDistance
+from .fabrics import cloth_settings, get_fabric
+from .fit import fit_table, strain
+from .mesher import edge_for_vertices, mesh_pattern
+from .pattern import Pattern, library_pattern
+from .placement import place_pattern
+from .sizes import grade
+
+#: frames the seams get to close (gravity fades in over the same frames)
+SEW_FRAMES = 20
+
+
+def cloth_edge_length(pattern: Pattern, resolution) -> float:
+    """Edge length (m) for a resolution: a float under 1 is an edge length in metres, a number
+    from 50 up an approximate vertex count."""
+    r = float(resolution)
+    if r < 1.0:
+        return r
+    return edge_for_vertices(pattern, int(r))
+
+
+def export_glb(path, parts: list) -> Path:
+    """Write a binary glTF of meshes ``[(name, vertices (V, 3), faces (F, 3), rgba or None)]``
+    (canonical frame: +Y up, as glTF expects, metres)."""
+    import trimesh
+
+    scene = trimesh.Scene()
+    for name, v, f, rgba in parts:
+        mesh = trimesh.Trimesh(np.asarray(v, np.float64), np.asarray(f, np.int64), process=False)
+        if rgba is not None:
+            mesh.visual.face_colors = np.tile(np.asarray(rgba, np.uint8), (len(f), 1))
+        scene.add_geometry(mesh, node_name=name, geom_name=name)
+    data = scene.export(file_type="glb")
+    with atomic_path(path) as tmp:
+        Path(tmp).write_bytes(data)
+    return Path(path)
+
+
+def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolution=5000, max_frames=120,
+                  timeout=900.0, progress=None, settings=None, size=None, fabric=None, rest_body=None,
+                  colliders=None, clearance: float = 0.015):
+    """Grade, mesh, place, sew and drape a pattern garment; see :func:`garments.drape.drape_garment`.
+
+    Returns a :class:`garments.drape.DrapeResult` whose ``report_path`` JSON also has ``size``,
+    ``fabric``, ``fit`` and ``strain``.
+    """
+    from engine.blender import run_blender_job
+
+    from .drape import MAX_PENETRATION, PENETRATION_DEPTH_M, DrapeResult, DrapeSettings, penetration
+
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    v = np.asarray(body_vertices, np.float32)
+    f = np.asarray(body_faces, np.int64)
+    j = np.asarray(joints, np.float32)
+    if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3:
+        raise InputError(f"drape needs (V, 3) body vertices and (F, 3) faces, got {v.shape}, {f.shape}")
+    settings = settings or DrapeSettings()
+    settings.max_frames = int(max_frames)
+    pattern = garment if isinstance(garment, Pattern) else library_pattern(garment)
+    if rest_body is not None:
+        rv, rf, rj = (np.asarray(a) for a in rest_body)
+        if rv.shape != v.shape:
+            raise InputError(f"rest body has {rv.shape} vertices, the posed body {v.shape}", hint="use the same body model")
+    else:
+        rv, rf, rj = v, f, j
+    meas = measure(rv, rf, rj)
+    if size == "mtm":
+        from .sizes import mtm_measurements
+
+        size = mtm_measurements(meas)
+    graded = grade(pattern, size) if size is not None else pattern
+    fab = get_fabric(fabric or "cotton-jersey")
+    cloth = mesh_pattern(graded, cloth_edge_length(graded, resolution))
+    start, sew = place_pattern(cloth, rv, rf, rj, meas, clearance=clearance)
+    cs, col = cloth_settings(fab, cloth.flat_area_m2() / cloth.num_vertices)
+    cloth_over = {"quality": 5, "use_sewing_springs": True, "sewing_force_max": 8.0, "shrink_min": 0.0,
+                  **cs, **settings.cloth}
+    col_over = {**col, **settings.collision}
+    # elastic edges: the shrink group pulls them in by 12 %
+    shrink = cloth.elastic * 0.12
+    body_npz = save_npz_mesh(out / "drape_body.npz", rv, rf)
+    col_specs = [{"path": str(body_npz), "decimate": settings.decimate, "thickness_outer": 0.003,
+                  "friction": col_over.get("friction", 5.0)}]
+    pose_frames = 0
+    if rest_body is not None:
+        save_npz_mesh(out / "drape_body_target.npz", v, f)
+        col_specs[0]["target"] = str(out / "drape_body_target.npz")
+        pose_frames = 25
+    for i, (cv, cf) in enumerate(colliders or []):
+        pth = save_npz_mesh(out / f"drape_collider{i + 1}.npz", np.asarray(cv, np.float32), np.asarray(cf, np.int64))
+        col_specs.append({"path": str(pth), "decimate": 1.0, "thickness_outer": 0.002, "friction": 5.0})
+    cloth_npz = save_npz_mesh(out / "drape_cloth.npz", start, cloth.faces, sew=sew,
+                              shrink=shrink.astype(np.float32))
+    result_npz = out / "drape_result.npz"
+    if result_npz.exists():
+        result_npz.unlink()
+    col_over.pop("friction", None)
+    spec = {
+        "cloth": str(cloth_npz), "out": str(result_npz), "colliders": col_specs,
+        "max_frames": settings.max_frames, "min_frames": settings.min_frames, "settle_mm": settings.settle_mm,
+        "settle_frames": settings.settle_frames, "explode_m": settings.explode_m,
+        "cloth_settings": {**cloth_over, "shrink_min": 0.0}, "collision_settings": col_over,
+        "gravity": [float(x) for x in settings.gravity], "garment": pattern.name,
+        "gravity_ramp_frames": min(SEW_FRAMES, settings.max_frames // 2), "sew_frames": min(SEW_FRAMES, settings.max_frames // 2),
+        "pose_frames": min(pose_frames, max(settings.max_frames - 5, 1)),
+    }
+    t0 = time.monotonic()
+    job = run_blender_job("drape", spec, workdir=out, timeout=timeout, progress=progress)
+    seconds = time.monotonic() - t0
+    log_path = Path(job.get("log", out / "blender.log"))
+    draped = load_npz_mesh(result_npz)["vertices"].astype(np.float32)
+    if draped.shape != start.shape or not np.all(np.isfinite(draped)):
+        raise SimulationError(f"the drape job returned unusable cloth vertices (shape {draped.shape}, expected {start.shape})",
+                              hint=f"Blender's output is kept in {log_path}", log_path=log_path)
+    clearance_m = BodyDistance(v, f)(draped)
+    pen = penetration(clearance_m)
+    clearance_mm = (clearance_m * 1000.0).astype(np.float32)
+    grain = cloth.grain[cloth.panel_of]
+    warp, weft = strain(cloth.flat, draped, cloth.faces, grain)
+    # seams left open (sewing springs not fully closed), mm
+    gap_mm = np.linalg.norm(draped[sew[:, 0]] - draped[sew[:, 1]], axis=1) * 1000.0 if len(sew) else np.zeros(1)
+    smax = np.maximum(warp, weft)
+    ply_path = save_ply(out / "garment.ply", draped, cloth.faces, attributes={
+        "clearance_mm": clearance_mm, "strain_warp_pct": warp, "strain_weft_pct": weft, "strain_pct": smax},
+        comments=[f"atelier draped pattern {pattern.name} size {graded.size} in {fab.name}, metres, canonical frame",
+                  "clearance_mm: signed distance to the body in mm, negative inside",
+                  "strain_*_pct: stretch against the flat pattern along the grain (warp) and across it (weft), %"])
+    npz_path = save_npz_mesh(out / "garment.npz", draped, cloth.faces, rest_vertices=start, flat=cloth.flat.astype(np.float32),
+                             sew=sew, pin=np.zeros(len(draped), np.float32), clearance_mm=clearance_mm,
+                             strain_warp_pct=warp, strain_weft_pct=weft)
+    posed_meas = meas if rest_body is None else _safe_measure(v, f, j, meas)
+    table = fit_table(draped, clearance_mm, warp, weft, j, posed_meas)
+    fit = {
+        "garment": pattern.name, "size": graded.size, "fabric": fab.name,
+        "regions": {r.region: {k: val for k, val in asdict(r).items() if k != "region"} for r in table},
+        "strain_pct": {"warp_median": round(float(np.median(warp)), 2), "weft_median": round(float(np.median(weft)), 2),
+                       "p98": round(float(np.percentile(smax, 98)), 2), "max": round(float(smax.max()), 2)},
+        "seam_gap_mm": {"median": round(float(np.median(gap_mm)), 1), "p95": round(float(np.percentile(gap_mm, 95)), 1)},
+        "clearance_mm": {"min": round(float(clearance_mm.min()), 1), "median": round(float(np.median(clearance_mm)), 1)},
+        "units": {"ease": "mm, circumferential (2 pi x mean gap)", "strain": "% against the flat pattern"},
+        "thresholds": "garments/data/fit_thresholds.json",
+    }
+    write_json(out / "fit.json", fit)
+    export_glb(out / "dressed.glb", [("body", v, f, (224, 186, 160, 255)), ("garment", draped, cloth.faces, (42, 77, 140, 255))])
+    write_json(out / "pattern.json", graded.to_dict())
+    result = DrapeResult(
+        garment=pattern.name, vertices=draped, faces=cloth.faces, clearance_mm=clearance_mm, frames=int(job["frames"]),
+        settled=bool(job["settled"]), max_displacement_mm=float(job["max_displacement_mm"]), seconds=seconds,
+        seconds_per_frame=float(job["seconds_per_frame"]), penetration_pct=pen * 100.0, measurements=meas.to_dict(),
+        ply_path=ply_path, npz_path=npz_path, report_path=out / "drape_report.json", log_path=log_path,
+    )
+    report = result.report()
+    report.update({"size": graded.size, "fabric": fab.name, "fit": fit["regions"], "strain": fit["strain_pct"],
+                   "seam_gap_mm": fit["seam_gap_mm"], "panels": len(cloth.panels), "seams": len(pattern.seams),
+                   "cloth_edge_m": round(cloth.edge_m, 4), "posed_from_rest": rest_body is not None,
+                   "layers_below": len(colliders or []), "blender_version": job.get("blender_version"),
+                   "simulation": {"cloth": spec["cloth_settings"], "collision": col_over, "max_frames": settings.max_frames},
+                   "ok": pen <= MAX_PENETRATION})
+    report["files"].update({"fit": "fit.json", "glb": "dressed.glb", "pattern": "pattern.json"})
+    write_json(result.report_path, report)
+    if pen > MAX_PENETRATION:
+        raise SimulationError(
+            f"penetration guard: {pen * 100:.1f} % of the {pattern.name} cloth vertices ended more than "
+            f"{PENETRATION_DEPTH_M * 1000:.0f} mm inside the body (limit {MAX_PENETRATION * 100:.0f} %)",
+            hint=f"try a larger size, more frames or a finer collider; see {ply_path} (clearance_mm) and {log_path}",
+            log_path=log_path)
+    return result
+
+
+def _safe_measure(v, f, j, fallback):
+    try:
+        return measure(v, f, j)
+    except InputError:
+        return fallback
+
+
+__all__ = ["drape_pattern", "export_glb", "cloth_edge_length", "SEW_FRAMES"]

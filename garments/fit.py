@@ -1,0 +1,158 @@
+"""Fit numbers: per-vertex strain against the flat pattern, per-region ease and a verdict.
+
+Strain: each cloth triangle's deformation gradient ``F`` (3 x 2) maps its flat pattern shape to
+its draped shape; warp strain is ``|F g| - 1`` along the panel's grain ``g`` and weft strain
+``|F g_perp| - 1`` across it (in %, positive = stretched). A vertex takes the area-weighted mean
+of its triangles. Regions (bust, waist, hips, shoulders, upper arm, thigh) select cloth vertices
+near the body landmarks; their ease is the circumferential ease ``2 pi x mean gap`` (mm, the gap
+being the cloth-to-body clearance) and their verdict comes from ``garments/data/fit_thresholds.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bodies.measure import Measurements
+from bodies.model import NAMED_JOINTS
+
+THRESHOLDS = Path(__file__).resolve().parent / "data" / "fit_thresholds.json"
+REGIONS = ("bust", "waist", "hips", "shoulders", "upper_arm", "thigh")
+_J = {name: i for i, name in enumerate(NAMED_JOINTS)}
+
+
+def strain(flat: np.ndarray, draped: np.ndarray, faces: np.ndarray, grain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-vertex warp and weft strain, %.
+
+    Args:
+        flat: (V, 2) float flat pattern coordinates, metres.
+        draped: (V, 3) float draped positions, metres.
+        faces: (F, 3) int triangles.
+        grain: (V, 2) or (2,) unit warp direction in the flat frame.
+
+    Returns:
+        (warp (V,) float32 %, weft (V,) float32 %); vertices in no triangle get 0.
+    """
+    flat = np.asarray(flat, np.float64)
+    x = np.asarray(draped, np.float64)
+    f = np.asarray(faces, np.int64)
+    g = np.broadcast_to(np.asarray(grain, np.float64), (len(flat), 2))
+    d1 = flat[f[:, 1]] - flat[f[:, 0]]
+    d2 = flat[f[:, 2]] - flat[f[:, 0]]
+    D = np.stack([d1, d2], axis=2)  # (F, 2, 2) columns
+    det = D[:, 0, 0] * D[:, 1, 1] - D[:, 0, 1] * D[:, 1, 0]
+    ok = np.abs(det) > max(1e-14, 0.02 * float(np.median(np.abs(det))))  # skip slivers
+    Dinv = np.zeros_like(D)
+    Dinv[ok] = np.linalg.inv(D[ok])
+    E = np.stack([x[f[:, 1]] - x[f[:, 0]], x[f[:, 2]] - x[f[:, 0]]], axis=2)  # (F, 3, 2)
+    F = E @ Dinv  # (F, 3, 2)
+    gf = g[f].mean(1)
+    gf = gf / np.maximum(np.linalg.norm(gf, axis=1, keepdims=True), 1e-12)
+    gp = np.stack([-gf[:, 1], gf[:, 0]], 1)
+    warp = np.linalg.norm(np.einsum("fij,fj->fi", F, gf), axis=1) - 1.0
+    weft = np.linalg.norm(np.einsum("fij,fj->fi", F, gp), axis=1) - 1.0
+    area = 0.5 * np.abs(det) * ok
+    out = []
+    for s in (warp, weft):
+        num = np.zeros(len(flat))
+        den = np.zeros(len(flat))
+        for k in range(3):
+            np.add.at(num, f[:, k], s * area)
+            np.add.at(den, f[:, k], area)
+        out.append((100.0 * num / np.maximum(den, 1e-20)).astype(np.float32))
+    return out[0], out[1]
+
+
+def load_thresholds(path=None) -> dict:
+    """The verdict thresholds file as a dict (see ``garments/data/fit_thresholds.json``)."""
+    return json.loads(Path(path or THRESHOLDS).read_text())
+
+
+def verdict(region: str, ease_mm: float, max_strain_pct: float, thresholds: dict | None = None) -> str:
+    """"tight", "fitted", "relaxed" or "loose" for a region's ease (mm) and max strain (%)."""
+    th = thresholds or load_thresholds()
+    t = {**th["default"], **th.get("regions", {}).get(region, {})}
+    if ease_mm < t["tight_below_mm"] or max_strain_pct > t["tight_strain_pct"]:
+        return "tight"
+    if ease_mm < t["fitted_below_mm"]:
+        return "fitted"
+    if ease_mm < t["relaxed_below_mm"]:
+        return "relaxed"
+    return "loose"
+
+
+def _near_segment(p, a, b, radius):
+    ab = b - a
+    t = np.clip((p - a) @ ab / max(ab @ ab, 1e-12), 0.0, 1.0)
+    return np.linalg.norm(p - (a + t[:, None] * ab), axis=1) < radius, t
+
+
+def region_masks(draped: np.ndarray, joints: np.ndarray, m: Measurements, band: float = 0.025) -> dict:
+    """Cloth vertices of each body region: name -> (V,) bool.
+
+    bust/waist/hips: within ``band`` m of the landmark height and within 0.3 m of the body's
+    vertical axis (not on a sleeve); shoulders: between the armpit and the shoulder joints' height
+    + 8 cm, within 12 cm of a shoulder joint; upper arm: around the middle third of a shoulder-elbow
+    segment; thigh: around the upper third of a hip-knee segment, under the crotch.
+    """
+    p = np.asarray(draped, np.float64)
+    j = np.asarray(joints, np.float64)
+    mid_x = j[[_J["left_hip"], _J["right_hip"]], 0].mean()
+    mid_z = j[_J["spine"], 2]
+    horiz = np.hypot(p[:, 0] - mid_x, p[:, 2] - mid_z)
+    arms = np.zeros(len(p), bool)
+    for s in ("left", "right"):
+        near, _ = _near_segment(p, j[_J[f"{s}_shoulder"]], j[_J[f"{s}_wrist"]], 0.09)
+        arms |= near & (np.abs(p[:, 0] - mid_x) > np.abs(j[_J[f"{s}_shoulder"], 0] - mid_x))
+    out = {}
+    for name, y in (("bust", m.chest_height_m), ("waist", m.waist_height_m), ("hips", m.hips_height_m)):
+        out[name] = (np.abs(p[:, 1] - y) < band) & (horiz < 0.3) & ~arms
+    sh = np.zeros(len(p), bool)
+    for s in ("left", "right"):
+        js = j[_J[f"{s}_shoulder"]]
+        sh |= (np.linalg.norm(p - js, axis=1) < 0.12) & (p[:, 1] > m.armpit_height_m)
+    out["shoulders"] = sh
+    ua = np.zeros(len(p), bool)
+    th = np.zeros(len(p), bool)
+    for s in ("left", "right"):
+        near, t = _near_segment(p, j[_J[f"{s}_shoulder"]], j[_J[f"{s}_elbow"]], 0.10)
+        ua |= near & (t > 0.33) & (t < 0.67)
+        near, t = _near_segment(p, j[_J[f"{s}_hip"]], j[_J[f"{s}_knee"]], 0.14)
+        th |= near & (t > 0.15) & (t < 0.45) & (p[:, 1] < m.crotch_height_m)
+    out["upper_arm"] = ua
+    out["thigh"] = th
+    return out
+
+
+@dataclass
+class RegionFit:
+    """Fit of one body region: ``ease_mm`` (2 pi x mean gap), ``mean_gap_mm``, ``max_strain_pct``,
+    ``verdict``, ``vertices`` (cloth vertices counted)."""
+
+    region: str
+    vertices: int
+    mean_gap_mm: float
+    ease_mm: float
+    max_strain_pct: float
+    verdict: str
+
+
+def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements, thresholds=None) -> list[RegionFit]:
+    """:class:`RegionFit` for every region the garment covers (regions with < 5 vertices are left out)."""
+    th = thresholds or load_thresholds()
+    rows = []
+    s = np.maximum(np.asarray(warp_pct), np.asarray(weft_pct))
+    for name, mask in region_masks(draped, joints, m).items():
+        if mask.sum() < 5:
+            continue
+        gap = float(np.mean(clearance_mm[mask]))
+        ease = 2.0 * np.pi * gap
+        mx = float(np.percentile(s[mask], 98))
+        rows.append(RegionFit(name, int(mask.sum()), round(gap, 2), round(ease, 1), round(mx, 2), verdict(name, ease, mx, th)))
+    return rows
+
+
+__all__ = ["strain", "verdict", "load_thresholds", "region_masks", "fit_table", "RegionFit", "REGIONS", "THRESHOLDS"]
