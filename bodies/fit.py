@@ -1,0 +1,571 @@
+"""Twin from a scan: fit a body model's shape, pose and translation to a scan.
+
+The fit works through the :class:`~bodies.model.BodyModel` interface only, so it runs the same
+for Anny and SMPL-X. It is gradient descent (Adam) in stages:
+
+1. placement: the start pose (a preset) is put on the scan's floor and centre, the shape is
+   moved along its height gradient until the body is as tall as the scan, and the best of four
+   turns about +Y is kept (a scan may face any way);
+2. fit: the named joints' rotations (:data:`~bodies.model.NAMED_JOINTS`, root included; other
+   joints stay at the preset), the shape and the translation minimise a robust two-way distance:
+   scan -> body surface (closest point on the body's triangles) and body vertices -> scan
+   (truncated, so holes in the scan do not pull the body), with Geman-McClure penalties whose
+   scale shrinks from 5 cm to 1 cm, plus small priors keeping the pose near the start preset and
+   the shape near the average. Correspondences are recomputed every step (``refresh_every``) on
+   fresh random subsets (a few thousand scan points and body vertices).
+
+Distances reported are from every scan point to the fitted body's surface, in millimetres.
+
+Measured (anny 0.6.2, synthetic scans from :mod:`bodies.synthetic`: ~13.6k points, 2 mm normal
+noise, 4 holes; seeds 0-4): the default 200 steps reach a mean of 1.7-2.1 mm (p95 4.4-5.7 mm)
+from a placed start of 20-36 mm, in ~15-18 s of single-thread CPU time; 60 steps reach
+2.2-2.7 mm. The noise alone accounts for ~1.6 mm. Each step costs one forward and backward
+pass of the model plus a correspondence refresh (~3k points each way).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
+
+from engine.errors import InputError
+from engine.storage import write_json
+from engine.types import PathLikeStr
+
+from .model import NAMED_JOINTS, BodyModel
+from .poses import pose_preset
+from .scan import Scan, load_scan
+from .twin import Twin
+
+#: default number of optimisation steps (see the module docstring for measured times).
+DEFAULT_ITERATIONS = 200
+
+
+@dataclass
+class FitSettings:
+    """Knobs of :func:`fit_scan`. Distances are metres unless the name says otherwise."""
+
+    scan_samples: int = 3000
+    """scan points used per correspondence refresh."""
+    body_samples: int = 3000
+    """body vertices used per correspondence refresh."""
+    refresh_every: int = 1
+    """steps between correspondence refreshes."""
+    placement_fraction: float = 0.12
+    """share of the iterations spent on translation + root rotation + shape only."""
+    lr_translation: float = 0.004
+    """Adam step size for translation (metres per step at most, roughly)."""
+    lr_pose: float = 0.02
+    """Adam step size for joint rotations (radians)."""
+    lr_shape: float = 0.04
+    """Adam step size for shape (logits for bounded shapes, raw parameters otherwise)."""
+    sigma_start: float = 0.05
+    """Geman-McClure scale at the start of the fit."""
+    sigma_end: float = 0.01
+    """Geman-McClure scale at the end."""
+    body_to_scan_weight: float = 0.5
+    """weight of the body -> scan term relative to scan -> body."""
+    body_to_scan_truncate: float = 3.0
+    """body vertices further than this many sigmas from the scan are ignored (holes)."""
+    pose_prior: float = 0.003
+    """weight of the squared rotation (rad^2) away from the start preset, per joint (not root)."""
+    shape_prior: float = 0.01
+    """weight of the squared shape offset from the average (bounded: as a fraction of the range)."""
+    yaw_search: bool = True
+    """try four turns about +Y at placement and keep the best."""
+
+
+@dataclass
+class FitResult:
+    """Outcome of :func:`fit_scan`.
+
+    Attributes:
+        twin: the fitted :class:`~bodies.twin.Twin` (source names the scan and its hash).
+        mean_mm, median_mm, p95_mm: distance from every scan point to the fitted body surface.
+        start_mean_mm: the same mean for the placed but unfitted start body (on a subsample).
+        seconds: wall time of the fit, placement to final distances.
+        iterations: optimisation steps run.
+        n_points: scan points measured.
+        model: body model name.
+        units: the scan's units ("m", "cm", "mm") and whether they were assumed.
+        history: (step, loss, sigma) every few steps.
+    """
+
+    twin: Twin
+    mean_mm: float
+    median_mm: float
+    p95_mm: float
+    start_mean_mm: float
+    seconds: float
+    iterations: int
+    n_points: int
+    model: str
+    units: str
+    units_assumed: bool = True
+    synthetic: bool = False
+    settings: dict = field(default_factory=dict)
+    history: list = field(default_factory=list)
+
+    def to_report(self) -> dict:
+        """JSON-serialisable summary for ``fit_report.json``."""
+        return {
+            "model": self.model,
+            "scan": self.twin.source.get("scan"),
+            "scan_sha256": self.twin.source.get("scan_sha256"),
+            "synthetic": self.synthetic,
+            "units": self.units,
+            "units_assumed": self.units_assumed,
+            "n_points": self.n_points,
+            "iterations": self.iterations,
+            "seconds": round(self.seconds, 2),
+            "mean_mm": round(self.mean_mm, 3),
+            "median_mm": round(self.median_mm, 3),
+            "p95_mm": round(self.p95_mm, 3),
+            "start_mean_mm": round(self.start_mean_mm, 3),
+            "distance": "scan point to fitted body surface",
+            "shape": dict(zip(self.settings.get("shape_labels", []), self.twin.shape)),
+            "settings": {k: v for k, v in self.settings.items() if k != "shape_labels"},
+        }
+
+
+# --- public API --------------------------------------------------------------------------------
+def fit_scan(
+    model: BodyModel,
+    scan: Scan | PathLikeStr,
+    iterations: int = DEFAULT_ITERATIONS,
+    seed: int = 0,
+    pose_init: str = "relaxed",
+    progress=None,
+    settings: FitSettings | None = None,
+) -> FitResult:
+    """Fit ``model`` to a scan.
+
+    Args:
+        model: any :class:`~bodies.model.BodyModel` (Anny, SMPL-X).
+        scan: a :class:`~bodies.scan.Scan` or a path (read with :func:`~bodies.scan.load_scan`,
+            metres, +Y up).
+        iterations: optimisation steps (placement + fit). Fewer is faster and coarser.
+        seed: seeds the random subsets; the same inputs give the same twin.
+        pose_init: pose preset the fit starts from (and its pose prior is centred on).
+        progress: an object with ``update(done, note)`` (e.g. :class:`engine.progress.Progress`)
+            or a callable ``progress(done, total, note)``; called every few steps.
+        settings: :class:`FitSettings`; defaults otherwise.
+
+    Returns:
+        :class:`FitResult` with the twin (canonical frame, metres, placed on the scan) and
+        scan -> body surface distances in millimetres.
+    """
+    if not isinstance(scan, Scan):
+        scan = load_scan(scan)
+    cfg = settings or FitSettings()
+    iterations = int(iterations)
+    if iterations < 1:
+        raise InputError(f"iterations must be at least 1, got {iterations}")
+    start = time.monotonic()
+    rng = np.random.default_rng(seed)
+    device = model._device()
+
+    pts = np.asarray(scan.points, dtype=np.float64)
+    scan_tree = cKDTree(pts)
+    faces_np = model.faces_numpy().astype(np.int64)
+    faces_t = torch.as_tensor(faces_np, device=device)
+    used = np.unique(faces_np)  # vertices on the surface
+
+    # 1. placement -----------------------------------------------------------------------------
+    shape0 = model.default_shape(1).detach().clone()
+    pose0 = pose_preset(model, pose_init).detach().clone()
+    shape0 = _match_height(model, shape0, pose0, float(np.ptp(pts[:, 1])))
+    root = model.pose_index("pelvis")
+    probe = pts[rng.choice(len(pts), size=min(len(pts), 3000), replace=False)]
+    best = None
+    yaws = (0.0, 90.0, 180.0, 270.0) if cfg.yaw_search else (0.0,)
+    for yaw in yaws:
+        pose_y = _turn_root(pose0, root, math.radians(yaw))
+        with torch.no_grad():
+            verts = model(shape0, pose_y).vertices[0].cpu().numpy().astype(np.float64)
+        trans = _place(verts[used], pts)
+        score = _chamfer(verts[used] + trans, probe, scan_tree, trunc=0.15)
+        if best is None or score < best[0]:
+            best = (score, yaw, pose_y, trans)
+    _, yaw0, pose0, trans0 = best
+    adjacency = _vertex_faces(faces_np, len(verts))
+    with torch.no_grad():
+        v_start = model(shape0, pose0).vertices[0].cpu().numpy().astype(np.float64) + trans0
+    start_mean_mm = 1000.0 * float(point_surface_distance(probe, v_start, faces_np, adjacency=adjacency)[0].mean())
+
+    # 2. fit -----------------------------------------------------------------------------------
+    rows = sorted({model.pose_index(n) for n in NAMED_JOINTS})
+    rows_t = torch.tensor(rows, dtype=torch.long, device=device)
+    not_root = torch.tensor([r != root for r in rows], dtype=torch.bool, device=device)
+    bounds = model.shape_bounds()
+    if bounds is not None:
+        lo, hi = (torch.as_tensor(b, dtype=torch.float32, device=device).reshape(1, -1) for b in bounds)
+        frac = ((shape0 - lo) / (hi - lo)).clamp(1e-3, 1 - 1e-3)
+        shape_var = torch.log(frac / (1 - frac)).clone().requires_grad_(True)
+    else:
+        lo = hi = None
+        shape_var = shape0.clone().requires_grad_(True)
+    shape_avg = model.default_shape(1).detach()
+    base_pose = pose0.detach().clone()
+    preset_named = base_pose[:, rows_t].clone()
+    named = base_pose[:, rows_t].clone().requires_grad_(True)
+    trans = torch.tensor(trans0[None], dtype=torch.float32, device=device).requires_grad_(True)
+
+    def current_shape():
+        if lo is None:
+            return shape_var
+        return lo + (hi - lo) * torch.sigmoid(shape_var)
+
+    def current_pose():
+        return base_pose.index_copy(1, rows_t, named)
+
+    optim = torch.optim.Adam(
+        [
+            {"params": [trans], "lr": cfg.lr_translation},
+            {"params": [named], "lr": cfg.lr_pose},
+            {"params": [shape_var], "lr": cfg.lr_shape},
+        ]
+    )
+    base_lrs = [g["lr"] for g in optim.param_groups]
+    n_place = max(1, int(round(cfg.placement_fraction * iterations))) if iterations > 10 else 0
+    n_scan = min(cfg.scan_samples, len(pts))
+    n_body = min(cfg.body_samples, len(used))
+    history = []
+    corr = None
+    note_every = max(1, iterations // 50)
+    for step in range(iterations):
+        t = step / max(1, iterations - 1)
+        sigma = cfg.sigma_start * (cfg.sigma_end / cfg.sigma_start) ** t
+        lr_scale = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t))
+        placing = step < n_place
+        for g, base in zip(optim.param_groups, base_lrs):
+            g["lr"] = base * lr_scale
+        out = model(current_shape(), current_pose(), trans)
+        verts = out.vertices[0]
+        if corr is None or step % cfg.refresh_every == 0:
+            v_np = verts.detach().cpu().numpy().astype(np.float64)
+            corr = _correspondences(v_np, faces_np, adjacency, used, pts, scan_tree, n_scan, n_body, rng, device)
+        loss = _data_loss(verts, faces_t, corr, sigma, cfg)
+        pose_dev = (named - preset_named)[0, not_root]
+        loss = loss + cfg.pose_prior * pose_dev.pow(2).sum()
+        shp = current_shape()
+        if lo is None:
+            loss = loss + cfg.shape_prior * (shp - shape_avg).pow(2).sum()
+        else:
+            loss = loss + cfg.shape_prior * ((shp - shape_avg) / (hi - lo)).pow(2).sum()
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        if placing:  # translation, root rotation and shape only
+            keep = torch.zeros_like(named.grad)
+            keep[0, ~not_root] = named.grad[0, ~not_root]
+            named.grad = keep
+        optim.step()
+        if step % note_every == 0 or step == iterations - 1:
+            value = float(loss.detach())
+            history.append([step, round(value, 6), round(sigma, 4)])
+            _report(progress, step + 1, iterations, f"loss {value:.4f}")
+
+    # 3. measure -------------------------------------------------------------------------------
+    with torch.no_grad():
+        shape_f, pose_f, trans_f = current_shape().detach(), current_pose().detach(), trans.detach()
+        v_final = model(shape_f, pose_f, trans_f).vertices[0].cpu().numpy().astype(np.float64)
+    dist = point_surface_distance(pts, v_final, faces_np, adjacency=adjacency)[0] * 1000.0
+    seconds = time.monotonic() - start
+    source = scan.source_info()
+    source.pop("n_points", None)
+    twin = Twin.from_tensors(model, shape_f, pose_f, trans_f, pose_name=pose_init, source=source)
+    settings_dict = asdict(cfg)
+    settings_dict.update(seed=seed, pose_init=pose_init, start_yaw_deg=yaw0, shape_labels=list(model.shape_labels))
+    return FitResult(
+        twin=twin,
+        mean_mm=float(dist.mean()),
+        median_mm=float(np.median(dist)),
+        p95_mm=float(np.percentile(dist, 95)),
+        start_mean_mm=start_mean_mm,
+        seconds=seconds,
+        iterations=iterations,
+        n_points=int(len(pts)),
+        model=model.name,
+        units=scan.units,
+        units_assumed=not scan.units_given,
+        synthetic=scan.synthetic,
+        settings=settings_dict,
+        history=history,
+    )
+
+
+def fit_to_folder(model: BodyModel, scan: Scan | PathLikeStr, out_dir: PathLikeStr, **kw) -> FitResult:
+    """:func:`fit_scan`, then write ``out_dir/twin.json``, ``out_dir/body.ply`` (via
+    :meth:`Twin.save`) and ``out_dir/fit_report.json``, each atomically."""
+    result = fit_scan(model, scan, **kw)
+    out_dir = Path(out_dir)
+    result.twin.save(out_dir, model)
+    write_json(out_dir / "fit_report.json", result.to_report())
+    return result
+
+
+def point_surface_distance(
+    points: np.ndarray,
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    k: int = 2,
+    adjacency: tuple[np.ndarray, np.ndarray] | None = None,
+    exact: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distance from points to a triangle mesh's surface (closest point on any triangle).
+
+    A first answer comes from the triangles around each point's ``k`` nearest vertices. With
+    ``exact`` it is then checked against every triangle whose centroid lies within that
+    distance plus the triangle's own radius (centroid to farthest corner), which is every
+    triangle that could be closer; triangles are grouped by radius so the few large ones do not
+    widen the search for all.
+
+    Args:
+        points: (N, 3) float, metres.
+        vertices: (V, 3) float, metres; faces: (F, 3) int.
+
+    Returns:
+        distance (N,) float64 metres, face index (N,) int64, barycentric coordinates (N, 3)
+        of the closest surface point.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    vertices = np.asarray(vertices, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
+    if adjacency is None:
+        adjacency = _vertex_faces(faces, len(vertices))
+    dist, fid, bary = _closest_via_neighbours(points, vertices, faces, adjacency, _SurfaceTree(vertices, faces), k)
+    if not exact:
+        return dist, fid, bary
+    tri = vertices[faces]
+    centroid = tri.mean(axis=1)
+    radius = np.linalg.norm(tri - centroid[:, None], axis=2).max(axis=1)
+    cuts = np.unique(np.quantile(radius, [0.5, 0.9, 0.99, 1.0]))
+    lower = -np.inf
+    for cut in cuts:
+        group = np.flatnonzero((radius > lower) & (radius <= cut))
+        lower = cut
+        if not len(group):
+            continue
+        gtree = cKDTree(centroid[group])
+        for s in range(0, len(points), 4096):
+            sl = slice(s, s + 4096)
+            hits = gtree.query_ball_point(points[sl], dist[sl] + cut + 1e-9)
+            lengths = np.fromiter((len(h) for h in hits), dtype=np.int64, count=len(hits))
+            if not lengths.sum():
+                continue
+            pi = np.repeat(np.arange(len(hits)), lengths) + s
+            fi = group[np.concatenate([np.asarray(h, dtype=np.int64) for h in hits if len(h)])]
+            d, b = _closest_on_triangles(points[pi], tri[fi, 0], tri[fi, 1], tri[fi, 2])
+            order = np.lexsort((d, pi))  # by point, then distance
+            first = order[np.r_[True, pi[order][1:] != pi[order][:-1]]]
+            p_best, d_best = pi[first], d[first]
+            better = d_best < dist[p_best]
+            upd = p_best[better]
+            dist[upd], fid[upd], bary[upd] = d_best[better], fi[first][better], b[first][better]
+    return dist, fid, bary
+
+
+# --- internals ---------------------------------------------------------------------------------
+def _report(progress, done: int, total: int, note: str) -> None:
+    if progress is None:
+        return
+    if hasattr(progress, "update"):
+        progress.update(done, note)
+    else:
+        progress(done, total, note)
+
+
+def _vertex_faces(faces: np.ndarray, n_vertices: int) -> tuple[np.ndarray, np.ndarray]:
+    """(V, M) padded face indices around each vertex (-1 = none) and (V,) counts."""
+    flat_v = faces.reshape(-1)
+    flat_f = np.repeat(np.arange(len(faces)), 3)
+    order = np.argsort(flat_v, kind="stable")
+    flat_v, flat_f = flat_v[order], flat_f[order]
+    counts = np.bincount(flat_v, minlength=n_vertices)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    table = -np.ones((n_vertices, max(1, int(counts.max()))), dtype=np.int64)
+    col = np.arange(len(flat_v)) - starts[flat_v]
+    table[flat_v, col] = flat_f
+    return table, counts
+
+
+class _SurfaceTree:
+    """k-d tree over the vertices that some face uses (a model may carry loose vertices)."""
+
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, used: np.ndarray | None = None):
+        self.used = np.unique(faces) if used is None else used
+        self.tree = cKDTree(vertices[self.used])
+
+    def query(self, p, k):
+        d, i = self.tree.query(p, k=k)
+        return d, self.used[i]
+
+
+def _closest_via_neighbours(points, vertices, faces, adjacency, tree, k):
+    """Best triangle among those around each point's k nearest vertices (``tree``: a
+    :class:`_SurfaceTree`)."""
+    table = adjacency[0]
+    k = min(k, len(tree.used))
+    n = len(points)
+    dist = np.full(n, np.inf)
+    fid = np.zeros(n, dtype=np.int64)
+    bary = np.zeros((n, 3))
+    chunk = max(1, 200_000 // (k * table.shape[1]))
+    for s in range(0, n, chunk):
+        p = points[s : s + chunk]
+        _, nn = tree.query(p, k=k)
+        nn = nn.reshape(len(p), -1)
+        cand = table[nn].reshape(len(p), -1)  # (n, k*M)
+        valid = cand >= 0
+        cand_safe = np.where(valid, cand, 0)
+        tri = vertices[faces[cand_safe]]  # (n, C, 3, 3)
+        pp = np.broadcast_to(p[:, None, :], tri.shape[:2] + (3,))
+        d, b = _closest_on_triangles(pp.reshape(-1, 3), *(tri[:, :, i].reshape(-1, 3) for i in range(3)))
+        d = np.where(valid.reshape(-1), d, np.inf).reshape(len(p), -1)
+        j = np.argmin(d, axis=1)
+        r = np.arange(len(p))
+        dist[s : s + chunk] = d[r, j]
+        fid[s : s + chunk] = cand_safe[r, j]
+        bary[s : s + chunk] = b.reshape(len(p), -1, 3)[r, j]
+    return dist, fid, bary
+
+
+def _dot(x, y):
+    return x[:, 0] * y[:, 0] + x[:, 1] * y[:, 1] + x[:, 2] * y[:, 2]
+
+
+def _closest_on_triangles(p, a, b, c):
+    """Closest points on triangles (a, b, c) to points p, all (M, 3): distances (M,) and
+    barycentric coordinates (M, 3) (Ericson, Real-Time Collision Detection, 5.1.5)."""
+    ab, ac, ap = b - a, c - a, p - a
+    d1, d2 = _dot(ab, ap), _dot(ac, ap)
+    bp = p - b
+    d3, d4 = _dot(ab, bp), _dot(ac, bp)
+    cp = p - c
+    d5, d6 = _dot(ab, cp), _dot(ac, cp)
+    va = d3 * d6 - d5 * d4
+    vb = d5 * d2 - d1 * d6
+    vc = d1 * d4 - d3 * d2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        denom = va + vb + vc
+        v = np.where(denom != 0, vb / denom, 1.0 / 3.0)
+        w = np.where(denom != 0, vc / denom, 1.0 / 3.0)
+        bary = np.stack([1 - v - w, v, w], axis=1)
+        # edges and corners, later rules taking precedence (as in the sequential algorithm)
+        m = (va <= 0) & (d4 - d3 >= 0) & (d5 - d6 >= 0)
+        t = (d4 - d3) / ((d4 - d3) + (d5 - d6))
+        bary[m] = np.stack([np.zeros(m.sum()), 1 - t[m], t[m]], axis=1)
+        m = (vb <= 0) & (d2 >= 0) & (d6 <= 0)
+        t = d2 / (d2 - d6)
+        bary[m] = np.stack([1 - t[m], np.zeros(m.sum()), t[m]], axis=1)
+        m = (d6 >= 0) & (d5 <= d6)
+        bary[m] = (0.0, 0.0, 1.0)
+        m = (vc <= 0) & (d1 >= 0) & (d3 <= 0)
+        t = d1 / (d1 - d3)
+        bary[m] = np.stack([1 - t[m], t[m], np.zeros(m.sum())], axis=1)
+        m = (d3 >= 0) & (d4 <= d3)
+        bary[m] = (0.0, 1.0, 0.0)
+        m = (d1 <= 0) & (d2 <= 0)
+        bary[m] = (1.0, 0.0, 0.0)
+    bary = np.nan_to_num(bary, nan=1.0 / 3.0)
+    q = bary[:, :1] * a + bary[:, 1:2] * b + bary[:, 2:] * c
+    return np.linalg.norm(p - q, axis=1), bary
+
+
+def _correspondences(v_np, faces_np, adjacency, used, pts, scan_tree, n_scan, n_body, rng, device):
+    """Fresh random subsets and their matches: scan points -> closest body surface point
+    (face + barycentrics), body vertices (of ``used``) -> nearest scan point."""
+    s_idx = rng.choice(len(pts), size=n_scan, replace=False) if n_scan < len(pts) else np.arange(len(pts))
+    sp = pts[s_idx]
+    tree = _SurfaceTree(v_np, faces_np, used)
+    _, fid, bary = _closest_via_neighbours(sp, v_np, faces_np, adjacency, tree, 1)
+    b_idx = rng.choice(used, size=n_body, replace=False) if n_body < len(used) else used
+    d_b, nn = scan_tree.query(v_np[b_idx])
+    f32 = dict(dtype=torch.float32, device=device)
+    return {
+        "scan_points": torch.as_tensor(sp, **f32),
+        "face": torch.as_tensor(fid, dtype=torch.long, device=device),
+        "bary": torch.as_tensor(bary, **f32),
+        "body_index": torch.as_tensor(b_idx, dtype=torch.long, device=device),
+        "body_target": torch.as_tensor(pts[nn], **f32),
+        "body_dist": torch.as_tensor(d_b, **f32),
+    }
+
+
+def _gm(d2: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Geman-McClure penalty on squared distances (m^2), scaled so it is d^2 in cm^2 near 0."""
+    s2 = (sigma * 100.0) ** 2
+    d2 = d2 * 1e4
+    return s2 * d2 / (d2 + s2)
+
+
+def _data_loss(verts, faces_t, corr, sigma, cfg: FitSettings) -> torch.Tensor:
+    tri = verts[faces_t[corr["face"]]]  # (n, 3, 3)
+    q = (corr["bary"][:, :, None] * tri).sum(dim=1)
+    s2b = _gm((corr["scan_points"] - q).pow(2).sum(-1), sigma).mean()
+    vb = verts[corr["body_index"]]
+    d2 = (vb - corr["body_target"]).pow(2).sum(-1)
+    keep = (corr["body_dist"] < cfg.body_to_scan_truncate * sigma).float()
+    b2s = (_gm(d2, sigma) * keep).sum() / keep.sum().clamp(min=1.0)
+    return s2b + cfg.body_to_scan_weight * b2s
+
+
+def _match_height(model: BodyModel, shape: torch.Tensor, pose: torch.Tensor, target: float, steps: int = 4):
+    """Move the shape along the gradient of body height (Newton steps) until the posed body is
+    ``target`` metres tall; bounded shapes stay inside their bounds."""
+    bounds = model.shape_bounds()
+    shape = shape.clone()
+    for _ in range(steps):
+        s = shape.clone().requires_grad_(True)
+        y = model(s, pose).vertices[0, :, 1]
+        h = y.max() - y.min()
+        err = target - float(h.detach())
+        if abs(err) < 0.002:
+            break
+        (g,) = torch.autograd.grad(h, s)
+        gn = float(g.pow(2).sum())
+        if gn < 1e-12:
+            break
+        shape = (shape + err * g / gn).detach()
+        if bounds is not None:
+            lo, hi = (torch.as_tensor(b, dtype=shape.dtype).reshape(1, -1) for b in bounds)
+            shape = torch.minimum(torch.maximum(shape, lo + 0.02 * (hi - lo)), hi - 0.02 * (hi - lo))
+    return shape.detach()
+
+
+def _turn_root(pose: torch.Tensor, root: int, yaw: float) -> torch.Tensor:
+    """Pose with its root rotation turned by ``yaw`` radians about +Y (world axes)."""
+    if yaw == 0.0:
+        return pose.clone()
+    from scipy.spatial.transform import Rotation
+
+    r = Rotation.from_rotvec([0.0, yaw, 0.0]) * Rotation.from_rotvec(pose[0, root].double().cpu().numpy())
+    out = pose.clone()
+    out[0, root] = torch.as_tensor(r.as_rotvec(), dtype=pose.dtype)
+    return out
+
+
+def _place(verts: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """(3,) translation putting the body's feet on the scan's floor and its box centre (x, z)
+    on the scan's."""
+    lo_v, hi_v = verts.min(0), verts.max(0)
+    lo_s, hi_s = np.percentile(pts, 0.5, axis=0), np.percentile(pts, 99.5, axis=0)
+    lo_s[1] = pts[:, 1].min()
+    c_v, c_s = 0.5 * (lo_v + hi_v), 0.5 * (lo_s + hi_s)
+    return np.array([c_s[0] - c_v[0], lo_s[1] - lo_v[1], c_s[2] - c_v[2]])
+
+
+def _chamfer(verts: np.ndarray, probe: np.ndarray, scan_tree: cKDTree, trunc: float) -> float:
+    """Symmetric truncated mean nearest-neighbour distance, metres (vertices only)."""
+    d1 = cKDTree(verts).query(probe)[0]
+    d2 = scan_tree.query(verts[:: max(1, len(verts) // 3000)])[0]
+    return float(np.minimum(d1, trunc).mean() + np.minimum(d2, trunc).mean())
+
+
+__all__ = ["fit_scan", "fit_to_folder", "FitResult", "FitSettings", "point_surface_distance", "DEFAULT_ITERATIONS"]

@@ -1,0 +1,202 @@
+"""Scans in: every format reads into canonical metres; every bad input is a clear InputError."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import trimesh
+
+from bodies.scan import MIN_POINTS, load_scan
+from engine.errors import InputError
+from engine.frames import canonical_to_blender
+from engine.meshio import save_ply
+from engine.storage import file_sha256
+
+HEIGHT = 1.70
+
+
+@pytest.fixture(scope="module")
+def body_mesh():
+    """A standing capsule 1.70 m tall, +Y up, feet on y = 0 (~2k vertices)."""
+    mesh = trimesh.creation.capsule(height=HEIGHT - 0.36, radius=0.18, count=[48, 48])
+    mesh.apply_transform(trimesh.transformations.rotation_matrix(-np.pi / 2, [1, 0, 0]))  # z-up -> y-up
+    mesh.apply_translation([0.1, -mesh.bounds[0][1], -0.05])
+    assert abs(mesh.extents[1] - HEIGHT) < 1e-6 and len(mesh.vertices) > MIN_POINTS
+    return mesh
+
+
+def _check_body(scan, mesh, n=None):
+    assert scan.points.dtype == np.float32 and scan.points.shape[1] == 3
+    assert scan.points.shape[0] == (len(mesh.vertices) if n is None else n)
+    assert abs(scan.height_m - HEIGHT) < 1e-3
+    assert np.allclose(scan.points.min(0), mesh.bounds[0], atol=1e-4)
+    assert np.isfinite(scan.points).all()
+
+
+def test_ply_mesh_with_comments(tmp_path, body_mesh):
+    path = save_ply(tmp_path / "s.ply", body_mesh.vertices, body_mesh.faces, comments=["SYNTHETIC test body"])
+    scan = load_scan(path)
+    _check_body(scan, body_mesh)
+    assert scan.faces.shape == body_mesh.faces.shape and scan.faces.dtype == np.int64
+    assert scan.normals.shape == scan.points.shape
+    assert scan.synthetic and "SYNTHETIC test body" in scan.comments
+    assert scan.sha256 == file_sha256(path)
+    assert scan.units == "m" and not scan.units_given
+    info = scan.source_info()
+    assert info["scan"] == str(path) and info["synthetic"] is True and info["units_assumed"] is True
+
+
+def test_ply_points_only_and_ascii(tmp_path, body_mesh):
+    scan = load_scan(save_ply(tmp_path / "p.ply", body_mesh.vertices))
+    _check_body(scan, body_mesh)
+    assert scan.faces is None and not scan.synthetic
+    ascii_path = tmp_path / "a.ply"
+    ascii_path.write_bytes(body_mesh.export(file_type="ply", encoding="ascii"))
+    assert ascii_path.read_bytes().startswith(b"ply\nformat ascii")
+    scan = load_scan(ascii_path)
+    _check_body(scan, body_mesh)
+    assert scan.faces is not None and len(scan.faces) == len(body_mesh.faces)
+
+
+def test_obj_and_stl(tmp_path, body_mesh):
+    obj = tmp_path / "s.obj"
+    obj.write_text("# a synthetic OBJ body\n" + body_mesh.export(file_type="obj"))
+    scan = load_scan(obj)
+    _check_body(scan, body_mesh)
+    assert scan.synthetic and scan.faces is not None
+    stl = tmp_path / "s.stl"
+    stl.write_bytes(body_mesh.export(file_type="stl"))
+    scan = load_scan(stl)
+    assert abs(scan.height_m - HEIGHT) < 1e-3 and scan.faces is not None  # STL repeats corners
+    assert scan.points.shape[0] in (len(body_mesh.vertices), 3 * len(body_mesh.faces))
+
+
+def test_glb_scene_concatenates_with_transforms(tmp_path, body_mesh):
+    # two halves, the upper one stored 1 m too low and lifted back by its node transform
+    upper = body_mesh.vertices[:, 1] > 0.85
+    keep_faces = upper[body_mesh.faces].all(axis=1)
+    top = body_mesh.submesh([np.flatnonzero(keep_faces)], append=True)
+    bottom = body_mesh.submesh([np.flatnonzero(~keep_faces)], append=True)
+    top.apply_translation([0, -1.0, 0])
+    scene = trimesh.Scene()
+    scene.add_geometry(bottom, node_name="bottom")
+    scene.add_geometry(top, node_name="top", transform=trimesh.transformations.translation_matrix([0, 1.0, 0]))
+    path = tmp_path / "s.glb"
+    path.write_bytes(scene.export(file_type="glb"))
+    scan = load_scan(path)
+    assert scan.points.shape[0] == len(top.vertices) + len(bottom.vertices)
+    assert abs(scan.height_m - HEIGHT) < 1e-3  # without the transform it would be ~1 m
+    assert scan.faces is not None and len(scan.faces) == len(top.faces) + len(bottom.faces)
+    assert scan.faces.max() < scan.n_points
+
+
+def test_xyz_and_npz(tmp_path, body_mesh):
+    xyz = tmp_path / "s.xyz"
+    np.savetxt(xyz, body_mesh.vertices, header="synthetic points, metres")
+    scan = load_scan(xyz)
+    _check_body(scan, body_mesh)
+    assert scan.faces is None and scan.synthetic
+    csv = tmp_path / "s.txt"
+    csv.write_text("x,y,z\n" + "\n".join(",".join(f"{c:.6f}" for c in p) for p in body_mesh.vertices))
+    _check_body(load_scan(csv), body_mesh)
+    for key in ("points", "vertices"):
+        npz = tmp_path / f"{key}.npz"
+        np.savez(npz, **{key: body_mesh.vertices.astype(np.float32)})
+        scan = load_scan(npz)
+        _check_body(scan, body_mesh)
+        assert scan.faces is None
+
+
+def test_units_convert(tmp_path, body_mesh):
+    mm = save_ply(tmp_path / "mm.ply", body_mesh.vertices * 1000.0, body_mesh.faces)
+    scan = load_scan(mm, units="mm")
+    _check_body(scan, body_mesh)
+    assert scan.units == "mm" and scan.units_given
+    cm = save_ply(tmp_path / "cm.ply", body_mesh.vertices * 100.0)
+    assert abs(load_scan(cm, units="cm").height_m - HEIGHT) < 1e-3
+
+
+def test_up_z_converts(tmp_path, body_mesh):
+    zup = canonical_to_blender(body_mesh.vertices)
+    path = save_ply(tmp_path / "z.ply", zup, body_mesh.faces)
+    scan = load_scan(path, up="z")
+    assert np.allclose(scan.points, body_mesh.vertices, atol=1e-5)
+    assert scan.up == "z"
+    with pytest.raises(InputError, match="--up z"):
+        load_scan(path)  # read as +Y up it is a 0.36 m slab lying down
+
+
+def _raises(path, *needles, **kw):
+    with pytest.raises(InputError) as info:
+        load_scan(path, **kw)
+    text = str(info.value)
+    assert str(path) in text, text
+    assert info.value.hint, "every scan error says what to do"
+    for needle in needles:
+        assert needle in text, text
+    return text
+
+
+def test_bad_inputs(tmp_path, body_mesh):
+    _raises(tmp_path / "nothing.ply", "file not found")
+    empty = tmp_path / "empty.ply"
+    empty.write_bytes(b"")
+    _raises(empty, "empty file (0 bytes)")
+    garbage = tmp_path / "garbage.ply"
+    garbage.write_bytes(np.random.default_rng(0).bytes(4000))
+    _raises(garbage, "could not be read as PLY", "export the scan again")
+    good = save_ply(tmp_path / "good.ply", body_mesh.vertices, body_mesh.faces).read_bytes()
+    truncated = tmp_path / "truncated.ply"
+    truncated.write_bytes(good[: len(good) // 2])
+    _raises(truncated, "could not be read as PLY")
+    garbage_obj = tmp_path / "garbage.obj"
+    garbage_obj.write_bytes(np.random.default_rng(1).bytes(4000))
+    with pytest.raises(InputError):
+        load_scan(garbage_obj)
+    _raises(tmp_path, "is a folder")
+    odd = tmp_path / "scan.abc"
+    odd.write_text("1 2 3\n")
+    _raises(odd, "unsupported scan format")
+
+
+def test_nan_points_counted(tmp_path, body_mesh):
+    v = body_mesh.vertices.copy()
+    v[[3, 10, 20]] = np.nan
+    v[30, 1] = np.inf
+    _raises(save_ply(tmp_path / "nan.ply", v), "4 of", "NaN or Inf")
+
+
+def test_millimetres_without_units_is_refused(tmp_path, body_mesh):
+    path = save_ply(tmp_path / "mm.ply", body_mesh.vertices * 1000.0, body_mesh.faces)
+    text = _raises(path, "1700 units tall", "millimetres", "--units mm")
+    assert "Traceback" not in text
+    cm = save_ply(tmp_path / "cm.ply", body_mesh.vertices * 100.0)
+    _raises(cm, "170 units tall", "centimetres", "--units cm")
+    # the wrong unit given: says which one fits
+    _raises(path, "--units mm", units="cm")
+    tiny = save_ply(tmp_path / "tiny.ply", body_mesh.vertices * 0.1)  # a 17 cm figurine
+    _raises(tiny, "0.17 units tall")
+
+
+def test_too_few_points_and_no_points(tmp_path, body_mesh):
+    few = body_mesh.vertices[:: len(body_mesh.vertices) // 100][:100]
+    few = np.vstack([few, [[0, 0, 0], [0, HEIGHT, 0]]])
+    _raises(save_ply(tmp_path / "few.ply", few), f"only {len(few)} points", str(MIN_POINTS))
+    no_key = tmp_path / "nokey.npz"
+    np.savez(no_key, coords=body_mesh.vertices)
+    _raises(no_key, "no 'points' or 'vertices'")
+    objects = tmp_path / "objects.npz"
+    np.savez(objects, points=np.array([body_mesh.vertices, None], dtype=object))
+    _raises(objects, "could not be read as NPZ")
+    header_only = tmp_path / "header.xyz"
+    header_only.write_text("# nothing measured\n")
+    _raises(header_only, "contains no points")
+    bad_text = tmp_path / "bad.xyz"
+    bad_text.write_text("0 0 0\n1 2\n")
+    _raises(bad_text, "line 2")
+
+
+def test_bad_arguments(tmp_path, body_mesh):
+    path = save_ply(tmp_path / "s.ply", body_mesh.vertices)
+    _raises(path, "unknown unit", units="inch")
+    _raises(path, "unknown up axis", up="x")
