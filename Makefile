@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.atelier-installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml Makefile package-lock.json
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first and pinned: this machine has the 2.13.0 CPU wheel; an unpinned torch pulls GBs of CUDA wheels
@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	# pyrender 0.1.45 pins PyOpenGL==3.1.0, whose OSMesa fallback is broken; >=3.1.7 fixes it and EGL still works
 	$(BIN)/python -m pip install --quiet --no-deps "PyOpenGL>=3.1.7"
+	# the fit-check page's 3D viewer (@google/model-viewer) comes from the npm registry, pinned by package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error; \
+	  else echo "note: npm not found; atelier fitcheck's 3D viewer needs it (apt-get install npm)"; fi
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -24,12 +27,16 @@ demo: $(STAMP)
 test: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q tests
 
-# Optional system tools some tests use (exiftool reads the AI-disclosure metadata back). Best
-# effort: tests that need a missing tool skip and say which.
+# System tools some tests use: exiftool reads the AI-disclosure metadata back; Chromium opens the
+# fit-check page. Best effort: a test that needs a missing tool skips and says which.
 sysdeps:
-	@command -v exiftool >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
-	  (apt-get update -qq && apt-get install -y -qq libimage-exiftool-perl) >/dev/null 2>&1 || \
-	  echo "note: exiftool not installed; its test will skip"; }
+	@missing=""; command -v exiftool >/dev/null 2>&1 || missing="$$missing libimage-exiftool-perl"; \
+	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  if [ -n "$$missing" ]; then \
+	    if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	      echo "installing$$missing (Debian packages)"; \
+	      (apt-get update -qq && apt-get install -y -qq $$missing) >/dev/null 2>&1 || echo "note: could not install$$missing; their tests will skip"; \
+	    else echo "note:$$missing not installed; their tests will skip"; fi; fi
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/render.py

@@ -111,12 +111,16 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("--twin", required=True, metavar="DIR", help="twin folder written by `atelier fit`")
-    p.add_argument("--garment", required=True, metavar="NAME", help="garment name (see the list in the error message)")
+    p.add_argument("--garment", required=True, metavar="NAME",
+                   help="garment: a library pattern (`atelier garment list`) or a template (tube-dress, skirt)")
     p.add_argument("--out", required=True, metavar="DIR2", help="output folder for the draped garment")
     p.add_argument("--pose", default=None, help="pose preset to drape in (a-pose, relaxed, t-pose); default: the twin's pose")
     p.add_argument("--resolution", type=float, default=None, help="cloth edge length in metres (smaller = finer, slower)")
     p.add_argument("--max-frames", type=int, default=None, help="frame cap for the simulation")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds before the Blender job is stopped (default 900)")
+    from garments.cli import add_drape_arguments
+
+    add_drape_arguments(p)
     _add_model(p)
     _add_common(p)
 
@@ -158,6 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
     from scenes.cli import add_parsers as add_scene_parsers
 
     add_scene_parsers(sub)
+
+    from garments.cli import add_parsers as add_garment_parsers
+
+    add_garment_parsers(sub)
+
+    from scenes.fitcheck.cli import add_parsers as add_fitcheck_parsers
+
+    add_fitcheck_parsers(sub)
     return parser
 
 
@@ -174,6 +186,14 @@ def main(argv: list[str] | None = None) -> int:
             from .rights import cli as rights_cli
 
             return rights_cli.run(args)
+        if args.command == "garment":
+            from garments import cli as garments_cli
+
+            return garments_cli.run(args)
+        from scenes.fitcheck import cli as fitcheck_cli
+
+        if args.command in fitcheck_cli.COMMANDS:
+            return fitcheck_cli.run(args)
         from scenes import cli as scenes_cli
 
         if args.command in scenes_cli.COMMANDS:

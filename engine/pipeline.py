@@ -86,7 +86,8 @@ def stage_fit(scan_path: Path, twin_dir: Path, stages: Stages, model_name: str =
 
 
 def stage_drape(twin_dir: Path, drape_dir: Path, garment: str, stages: Stages, pose=None, resolution=None,
-                max_frames=None, timeout: float = 900.0, quiet: bool = False, step: str = "[3/4]") -> dict:
+                max_frames=None, timeout: float = 900.0, quiet: bool = False, step: str = "[3/4]",
+                extra: dict | None = None) -> dict:
     """Twin folder -> drape folder (garment.ply, body.ply, drape_report.json, blender.log)."""
     from garments.drape import drape_twin
 
@@ -94,15 +95,16 @@ def stage_drape(twin_dir: Path, drape_dir: Path, garment: str, stages: Stages, p
 
     if not (twin_dir / "twin.json").exists():
         raise InputError(f"{twin_dir}: no twin.json here", hint="make a twin with `atelier fit SCAN --out DIR` first")
+    extra = dict(extra or {})
     inputs = {"twin": file_sha256(twin_dir / "twin.json"), "garment": garment, "pose": pose,
-              "resolution": resolution, "max_frames": max_frames}
+              "resolution": resolution, "max_frames": max_frames, **{k: str(v) for k, v in extra.items()}}
     outputs = [drape_dir / "garment.ply", drape_dir / "body.ply", drape_dir / "drape_report.json"]
     if stages.done("drape", inputs, outputs):
         say(f"{step} drape    already done: {drape_dir / 'garment.ply'}", quiet)
         return read_json(drape_dir / "drape_report.json")
     say(f"{step} drape    simulating a {garment} in Blender (worker process; log: {drape_dir / 'blender.log'})", quiet)
     progress = Progress("drape", quiet=quiet)
-    kw = {}
+    kw = dict(extra)
     if resolution:
         kw["resolution"] = resolution
     if max_frames:
@@ -304,8 +306,11 @@ def run_fit(args) -> int:
 def run_drape(args) -> int:
     out = Path(args.out)
     twin = Path(args.twin)
+    from garments.cli import drape_kwargs
+
     report = stage_drape(twin, out, args.garment, Stages(out), pose=args.pose, resolution=args.resolution,
-                         max_frames=args.max_frames, timeout=args.timeout, quiet=args.quiet, step="")
+                         max_frames=args.max_frames, timeout=args.timeout, quiet=args.quiet, step="",
+                         extra=drape_kwargs(args))
     print(f"draped {report.get('garment')} written to {out}/garment.ply ({report.get('vertices')} vertices, "
           f"{report.get('frames')} frames, penetration {report.get('penetration_pct', 0):.2f} %)")
     return 0

@@ -1,0 +1,222 @@
+"""Fit-check previews: populations, colour maps, the size rule, and a tiny real fit check (2 sizes x
+1 body, low-resolution drapes, 128 px) opened in headless Chromium."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.errors import InputError
+from engine.meshio import load_ply
+from scenes.fitcheck import (CLEARANCE, STRAIN, Cell, FitcheckSettings, age_to_anny, default_authorise, legend_png,
+                             population, population_names, recommend, run_fitcheck)
+from scenes.fitcheck.run import VERDICTS, edge_strain_pct, region_table
+
+SIZES = ["S", "L"]
+
+
+# --- populations --------------------------------------------------------------------------------
+def test_age_to_anny_follows_annys_own_anchors():
+    assert age_to_anny(18) == pytest.approx(0.77, abs=1e-6)
+    assert age_to_anny(64) == pytest.approx(0.83, abs=1e-6)
+    ages = [age_to_anny(y) for y in (20, 23, 40, 60, 70)]
+    assert all(a < b for a, b in zip(ages, ages[1:]))
+    assert age_to_anny(41) == pytest.approx(0.77 + 0.06 * (41 - 18) / (64 - 18), abs=1e-6)
+    with pytest.raises(InputError):
+        age_to_anny(150)
+
+
+def test_populations_span_ages_and_are_valid_phenotypes():
+    names = population_names()
+    assert {"ages", "sizes-f", "sizes-m", "mixed"} <= set(names)
+    ages = population("ages")
+    assert [b.age_years for b in ages] == [23, 40, 60]
+    assert "curvy" in ages[1].name
+    for name in names:
+        for b in population(name):
+            assert len(b.shape) == 6 and all(0.0 <= x <= 1.0 for x in b.shape)
+    mixed = population("mixed")
+    assert min(b.age_years for b in mixed) <= 20 and max(b.age_years for b in mixed) >= 70
+    assert {b.shape[0] for b in mixed} == {0.0, 1.0}  # both genders
+    with pytest.raises(InputError, match="unknown population"):
+        population("nobody")
+
+
+# --- colour maps --------------------------------------------------------------------------------
+def test_colour_maps_hit_their_stops_and_legends_are_drawn(tmp_path):
+    for cmap in (STRAIN, CLEARANCE):
+        vals = np.array([s[0] for s in cmap.stops], np.float64)
+        assert np.allclose(cmap.colors(vals), [s[1] for s in cmap.stops], atol=1e-6)
+        # clipped beyond the ends, texture coordinates inside the strip
+        assert np.allclose(cmap.colors([cmap.vmin - 100]), cmap.colors([cmap.vmin]))
+        uv = cmap.uv(np.linspace(cmap.vmin - 5, cmap.vmax + 5, 50))
+        assert uv.shape == (50, 2) and uv[:, 0].min() > 0 and uv[:, 0].max() < 1 and np.all(np.diff(uv[:, 0]) >= 0)
+        from PIL import Image
+
+        path = legend_png(cmap, tmp_path / f"{cmap.name}.png", width=300, height=60)
+        im = np.asarray(Image.open(path).convert("RGBA"))
+        assert im.shape == (60, 300, 4) and im[..., 3].max() == 255
+    # the strain map goes from neutral to red as the cloth stretches
+    lo, hi = STRAIN.colors([0.0, 25.0])
+    assert hi[0] > hi[2] + 0.3 and abs(lo[0] - lo[2]) < 0.1
+
+
+def test_edge_strain_of_a_uniformly_stretched_sheet_is_its_stretch():
+    x, y = np.meshgrid(np.linspace(0, 0.2, 5), np.linspace(0, 0.2, 5))
+    rest = np.c_[x.ravel(), y.ravel(), np.zeros(25)]
+    f = []
+    for i in range(4):
+        for j in range(4):
+            a = i * 5 + j
+            f += [[a, a + 1, a + 6], [a, a + 6, a + 5]]
+    s = edge_strain_pct(rest, rest * 1.1, np.array(f))
+    assert np.allclose(s, 10.0, atol=1e-4)
+
+
+# --- the size rule ------------------------------------------------------------------------------
+def _cell(size, verdicts, status="ok"):
+    return Cell(body="b", size=size, status=status,
+                regions=[{"region": f"r{i}", "verdict": v, "ease_mm": 1.0} for i, v in enumerate(verdicts)])
+
+
+def test_recommendation_is_the_smallest_size_with_no_tight_region():
+    sizes = ["XS", "S", "M", "L", "XL"]
+    cells = [_cell("XS", ["tight", "fitted"]), _cell("S", ["tight"]), _cell("M", ["fitted", "relaxed"]),
+             _cell("L", ["loose", "relaxed"]), _cell("XL", ["loose"])]
+    r = recommend(list(reversed(cells)), sizes)
+    assert (r.size, r.fits) == ("M", True)
+    # a failed drape is never recommended
+    r = recommend([_cell("S", ["tight"]), _cell("M", [], status="failed"), _cell("L", ["fitted"])], sizes)
+    assert r.size == "L"
+    # every size tight: the fewest tight regions, the larger on a tie, flagged
+    r = recommend([_cell("S", ["tight", "tight"]), _cell("M", ["tight"]), _cell("L", ["tight", "loose"])], sizes)
+    assert (r.size, r.fits) == ("L", False) and "tight" in r.reason
+    assert recommend([_cell("S", [], status="failed")], sizes).size is None
+
+
+def test_real_twins_need_consent_and_synthetic_ones_do_not(tmp_path):
+    info = default_authorise(tmp_path, {"source": {"synthetic": True}})
+    assert info["twin_id"] == "synthetic" and info["grant_id"]
+    with pytest.raises(InputError, match="consent"):
+        default_authorise(tmp_path, {"source": {"scan": "scan.ply"}})
+
+
+def test_bad_inputs_fail_before_any_drape(tmp_path, anny_model):
+    with pytest.raises(InputError, match="unknown garment"):
+        run_fitcheck(FitcheckSettings(garment="ball-gown", sizes=["M"]), [], tmp_path, population="tiny", model=anny_model)
+    with pytest.raises(InputError, match="unknown size"):
+        run_fitcheck(FitcheckSettings(garment="t-shirt", sizes=["M", "XXXL"]), [], tmp_path, population="tiny",
+                     model=anny_model)
+    with pytest.raises(InputError, match="no bodies"):
+        run_fitcheck(FitcheckSettings(garment="t-shirt", sizes=["M"]), [], tmp_path, model=anny_model)
+    assert not (tmp_path / "drapes").exists() or not any((tmp_path / "drapes").iterdir())
+
+
+def test_cli_arguments_become_settings():
+    from scenes.fitcheck import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_parsers(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["fitcheck", "--garment", "t-shirt", "--fabric", "denim", "--sizes", "xs,M,l",
+                              "--twin", "a", "--twin", "b", "--population", "ages", "--out", "o", "--px", "256"])
+    s = cli.settings_from_args(args)
+    assert (s.garment, s.fabric, s.sizes, s.image_px, s.pose) == ("t-shirt", "denim", ["xs", "M", "l"], 256, "a-pose")
+    assert args.twin == ["a", "b"] and args.population == "ages" and args.command in cli.COMMANDS
+
+
+# --- a real, tiny fit check -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def fitcheck(tmp_path_factory, anny_model):
+    out = tmp_path_factory.mktemp("fitcheck")
+    settings = FitcheckSettings(garment="t-shirt", sizes=SIZES, fabric="cotton-jersey", resolution=600, max_frames=20,
+                                image_px=128, timeout=240, quiet=True)
+    result = run_fitcheck(settings, [], out, population="tiny", model=anny_model)
+    return settings, out, result
+
+
+def test_fitcheck_writes_the_grid_maps_table_and_glbs(fitcheck):
+    from engine.rights.disclosure import read_disclosure
+    from PIL import Image
+
+    _, out, r = fitcheck
+    assert r.index == out / "index.html" and r.index.exists()
+    assert [c.size for c in r.cells] == SIZES and len(r.bodies) == 1
+    html = r.index.read_text()
+    for c in r.cells:
+        assert c.status in ("ok", "guard"), c.message
+        assert {"front", "back", "strain-front", "strain-back", "clearance-front", "clearance-back"} <= set(c.images)
+        for rel in c.images.values():
+            png = out / rel
+            assert Image.open(png).size == (96, 128)
+            assert np.asarray(Image.open(png))[..., 3].max() == 255  # something was drawn
+            d = read_disclosure(png)
+            assert d.get("ai_generated") is True and d.get("twin_id") == "synthetic"
+            assert rel in html
+        assert c.regions and all(x["verdict"] in VERDICTS for x in c.regions)
+        assert c.clearance_mm["median"] > 0  # the cloth sits on the outside of the body
+        import trimesh
+
+        scene = trimesh.load(out / c.glb)
+        assert len(scene.geometry) == 2
+        body, garment = scene.geometry["body"], scene.geometry["garment"]
+        assert len(body.vertices) == 13718 and len(garment.vertices) > 200
+        assert len(np.unique(garment.visual.vertex_colors[:, :3], axis=0)) > 10  # strain colours, not one colour
+        js = (out / c.glb_js).read_text()
+        assert f'window.ATELIER_GLB["{c.id}"] = "data:model/gltf-binary;base64,' in js
+    rec = r.recommendations[r.bodies[0].slug]
+    assert rec.size in SIZES
+    assert "t-shirt" in html and "cotton-jersey" in html and "Atelier 0." in html
+    assert "legend_strain.png" in html and "legend_clearance.png" in html
+    assert (out / "fitcheck.json").exists()
+
+
+def test_fitcheck_reuses_cached_drapes(fitcheck, anny_model):
+    settings, out, first = fitcheck
+    again = run_fitcheck(settings, [], out, population="tiny", model=anny_model)
+    assert (again.drapes_made, again.drapes_cached) == (0, len(SIZES))
+    assert [c.drape_dir for c in again.cells] == [c.drape_dir for c in first.cells]
+
+
+def test_region_table_without_fit_json_is_computed_from_clearance(fitcheck, tmp_path, anny_model):
+    from bodies.twin import Twin
+
+    _, out, r = fitcheck
+    c = r.cells[0]
+    d = tmp_path / "drape"
+    shutil.copytree(c.drape_dir, d)
+    (d / "fit.json").unlink()
+    bv, bf, _ = load_ply(d / "body.ply")
+    gv, gf, attrs = load_ply(d / "garment.ply")
+    _, _, joints = Twin.load(r.bodies[0].twin_dir).body(anny_model)
+    rows, source = region_table(d, gv, attrs["clearance_mm"], None, bv, bf, joints)
+    assert source == "fitcheck" and rows
+    for row in rows:
+        assert row["verdict"] in VERDICTS and row["max_strain_pct"] is None
+        assert row["ease_mm"] == pytest.approx(2 * np.pi * row["mean_gap_mm"], abs=0.2)
+
+
+def test_page_opens_in_headless_chromium(fitcheck):
+    from scenes.fitcheck.browser import find_chromium, open_page
+
+    if find_chromium() is None:
+        pytest.skip("no chromium binary (Debian: apt-get install -y chromium); the browser check needs it")
+    _, out, r = fitcheck
+    shot = out / "screenshot.png"
+    page = open_page(r.index, screenshot=shot, width=1100, height=900, timeout=120)
+    assert not page.timed_out, f"the 3D viewer did not load: {page.console_messages}"
+    assert page.console_errors == []
+    assert page.viewers == 1 and page.viewers_loaded == 1
+    assert 'data-loaded="true"' in page.dom and "loading 3D" not in page.title
+    from PIL import Image
+
+    im = Image.open(shot)
+    assert im.size[0] == 1100 and im.size[1] > 900  # the whole page
+    keep = os.environ.get("ATELIER_TEST_ARTIFACTS")  # a folder to keep the screenshot in, for people to look at
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, Path(keep) / "fitcheck-screenshot.png")
