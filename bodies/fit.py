@@ -32,15 +32,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.sparse import coo_matrix
 from scipy.spatial import cKDTree
 
 from engine.errors import InputError
-from engine.storage import write_json
+from engine.storage import atomic_path, write_json
 from engine.types import PathLikeStr
 
 from .model import NAMED_JOINTS, BodyModel
 from .poses import pose_preset
-from .scan import Scan, load_scan
+from .scan import CleanSettings, Scan, clean_scan, load_scan
 from .twin import Twin
 
 #: default number of optimisation steps (see the module docstring for measured times).
@@ -79,6 +80,17 @@ class FitSettings:
     """weight of the squared shape offset from the average (bounded: as a fraction of the range)."""
     yaw_search: bool = True
     """try four turns about +Y at placement and keep the best."""
+    floor_weight: float = 2.0
+    """weight of (lowest body point - floor height)^2 in cm^2 when the scan had a floor."""
+    detail: bool = False
+    """run the detail stage: per-vertex offsets along the body's normals (hair, tight clothing),
+    kept apart from the body parameters (``detail_offsets.npz``), not in ``body.ply``."""
+    detail_iterations: int = 60
+    """steps of the detail stage."""
+    detail_smooth: float = 20.0
+    """weight of the offsets' Laplacian (neighbours' mean minus own), cm^2."""
+    detail_max: float = 0.05
+    """offsets are bounded to +-this many metres."""
 
 
 @dataclass
@@ -95,6 +107,11 @@ class FitResult:
         model: body model name.
         units: the scan's units ("m", "cm", "mm") and whether they were assumed.
         history: (step, loss, sigma) every few steps.
+        coverage: share of the body's surface vertices with a scan point within 1 cm.
+        scan_inliers: share of scan points within 1 cm of the body's surface.
+        scan_info: the scan's detected units, up axis, floor and cleaning report.
+        detail_offsets: (V,) float32 metres along the body's vertex normals, or None.
+        detail_mean_mm: scan -> (body + offsets) mean distance, when the detail stage ran.
     """
 
     twin: Twin
@@ -111,6 +128,11 @@ class FitResult:
     synthetic: bool = False
     settings: dict = field(default_factory=dict)
     history: list = field(default_factory=list)
+    coverage: float = float("nan")
+    scan_inliers: float = float("nan")
+    scan_info: dict = field(default_factory=dict)
+    detail_offsets: np.ndarray | None = None
+    detail_mean_mm: float | None = None
 
     def to_report(self) -> dict:
         """JSON-serialisable summary for ``fit_report.json``."""
@@ -128,7 +150,15 @@ class FitResult:
             "median_mm": round(self.median_mm, 3),
             "p95_mm": round(self.p95_mm, 3),
             "start_mean_mm": round(self.start_mean_mm, 3),
-            "distance": "scan point to fitted body surface",
+            "coverage": round(self.coverage, 4),
+            "scan_inliers_1cm": round(self.scan_inliers, 4),
+            "distance": "scan point (after cleaning and decimation) to fitted body surface",
+            "scan_info": self.scan_info,
+            "detail": None if self.detail_offsets is None else {
+                "file": "detail_offsets.npz",
+                "mean_mm": None if self.detail_mean_mm is None else round(self.detail_mean_mm, 3),
+                "max_offset_mm": round(float(np.abs(self.detail_offsets).max()) * 1000.0, 2),
+            },
             "shape": dict(zip(self.settings.get("shape_labels", []), self.twin.shape)),
             "settings": {k: v for k, v in self.settings.items() if k != "shape_labels"},
         }
@@ -143,6 +173,9 @@ def fit_scan(
     pose_init: str = "relaxed",
     progress=None,
     settings: FitSettings | None = None,
+    clean: CleanSettings | bool = True,
+    units: str | None = None,
+    up: str = "auto",
 ) -> FitResult:
     """Fit ``model`` to a scan.
 
@@ -156,18 +189,23 @@ def fit_scan(
         progress: an object with ``update(done, note)`` (e.g. :class:`engine.progress.Progress`)
             or a callable ``progress(done, total, note)``; called every few steps.
         settings: :class:`FitSettings`; defaults otherwise.
+        clean: :class:`~bodies.scan.CleanSettings`, True (defaults) or False: remove a floor
+            plane and stray clusters and decimate large scans first (:func:`~bodies.scan.clean_scan`).
+        units, up: passed to :func:`~bodies.scan.load_scan` when ``scan`` is a path.
 
     Returns:
         :class:`FitResult` with the twin (canonical frame, metres, placed on the scan) and
         scan -> body surface distances in millimetres.
     """
+    start = time.monotonic()
     if not isinstance(scan, Scan):
-        scan = load_scan(scan)
+        scan = load_scan(scan, units=units, up=up)
+    if clean is not False and "cleaning" not in scan.metadata:
+        scan = clean_scan(scan, clean if isinstance(clean, CleanSettings) else None)
     cfg = settings or FitSettings()
     iterations = int(iterations)
     if iterations < 1:
         raise InputError(f"iterations must be at least 1, got {iterations}")
-    start = time.monotonic()
     rng = np.random.default_rng(seed)
     device = model._device()
 
@@ -180,7 +218,9 @@ def fit_scan(
     # 1. placement -----------------------------------------------------------------------------
     shape0 = model.default_shape(1).detach().clone()
     pose0 = pose_preset(model, pose_init).detach().clone()
-    shape0 = _match_height(model, shape0, pose0, float(np.ptp(pts[:, 1])))
+    floor = scan.floor_y
+    bottom = float(pts[:, 1].min()) if floor is None else min(float(floor), float(pts[:, 1].min()))
+    shape0 = _match_height(model, shape0, pose0, float(pts[:, 1].max()) - bottom)
     root = model.pose_index("pelvis")
     probe = pts[rng.choice(len(pts), size=min(len(pts), 3000), replace=False)]
     best = None
@@ -189,7 +229,7 @@ def fit_scan(
         pose_y = _turn_root(pose0, root, math.radians(yaw))
         with torch.no_grad():
             verts = model(shape0, pose_y).vertices[0].cpu().numpy().astype(np.float64)
-        trans = _place(verts[used], pts)
+        trans = _place(verts[used], pts, bottom)
         score = _chamfer(verts[used] + trans, probe, scan_tree, trunc=0.15)
         if best is None or score < best[0]:
             best = (score, yaw, pose_y, trans)
@@ -252,6 +292,8 @@ def fit_scan(
             v_np = verts.detach().cpu().numpy().astype(np.float64)
             corr = _correspondences(v_np, faces_np, adjacency, used, pts, scan_tree, n_scan, n_body, rng, device)
         loss = _data_loss(verts, faces_t, corr, sigma, cfg)
+        if floor is not None and cfg.floor_weight > 0:
+            loss = loss + cfg.floor_weight * ((verts[:, 1].min() - floor) * 100.0).pow(2)
         pose_dev = (named - preset_named)[0, not_root]
         loss = loss + cfg.pose_prior * pose_dev.pow(2).sum()
         shp = current_shape()
@@ -276,12 +318,33 @@ def fit_scan(
         shape_f, pose_f, trans_f = current_shape().detach(), current_pose().detach(), trans.detach()
         v_final = model(shape_f, pose_f, trans_f).vertices[0].cpu().numpy().astype(np.float64)
     dist = point_surface_distance(pts, v_final, faces_np, adjacency=adjacency)[0] * 1000.0
+    d_body = scan_tree.query(v_final[used], distance_upper_bound=0.0101)[0]
+    coverage = float(np.isfinite(d_body).mean())
+
+    # 4. detail (optional) ---------------------------------------------------------------------
+    detail = detail_mean = None
+    if cfg.detail:
+        detail = fit_detail(v_final, faces_np, pts, cfg, rng, used)
+        v_detail = v_final + _vertex_normals(v_final, faces_np) * detail[:, None]
+        detail_mean = float(point_surface_distance(pts, v_detail, faces_np, adjacency=adjacency)[0].mean()) * 1000.0
+
     seconds = time.monotonic() - start
     source = scan.source_info()
     source.pop("n_points", None)
     twin = Twin.from_tensors(model, shape_f, pose_f, trans_f, pose_name=pose_init, source=source)
     settings_dict = asdict(cfg)
     settings_dict.update(seed=seed, pose_init=pose_init, start_yaw_deg=yaw0, shape_labels=list(model.shape_labels))
+    scan_info = {
+        "units": scan.units,
+        "units_source": scan.metadata.get("units_source"),
+        "units_detected": scan.metadata.get("units_detected"),
+        "up": scan.up,
+        "up_method": scan.metadata.get("up_method"),
+        "floor_y_m": None if scan.floor_y is None else round(float(scan.floor_y), 5),
+        "height_m": scan.metadata.get("height_m"),
+        "n_points_file": scan.metadata.get("n_points_file"),
+        "cleaning": scan.metadata.get("cleaning"),
+    }
     return FitResult(
         twin=twin,
         mean_mm=float(dist.mean()),
@@ -297,17 +360,125 @@ def fit_scan(
         synthetic=scan.synthetic,
         settings=settings_dict,
         history=history,
+        coverage=coverage,
+        scan_inliers=float((dist < 10.0).mean()),
+        scan_info=scan_info,
+        detail_offsets=None if detail is None else detail.astype(np.float32),
+        detail_mean_mm=detail_mean,
     )
 
 
-def fit_to_folder(model: BodyModel, scan: Scan | PathLikeStr, out_dir: PathLikeStr, **kw) -> FitResult:
-    """:func:`fit_scan`, then write ``out_dir/twin.json``, ``out_dir/body.ply`` (via
-    :meth:`Twin.save`) and ``out_dir/fit_report.json``, each atomically."""
+def fit_scans(model: BodyModel, scans, seed: int = 0, **kw) -> list[FitResult]:
+    """Fit several scans, one after another, each seeded from ``seed`` and its position in the
+    list (``seed + i``), so the same list gives the same twins.
+
+    Args:
+        model: any :class:`~bodies.model.BodyModel`.
+        scans: sequence of :class:`~bodies.scan.Scan` or paths.
+        **kw: passed to :func:`fit_scan` (iterations, settings, clean, units, up, progress, ...).
+
+    Returns:
+        One :class:`FitResult` per scan, in order.
+    """
+    return [fit_scan(model, scan, seed=seed + i, **kw) for i, scan in enumerate(scans)]
+
+
+def fit_to_folder(
+    model: BodyModel, scan: Scan | PathLikeStr, out_dir: PathLikeStr, measure_pose: str = "a-pose", **kw
+) -> FitResult:
+    """:func:`fit_scan`, then write the twin folder, each file atomically:
+
+    - ``twin.json`` and ``body.ply`` (canonical frame, metres, model topology; :meth:`Twin.save`);
+    - ``body_scanframe.ply``: the same body in the scan file's own units and axes;
+    - ``fit_report.json``: :meth:`FitResult.to_report` (mean, median, p95 scan -> body mm,
+      coverage, seconds, detected units / up axis / floor, cleaning);
+    - ``measurements.json``: tape measurements of the fitted shape in ``measure_pose``
+      (:func:`bodies.measure.measure_model`, cm);
+    - ``detail_offsets.npz`` (only with ``settings.detail``): ``offsets`` (V,) float32 metres
+      along the body's vertex normals; not applied to ``body.ply``.
+    """
+    from engine.meshio import save_ply
+
+    from .measure import measure_model
+
+    if not isinstance(scan, Scan):
+        scan = load_scan(scan, units=kw.pop("units", None), up=kw.pop("up", "auto"))
     result = fit_scan(model, scan, **kw)
     out_dir = Path(out_dir)
     result.twin.save(out_dir, model)
+    verts, faces, _ = result.twin.body(model)
+    save_ply(
+        out_dir / "body_scanframe.ply",
+        scan.to_file_frame(verts).astype(np.float32),
+        faces,
+        comments=[f"atelier twin body, model {model.name}, in the scan's frame: units {scan.units}, up {scan.up}"],
+    )
+    if result.detail_offsets is not None:
+        with atomic_path(out_dir / "detail_offsets.npz") as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez(fh, offsets=result.detail_offsets, model=np.array(model.name),
+                         note=np.array("metres along the body's vertex normals; add to body.ply's vertices"))
+    meas = measure_model(model, torch.tensor([result.twin.shape], dtype=torch.float32), pose=measure_pose)
+    write_json(out_dir / "measurements.json", {
+        "units": "cm",
+        "pose": measure_pose,
+        "model": model.name,
+        "definitions": "docs/measurements.md",
+        "measurements": meas,
+    })
     write_json(out_dir / "fit_report.json", result.to_report())
     return result
+
+
+def fit_detail(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray, cfg: FitSettings | None = None,
+               rng: np.random.Generator | None = None, used: np.ndarray | None = None) -> np.ndarray:
+    """The detail layer: per-vertex offsets along the body's normals that bring the surface onto
+    the scan (hair, tight clothing), smooth (Laplacian) and bounded.
+
+    Args:
+        vertices: (V, 3) float, metres, the fitted body; faces: (F, 3) int; points: (N, 3) scan.
+
+    Returns:
+        (V,) float64 offsets, metres; zero where no scan point is near (holes).
+    """
+    cfg = cfg or FitSettings()
+    rng = rng or np.random.default_rng(0)
+    v = np.asarray(vertices, dtype=np.float64)
+    f = np.asarray(faces, dtype=np.int64)
+    used = np.unique(f) if used is None else used
+    normals = _vertex_normals(v, f)
+    tree = cKDTree(points)
+    # each vertex's target offset: the mean signed normal distance of the scan points near it
+    d, nn = tree.query(v[used], k=8, distance_upper_bound=0.03)
+    ok = np.isfinite(d)
+    nn_safe = np.where(ok, nn, 0)
+    signed = ((points[nn_safe] - v[used][:, None]) * normals[used][:, None]).sum(-1)
+    w = ok.astype(np.float64)
+    target = np.zeros(len(v))
+    weight = np.zeros(len(v))
+    target[used] = (signed * w).sum(1) / np.maximum(w.sum(1), 1)
+    weight[used] = (w.sum(1) >= 3).astype(np.float64)
+    # smooth with the graph Laplacian: minimise weight (o - t)^2 + smooth * |L o|^2 (Jacobi steps)
+    edges = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    adj = coo_matrix((np.ones(len(edges) * 2), (np.r_[edges[:, 0], edges[:, 1]], np.r_[edges[:, 1], edges[:, 0]])),
+                     shape=(len(v), len(v))).tocsr()
+    adj.data[:] = 1.0
+    deg = np.maximum(np.asarray(adj.sum(1)).ravel(), 1)
+    lam = cfg.detail_smooth * 1e-2
+    o = target * weight
+    for _ in range(int(cfg.detail_iterations)):
+        nbr = adj @ o / deg
+        o = (weight * target + lam * nbr) / (weight + lam)
+    return np.clip(o, -cfg.detail_max, cfg.detail_max)
+
+
+def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    tri = v[f]
+    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    vn = np.zeros_like(v)
+    for k in range(3):
+        np.add.at(vn, f[:, k], fn)
+    return vn / np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)
 
 
 def point_surface_distance(
@@ -551,12 +722,12 @@ def _turn_root(pose: torch.Tensor, root: int, yaw: float) -> torch.Tensor:
     return out
 
 
-def _place(verts: np.ndarray, pts: np.ndarray) -> np.ndarray:
-    """(3,) translation putting the body's feet on the scan's floor and its box centre (x, z)
-    on the scan's."""
+def _place(verts: np.ndarray, pts: np.ndarray, floor: float | None = None) -> np.ndarray:
+    """(3,) translation putting the body's feet on the scan's floor (``floor``, or the lowest
+    scan point) and its box centre (x, z) on the scan's."""
     lo_v, hi_v = verts.min(0), verts.max(0)
     lo_s, hi_s = np.percentile(pts, 0.5, axis=0), np.percentile(pts, 99.5, axis=0)
-    lo_s[1] = pts[:, 1].min()
+    lo_s[1] = pts[:, 1].min() if floor is None else floor
     c_v, c_s = 0.5 * (lo_v + hi_v), 0.5 * (lo_s + hi_s)
     return np.array([c_s[0] - c_v[0], lo_s[1] - lo_v[1], c_s[2] - c_v[2]])
 
@@ -568,4 +739,4 @@ def _chamfer(verts: np.ndarray, probe: np.ndarray, scan_tree: cKDTree, trunc: fl
     return float(np.minimum(d1, trunc).mean() + np.minimum(d2, trunc).mean())
 
 
-__all__ = ["fit_scan", "fit_to_folder", "FitResult", "FitSettings", "point_surface_distance", "DEFAULT_ITERATIONS"]
+__all__ = ["fit_scan", "fit_scans", "fit_to_folder", "fit_detail", "FitResult", "FitSettings", "point_surface_distance", "DEFAULT_ITERATIONS"]

@@ -306,4 +306,232 @@ def measure_body(vertices, faces, joints) -> dict:
     return measure(vertices, faces, joints).to_dict()
 
 
-__all__ = ["Measurements", "measure", "measure_body", "slice_loops", "armpit_height", "crotch_height"]
+# --- tape measurements -------------------------------------------------------------------------
+#: keys of :func:`tape_measurements`, in the order a tailor writes them down (all cm).
+TAPE_KEYS = (
+    "height_cm", "bust_cm", "underbust_cm", "waist_cm", "high_hip_cm", "hips_cm", "neck_cm",
+    "shoulder_width_cm", "arm_length_cm", "inseam_cm", "thigh_cm", "upper_arm_cm", "calf_cm",
+)
+
+
+def slice_plane(vertices: np.ndarray, faces: np.ndarray, origin, normal) -> list[np.ndarray]:
+    """Cut a mesh with any plane (through ``origin``, perpendicular to ``normal``).
+
+    Args:
+        vertices: (V, 3) float, metres; faces: (F, 3) int; origin, normal: (3,) float.
+
+    Returns:
+        A list of (N_i, 3) float64 arrays, one per connected piece of the cut (unordered points).
+    """
+    v = np.asarray(vertices, dtype=np.float64)
+    n = np.asarray(normal, dtype=np.float64)
+    n = n / max(np.linalg.norm(n), 1e-12)
+    o = np.asarray(origin, dtype=np.float64)
+    basis = _plane_basis(n)
+    # rotate so the plane is horizontal (y = 0) and reuse the horizontal slicer
+    local = (v - o) @ np.stack([basis[0], n, basis[1]], axis=1)
+    loops = slice_loops(local, faces, 0.0)
+    back = np.stack([basis[0], n, basis[1]], axis=0)
+    return [lp @ back + o for lp in loops]
+
+
+def _plane_basis(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit vectors spanning the plane perpendicular to unit ``n`` (right-handed with it)."""
+    helper = np.array([0.0, 0.0, 1.0]) if abs(n[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    u = np.cross(n, helper)
+    u /= np.linalg.norm(u)
+    w = np.cross(u, n)
+    return u, w
+
+
+def plane_circumference(vertices, faces, origin, normal, max_radius: float = 0.25) -> float:
+    """Tape length around the piece of a plane cut that encloses ``origin``: the perimeter of
+    that piece's convex hull in the plane, metres (NaN when no piece encloses it, or the piece
+    reaches further than ``max_radius`` from ``origin``, i.e. the limb merges with the torso).
+
+    Args:
+        vertices: (V, 3) float, metres; faces: (F, 3) int; origin, normal: (3,) float.
+    """
+    n = np.asarray(normal, dtype=np.float64)
+    n = n / max(np.linalg.norm(n), 1e-12)
+    o = np.asarray(origin, dtype=np.float64)
+    u, w = _plane_basis(n)
+    best = None
+    for loop in slice_plane(vertices, faces, o, n):
+        uv = np.stack([(loop - o) @ u, (loop - o) @ w], axis=1)
+        if len(uv) < 3:
+            continue
+        try:
+            hull = uv[ConvexHull(uv).vertices]
+        except Exception:
+            continue
+        if _inside(hull, np.zeros(2)):
+            if np.linalg.norm(uv, axis=1).max() > max_radius:
+                return float("nan")
+            length = _perimeter(hull)
+            best = length if best is None else min(best, length)
+    return float("nan") if best is None else best
+
+
+@dataclass
+class TapeMeasurements:
+    """Tailor's measurements of a body (see docs/measurements.md for every landmark).
+
+    Attributes:
+        values: {key: cm} for :data:`TAPE_KEYS` (NaN where a landmark was not found).
+        landmarks: {name: height in metres above the floor (canonical frame)}.
+    """
+
+    values: dict
+    landmarks: dict
+
+    def to_dict(self) -> dict:
+        return {k: (None if not np.isfinite(v) else round(float(v), 2)) for k, v in self.values.items()}
+
+
+def tape_measurements(vertices, faces, joints, step: float = 0.005) -> TapeMeasurements:
+    """Measure a body like a tailor's tape (cm): circumferences are convex lengths of plane
+    slices (horizontal on the torso, perpendicular to the bone on limbs and neck), lengths run
+    between surface landmarks.
+
+    Args:
+        vertices: (V, 3) float, metres, canonical frame, standing in an A- or T-pose.
+        faces: (F, 3) int triangle indices (a closed mesh).
+        joints: (16, 3) float named joints (NAMED_JOINTS order), metres, canonical frame.
+        step: spacing of the slices searched for landmarks, metres.
+
+    Returns:
+        :class:`TapeMeasurements`.
+    """
+    v, f, j = _body_arrays(vertices, faces, joints)
+    base = measure(v, f, j, step=step)
+    s = _Slicer(v, f, j)
+    floor = float(v[:, 1].min())
+    val: dict = {"height_cm": base.height_cm, "bust_cm": base.chest_cm, "waist_cm": base.waist_cm,
+                 "hips_cm": base.hips_cm}
+    marks = {"bust": base.chest_height_m, "waist": base.waist_height_m, "hips": base.hips_height_m,
+             "crotch": base.crotch_height_m, "armpit": base.armpit_height_m}
+
+    # under-bust: below the bust, where the front of the torso has dropped 75 % of the way to
+    # its lowest point in the 12 cm below the bust
+    ys = np.arange(base.chest_height_m, max(base.chest_height_m - 0.12, base.waist_height_m), -step)
+    front = np.array([_front(s, y) for y in ys])
+    y_ub = float("nan")
+    if len(ys) > 2 and np.isfinite(front).sum() > 2:
+        fr = np.where(np.isfinite(front), front, np.nanmax(front))
+        drop = fr[0] - fr.min()
+        hit = np.flatnonzero(fr <= fr[0] - 0.75 * drop) if drop > 1e-4 else np.array([len(ys) // 2])
+        y_ub = float(ys[hit[0]]) if len(hit) else float(ys[-1])
+    val["underbust_cm"] = s.circumference(y_ub) * 100.0 if np.isfinite(y_ub) else float("nan")
+    marks["underbust"] = y_ub
+    # high hip: halfway between the waist and hip levels
+    y_hh = 0.5 * (base.waist_height_m + base.hips_height_m)
+    val["high_hip_cm"] = s.circumference(y_hh) * 100.0
+    marks["high_hip"] = y_hh
+
+    # neck: perpendicular to the neck (neck joint -> head joint), 40 % of the way up
+    a, b = j[_J["neck"]], j[_J["head"]]
+    val["neck_cm"] = plane_circumference(v, f, a + 0.4 * (b - a), b - a, max_radius=0.15) * 100.0
+    marks["neck"] = float((a + 0.4 * (b - a))[1])
+
+    # shoulder points: the top of the body straight above each shoulder joint
+    sp = {}
+    for side in ("left", "right"):
+        js = j[_J[f"{side}_shoulder"]]
+        near = np.linalg.norm(v[:, [0, 2]] - js[[0, 2]], axis=1) < 0.025
+        near &= v[:, 1] > js[1] - 0.02
+        sp[side] = v[near][np.argmax(v[near][:, 1])] if near.any() else js + np.array([0.0, 0.05, 0.0])
+    marks["shoulder_point"] = float(0.5 * (sp["left"][1] + sp["right"][1]))
+    val["shoulder_width_cm"] = _back_arc(s, sp["left"], sp["right"]) * 100.0
+
+    # arm length: shoulder point -> elbow -> wrist (the tape over a slightly bent arm)
+    arms = []
+    for side in ("left", "right"):
+        e, w = j[_J[f"{side}_elbow"]], j[_J[f"{side}_wrist"]]
+        arms.append(np.linalg.norm(sp[side] - e) + np.linalg.norm(e - w))
+    val["arm_length_cm"] = float(np.mean(arms)) * 100.0
+    # inseam: crotch to floor
+    val["inseam_cm"] = (base.crotch_height_m - floor) * 100.0
+
+    # limbs: largest perpendicular circumference in a band along the bone, mean of both sides
+    def limb(joint_a, joint_b, t_lo, t_hi, max_radius):
+        out = []
+        for side in ("left", "right"):
+            a, b = j[_J[f"{side}_{joint_a}"]], j[_J[f"{side}_{joint_b}"]]
+            c = [plane_circumference(v, f, a + t * (b - a), b - a, max_radius) for t in np.linspace(t_lo, t_hi, 7)]
+            c = [x for x in c if np.isfinite(x)]
+            if c:
+                out.append(max(c))
+        return float(np.mean(out)) * 100.0 if out else float("nan")
+
+    # thigh: just below the crotch (from 3 cm below it, 10 % further down the thigh)
+    ys_hip = float(j[[_J["left_hip"], _J["right_hip"]], 1].mean())
+    ys_knee = float(j[[_J["left_knee"], _J["right_knee"]], 1].mean())
+    t0 = float(np.clip((ys_hip - (base.crotch_height_m - 0.03)) / max(ys_hip - ys_knee, 1e-6), 0.05, 0.6))
+    val["thigh_cm"] = limb("hip", "knee", t0, t0 + 0.1, 0.16)
+    val["upper_arm_cm"] = limb("shoulder", "elbow", 0.35, 0.65, 0.10)
+    val["calf_cm"] = limb("knee", "ankle", 0.15, 0.5, 0.12)
+    return TapeMeasurements(values={k: float(val[k]) for k in TAPE_KEYS},
+                            landmarks={k: round(float(x), 4) for k, x in marks.items()})
+
+
+def _front(s: _Slicer, y: float) -> float:
+    pts = s.torso(y)
+    return float("nan") if pts is None else float(pts[:, 2].max())
+
+
+def _back_arc(s: _Slicer, left: np.ndarray, right: np.ndarray) -> float:
+    """Length over the back between the shoulder points, metres: the back half of the convex
+    outline of the body's slice 4 cm below them, between the verticals through the points, plus
+    the rise from that slice up to each point."""
+    y = 0.5 * (left[1] + right[1]) - 0.04
+    loops = s.loops(y)
+    pts = [lp for lp in loops if lp[:, 0].min() < max(left[0], right[0]) and lp[:, 0].max() > min(left[0], right[0])]
+    if not pts:
+        return float("nan")
+    xz = np.concatenate(pts)[:, [0, 2]]
+    try:
+        hull = xz[ConvexHull(xz).vertices]
+    except Exception:
+        return float("nan")
+    x_lo, x_hi = sorted((right[0], left[0]))
+    zc = float(np.median(xz[:, 1]))
+    # densely resample the hull, keep its back side between the verticals
+    dense = []
+    for p, q in zip(hull, np.roll(hull, -1, axis=0)):
+        t = np.linspace(0.0, 1.0, 20, endpoint=False)[:, None]
+        dense.append(p + t * (q - p))
+    dense = np.concatenate(dense)
+    back = dense[(dense[:, 1] < zc) & (dense[:, 0] >= x_lo) & (dense[:, 0] <= x_hi)]
+    if len(back) < 2:
+        return float("nan")
+    back = back[np.argsort(back[:, 0])]
+    arc = float(np.linalg.norm(np.diff(back, axis=0), axis=1).sum())
+    rise = 0.5 * (left[1] + right[1]) - y
+    return arc + 2 * rise
+
+
+def measure_model(model, shape, pose: str = "a-pose") -> dict:
+    """Tape measurements (cm, :func:`tape_measurements`) of a body model's shape in a standard
+    pose (default A-pose), so a twin is measured the same way whatever pose it was scanned in.
+
+    Args:
+        model: a :class:`~bodies.model.BodyModel`; shape: (1, S) float32 tensor.
+        pose: pose preset name (:mod:`bodies.poses`).
+    """
+    import torch
+
+    from .poses import pose_preset
+
+    with torch.no_grad():
+        out = model(shape, pose_preset(model, pose))
+    t = tape_measurements(out.vertices[0].cpu().numpy(), out.faces.cpu().numpy(), out.joints[0].cpu().numpy())
+    d = t.to_dict()
+    d["landmarks_m"] = t.landmarks
+    return d
+
+
+__all__ = [
+    "Measurements", "measure", "measure_body", "slice_loops", "armpit_height", "crotch_height",
+    "TAPE_KEYS", "TapeMeasurements", "tape_measurements", "measure_model", "slice_plane", "plane_circumference",
+]

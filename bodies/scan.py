@@ -4,7 +4,24 @@
 of the scene, placed by its node transform), XYZ/TXT point lists and NPZ files holding a
 ``points`` or ``vertices`` array. It returns a :class:`Scan` whose points are float32 metres in
 the canonical frame (+Y up). The scan keeps its own placement: nothing is centred or moved, so a
-twin fitted to it overlays the original file.
+twin fitted to it overlays the original file (:meth:`Scan.to_file_frame` maps canonical points
+back into the file's own units and axes).
+
+Units and up axis:
+
+- ``units=None`` (the default) accepts only a scan that is plausibly metres; any other scan is
+  refused with a message naming the unit its extent suggests. ``units="auto"`` accepts the
+  detected unit; ``"m"``, ``"cm"``, ``"mm"`` override. A body outside 0.5-2.5 m after conversion
+  is refused.
+- ``up="auto"`` (the default) detects which file axis points up, sign included (``x``, ``y``,
+  ``z``, ``-x``, ``-y``, ``-z``): from a floor or turntable plane when the scan has one (its
+  normal, towards the body), otherwise from the body's extent (the longest axis; between two
+  similar ones, a T-pose's height and arm span, the one along which the body is not
+  mirror-symmetric), the sign from which end is wider (the feet) than the other (the head). The
+  facing direction is left to the fit, which tries four turns.
+
+:func:`clean_scan` then removes a floor/turntable plane, stray clusters away from the body and
+decimates large scans on a voxel grid, recording what it removed in ``metadata["cleaning"]``.
 
 Every problem a user can cause (missing, empty, damaged or implausible file) raises
 :class:`engine.errors.InputError` naming the file, what was wrong and what to do.
@@ -12,14 +29,17 @@ Every problem a user can cause (missing, empty, damaged or implausible file) rai
 
 from __future__ import annotations
 
+import warnings
 import zipfile
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from engine.errors import InputError
-from engine.frames import blender_to_canonical
 from engine.storage import file_sha256
 from engine.types import PathLikeStr
 
@@ -35,6 +55,17 @@ MESH_SUFFIXES = (".ply", ".obj", ".stl", ".glb", ".gltf", ".off")
 POINT_SUFFIXES = (".xyz", ".txt", ".pts", ".csv")
 NPZ_SUFFIXES = (".npz",)
 SUPPORTED = MESH_SUFFIXES + POINT_SUFFIXES + NPZ_SUFFIXES
+#: up-axis labels -> proper rotation (3, 3) taking the file's axes to the canonical frame (+Y up).
+UP_ROTATIONS = {
+    "y": np.eye(3),
+    "z": np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]),  # Blender: facing -Y -> +Z
+    "-y": np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]]),
+    "-z": np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]]),
+    "x": np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
+    "-x": np.array([[0.0, 1.0, 0.0], [-1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]),
+}
+UP_CHOICES = ("auto",) + tuple(UP_ROTATIONS)
+UNIT_CHOICES = ("auto",) + tuple(UNIT_SCALE)
 
 
 @dataclass
@@ -48,8 +79,12 @@ class Scan:
         path: the file read.
         sha256: hex SHA-256 of the file's bytes.
         units: the file's length unit, "m", "cm" or "mm" (points are converted to metres).
-        units_given: True if the caller named the unit, False if metres were assumed.
-        up: the file's up axis, "y" (canonical) or "z" (converted).
+        units_given: True if the caller named the unit (``--units m/cm/mm``), False if it was
+            assumed (metres) or detected (``auto``).
+        up: the file's up axis, one of :data:`UP_ROTATIONS` (``"y"``: canonical, ``"z"``:
+            Blender-style, ``"-y"``: upside down, ...).
+        rotation: (3, 3) float64 proper rotation taking the file's axes to the canonical frame.
+        floor_y: height of a removed floor/turntable plane, metres, canonical frame, or None.
         comments: comment lines found in the file (PLY header comments, leading ``#`` lines).
         metadata: extra facts: ``format``, ``n_faces``, ``height_m``, ...
     """
@@ -64,6 +99,23 @@ class Scan:
     up: str = "y"
     comments: list[str] = field(default_factory=list)
     metadata: dict = field(default_factory=dict)
+    rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
+    floor_y: float | None = None
+
+    @property
+    def scale(self) -> float:
+        """Metres per file unit."""
+        return UNIT_SCALE[self.units]
+
+    def to_file_frame(self, points: np.ndarray) -> np.ndarray:
+        """(..., 3) canonical-frame metres -> (..., 3) float64 in the file's own units and axes
+        (so a fitted body overlays the original scan in any viewer)."""
+        p = np.asarray(points, dtype=np.float64)
+        return (p @ np.asarray(self.rotation)) / self.scale
+
+    def to_canonical(self, points: np.ndarray) -> np.ndarray:
+        """(..., 3) points in the file's units and axes -> (..., 3) float64 canonical metres."""
+        return (np.asarray(points, dtype=np.float64) @ np.asarray(self.rotation).T) * self.scale
 
     @property
     def n_points(self) -> int:
@@ -87,23 +139,28 @@ class Scan:
             "synthetic": self.synthetic,
             "units": self.units,
             "units_assumed": not self.units_given,
+            "units_detected": self.metadata.get("units_detected"),
             "up": self.up,
+            "up_detected": self.metadata.get("up_method"),
             "n_points": self.n_points,
         }
 
 
-def load_scan(path: PathLikeStr, units: str | None = None, up: str = "y") -> Scan:
+def load_scan(path: PathLikeStr, units: str | None = None, up: str = "auto") -> Scan:
     """Read and check a body scan.
 
     Args:
         path: a .ply, .obj, .stl, .glb/.gltf, .off, .xyz/.txt/.pts/.csv or .npz file.
-        units: the file's length unit ("m", "cm", "mm"); None assumes metres and refuses a scan
-            whose height is implausible in metres, suggesting the unit that would fit.
-        up: the file's up axis: "y" (canonical, glTF, most scanners) or "z" (Blender-style,
-            converted with :func:`engine.frames.blender_to_canonical`).
+        units: the file's length unit: None (default) accepts a scan that is plausibly metres
+            and refuses any other, naming the unit its height suggests; ``"auto"`` accepts the
+            detected unit; ``"m"``, ``"cm"``, ``"mm"`` are taken as given.
+        up: the file's up axis: ``"auto"`` (default, detected, see the module docstring), or one
+            of ``"y"`` (canonical, glTF, most scanners), ``"z"`` (Blender-style, converted with
+            :func:`engine.frames.blender_to_canonical`), ``"-y"``, ``"-z"``, ``"x"``, ``"-x"``.
 
     Returns:
-        A :class:`Scan` in metres, canonical frame.
+        A :class:`Scan` in metres, canonical frame; ``metadata`` holds ``units_detected``,
+        ``up_method`` and ``height_m``.
 
     Raises:
         InputError: missing, empty, unreadable or damaged file; no points; NaN/Inf coordinates;
@@ -112,11 +169,14 @@ def load_scan(path: PathLikeStr, units: str | None = None, up: str = "y") -> Sca
     path = Path(path)
     if units is not None:
         units = str(units).lower()
-        if units not in UNIT_SCALE:
-            raise InputError(f"unknown unit {units!r} for {path}", hint="pass --units m, cm or mm")
+        if units not in UNIT_CHOICES:
+            raise InputError(f"unknown unit {units!r} for {path}", hint="pass --units m, cm, mm or auto")
     up = str(up).lower()
-    if up not in ("y", "z"):
-        raise InputError(f"unknown up axis {up!r} for {path}", hint="pass --up y (canonical) or --up z (Blender-style)")
+    if up not in UP_CHOICES:
+        raise InputError(
+            f"unknown up axis {up!r} for {path}",
+            hint="pass --up auto (detect), y (canonical), z (Blender-style), -y, -z, x or -x",
+        )
     if not path.exists():
         raise InputError(f"{path}: file not found", hint="check the path (and the current folder)")
     if path.is_dir():
@@ -164,16 +224,28 @@ def load_scan(path: PathLikeStr, units: str | None = None, up: str = "y") -> Sca
                 hint="the file is damaged; export the scan again",
             )
 
-    if up == "z":
-        points = blender_to_canonical(points)
-        if normals is not None:
-            normals = blender_to_canonical(normals)
-    scale = UNIT_SCALE[units or "m"]
-    points = points * scale
-    _check_height(path, points, units, up)
-
+    if up == "auto":
+        up, up_method = detect_up(points)
+    else:
+        up_method = "given"
+    rotation = UP_ROTATIONS[up]
+    points = points @ rotation.T
     if normals is not None:
         normals = np.asarray(normals, dtype=np.float64).reshape(-1, 3)
+        if normals.shape == points.shape:
+            normals = normals @ rotation.T
+    raw_height = _robust_height(points)
+    detected = detect_units(raw_height)
+    if units == "auto":
+        if detected is None:
+            _check_height(path, points, None, up, raw_height)  # raises, explaining why
+        used = detected
+    else:
+        used = units or "m"
+    points = points * UNIT_SCALE[used]
+    _check_height(path, points, None if units in (None,) else used, up, raw_height * UNIT_SCALE[used])
+
+    if normals is not None:
         if normals.shape != points.shape or not np.isfinite(normals).all():
             normals = None
         else:
@@ -186,46 +258,130 @@ def load_scan(path: PathLikeStr, units: str | None = None, up: str = "y") -> Sca
         normals=None if normals is None else normals.astype(np.float32),
         path=path,
         sha256=file_sha256(path),
-        units=units or "m",
-        units_given=units is not None,
+        units=used,
+        units_given=units in UNIT_SCALE,
         up=up,
         comments=comments,
+        rotation=rotation.copy(),
         metadata={
             "format": suffix[1:],
             "n_faces": 0 if faces is None else int(len(faces)),
-            "height_m": round(float(np.ptp(points[:, 1])), 4),
+            "n_points_file": int(len(points)),
+            "height_m": round(raw_height * UNIT_SCALE[used], 4),
+            "height_file_units": round(raw_height, 4),
+            "units_detected": detected,
+            "units_source": "given" if units in UNIT_SCALE else ("detected" if units == "auto" else "assumed metres"),
+            "up_method": up_method,
         },
     )
 
 
-# --- checks ----------------------------------------------------------------------------------
-def _check_height(path: Path, points_m: np.ndarray, units: str | None, up: str) -> None:
-    """Refuse a scan whose height along +Y is implausible for a whole body, saying why."""
+# --- detection -------------------------------------------------------------------------------
+def _robust_height(points: np.ndarray) -> float:
+    """Extent along +Y (file units) ignoring far stray points: points more than 10 % of the
+    central 99 % range beyond it are left out."""
+    y = points[:, 1]
+    lo, hi = np.percentile(y, [0.5, 99.5])
+    r = max(hi - lo, 1e-12)
+    keep = y[(y >= lo - 0.1 * r) & (y <= hi + 0.1 * r)]
+    return float(np.ptp(keep)) if len(keep) else float(np.ptp(y))
+
+
+def detect_units(height: float) -> str | None:
+    """The unit ("m", "cm", "mm") in which a body ``height`` (file units) is 0.5-2.5 m, or None.
+    The three ranges do not overlap, so at most one unit fits."""
     lo, hi = HEIGHT_RANGE_M
-    height = float(np.ptp(points_m[:, 1]))
+    for u in ("m", "cm", "mm"):
+        if lo <= height * UNIT_SCALE[u] <= hi:
+            return u
+    return None
+
+
+def detect_up(points: np.ndarray, sample: int = 200_000, seed: int = 0) -> tuple[str, str]:
+    """Which file axis points up, sign included.
+
+    Args:
+        points: (N, 3) float, the file's own units and axes (any units: the tests are ratios).
+
+    Returns:
+        (label, method): label one of :data:`UP_ROTATIONS`; method "floor" (the normal of a
+        floor/turntable plane at one end of an axis), "extent" (the only long axis) or
+        "asymmetry" (of two long axes, the one the body is not mirror-symmetric along), with
+        the sign from which end is wider (feet) in the last two.
+    """
+    p = np.asarray(points, dtype=np.float64)
+    if len(p) > sample:
+        p = p[np.random.default_rng(seed).choice(len(p), sample, replace=False)]
+    lo, hi = np.percentile(p, 0.5, axis=0), np.percentile(p, 99.5, axis=0)
+    ext = np.maximum(hi - lo, 1e-12)
+    emax = float(ext.max())
+    names = "xyz"
+    # 1. a floor or turntable: a thin, dense, wide slab at one end of an axis
+    best = None
+    for a in range(3):
+        others = [i for i in range(3) if i != a]
+        for sign, end in ((1, lo[a]), (-1, hi[a])):
+            slab = p[np.abs(p[:, a] - end) < 0.012 * emax]
+            if len(slab) < 0.04 * len(p):
+                continue
+            spread = np.percentile(slab[:, others], 95, axis=0) - np.percentile(slab[:, others], 5, axis=0)
+            area = float(spread[0] * spread[1]) / emax**2
+            if area > 0.12 and (best is None or len(slab) > best[0]):
+                best = (len(slab), a, sign)
+    if best is not None:
+        _, a, sign = best
+        return ("" if sign > 0 else "-") + names[a], "floor"
+    # 2. the long axis; a T-pose has two (height and arm span): the body is mirror-symmetric
+    # left-right, not head-to-feet
+    cand = [a for a in range(3) if ext[a] >= 0.75 * emax]
+    if len(cand) == 1:
+        a, method = cand[0], "extent"
+    else:
+        def asym(axis):
+            h, _ = np.histogram(p[:, axis], bins=40, range=(lo[axis], hi[axis]))
+            return float(np.abs(h - h[::-1]).sum()) / max(1, h.sum())
+
+        a, method = max(cand, key=asym), "asymmetry"
+    # sign: the feet end (two feet, apart) is wider than the head end
+    others = [i for i in range(3) if i != a]
+
+    def end_area(end):
+        slab = p[np.abs(p[:, a] - end) < 0.06 * ext[a]]
+        if len(slab) < 10:
+            return 0.0
+        spread = np.percentile(slab[:, others], 98, axis=0) - np.percentile(slab[:, others], 2, axis=0)
+        return float(spread[0] * spread[1])
+
+    sign = 1 if end_area(lo[a]) >= end_area(hi[a]) else -1
+    return ("" if sign > 0 else "-") + names[a], method
+
+
+# --- checks ----------------------------------------------------------------------------------
+def _check_height(path: Path, points_m: np.ndarray, units: str | None, up: str, height: float) -> None:
+    """Refuse a scan whose height along +Y (``height``, metres in the unit used; robust to stray
+    points) is implausible for a whole body, saying why and what to pass."""
+    lo, hi = HEIGHT_RANGE_M
     if lo <= height <= hi:
         return
     used = units or "m"
     raw = height / UNIT_SCALE[used]  # height in the file's own units
-    plausible = [u for u in ("mm", "cm", "m") if lo <= raw * UNIT_SCALE[u] <= hi]
-    # a scan saved with the other up axis: its height then lies along canonical z either way
+    plausible = detect_units(raw)
     extents = np.ptp(points_m, axis=0)
-    other_up = "z" if up == "y" else "y"
-    other_axis = 2
-    sideways = lo <= float(extents[other_axis]) <= hi and float(extents[other_axis]) > 2 * height
+    other = int(np.argmax([extents[0], 0.0, extents[2]]))
+    up_hint = "pass --up auto to detect the up axis, or name it (--up y, z, -y, -z, x, -x)"
     if units is None:
         msg = f"{path}: scan is {raw:.4g} units tall"
-        if plausible and plausible[0] != "m":
-            u = plausible[0]
+        if plausible and plausible != "m":
             raise InputError(
-                f"{msg}: it looks like {UNIT_WORDS[u]}",
-                hint=f"pass --units {u} (metres are assumed when --units is not given)",
+                f"{msg}: it looks like {UNIT_WORDS[plausible]}",
+                hint=f"pass --units {plausible}, or --units auto to accept the detected unit "
+                "(metres are assumed when --units is not given)",
             )
-        if sideways:
+        if float(extents[other]) > 2 * height:
             raise InputError(
-                f"{msg} along the up axis ({up}) but {float(extents[other_axis]):.3g} along another: "
+                f"{msg} along the up axis ({up}) but {float(extents[other]) / UNIT_SCALE[used]:.4g} along another: "
                 "it looks like it was saved with a different up axis",
-                hint=f"pass --up {other_up}",
+                hint=up_hint,
             )
         raise InputError(
             f"{msg} along the up axis ({up}); a whole body is {lo}-{hi} m tall in metres, "
@@ -233,12 +389,10 @@ def _check_height(path: Path, points_m: np.ndarray, units: str | None, up: str) 
             hint="check that the file holds one whole standing body, and pass --units and --up to match it",
         )
     msg = f"{path}: scan is {height:.3g} m tall with --units {used} ({raw:.4g} {used}), outside {lo}-{hi} m"
-    if plausible and plausible[0] != used:
-        raise InputError(
-            f"{msg}: it looks like {UNIT_WORDS[plausible[0]]}", hint=f"pass --units {plausible[0]}"
-        )
-    if sideways:
-        raise InputError(f"{msg}; another axis is {float(extents[other_axis]):.3g} m", hint=f"pass --up {other_up}")
+    if plausible and plausible != used:
+        raise InputError(f"{msg}: it looks like {UNIT_WORDS[plausible]}", hint=f"pass --units {plausible} (or --units auto)")
+    if float(extents[other]) > 2 * height:
+        raise InputError(f"{msg}; another axis is {float(extents[other]):.3g} m", hint=up_hint)
     raise InputError(msg, hint="check that the file holds one whole standing body and the units are right")
 
 
@@ -333,7 +487,12 @@ def _file_comments(path: Path, suffix: str) -> list[str]:
 
 
 def _read_point_list(path: Path):
-    """XYZ/TXT/PTS/CSV: one point per line, x y z first (spaces, tabs or commas), ``#`` comments."""
+    """XYZ/TXT/PTS/CSV: one point per line, x y z first (spaces, tabs, commas or semicolons),
+    ``#`` comments, an optional header line. Extra columns (normals, colours) are ignored.
+
+    Millions of lines are parsed in one vectorised pass (:func:`numpy.fromstring`); only a file
+    whose lines do not all hold the same number of values falls back to a line-by-line reader,
+    which names the first bad line."""
     try:
         text = path.read_text(encoding="utf-8", errors="strict")
     except UnicodeDecodeError:
@@ -342,6 +501,52 @@ def _read_point_list(path: Path):
             hint="a point list has one 'x y z' line per point; export the scan as PLY or XYZ text",
         ) from None
     comments = _file_comments(path, path.suffix.lower())
+    fast = _parse_points_fast(text)
+    if fast is not None:
+        return fast, None, None, comments
+    return _parse_points_slow(path, text), None, None, comments
+
+
+def _parse_points_fast(text: str) -> np.ndarray | None:
+    """(N, 3) float64 from a uniform numeric table, or None when the slow reader must look."""
+    # skip leading comment, blank and header lines (at most a few)
+    pos = 0
+    ncols = 0
+    for _ in range(64):
+        end = text.find("\n", pos)
+        line = text[pos : len(text) if end < 0 else end]
+        s = line.split("#", 1)[0].strip().replace(",", " ").replace(";", " ")
+        if s:
+            try:
+                ncols = len([float(x) for x in s.split()])
+                break
+            except ValueError:
+                pass  # a header such as "x y z"
+        if end < 0:
+            return np.zeros((0, 3))
+        pos = end + 1
+    if ncols < 3:
+        return None
+    body = text[pos:]
+    if "#" in body:
+        return None
+    if "," in body or ";" in body:
+        body = body.replace(",", " ").replace(";", " ")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        values = np.fromstring(body, dtype=np.float64, sep=" ")
+    raw = np.frombuffer(body.encode("ascii", errors="replace"), dtype=np.uint8)
+    nonspace = np.cumsum(raw > 32)
+    newlines = np.flatnonzero(raw == 10)
+    ends = np.concatenate([newlines, [len(raw) - 1]]) if len(raw) else np.zeros(0, dtype=np.int64)
+    counts = np.diff(np.concatenate([[0], nonspace[ends]])) if len(raw) else np.zeros(0)
+    n_lines = int((counts > 0).sum())
+    if values.size != n_lines * ncols:
+        return None
+    return values.reshape(n_lines, ncols)[:, :3]
+
+
+def _parse_points_slow(path: Path, text: str) -> np.ndarray:
     rows = []
     for i, line in enumerate(text.splitlines(), start=1):
         s = line.split("#", 1)[0].strip().replace(",", " ").replace(";", " ")
@@ -362,7 +567,7 @@ def _read_point_list(path: Path):
                 f"{path}: line {i} is not numbers: {line.strip()[:60]!r}",
                 hint="a point list has one 'x y z' line per point",
             ) from None
-    return np.asarray(rows, dtype=np.float64).reshape(-1, 3), None, None, comments
+    return np.asarray(rows, dtype=np.float64).reshape(-1, 3)
 
 
 def _read_npz(path: Path):
@@ -397,4 +602,245 @@ def _read_npz(path: Path):
     return points, faces, normals, comments
 
 
-__all__ = ["Scan", "load_scan", "UNIT_SCALE", "HEIGHT_RANGE_M", "MIN_POINTS", "SUPPORTED"]
+# --- cleaning --------------------------------------------------------------------------------
+@dataclass
+class CleanSettings:
+    """Knobs of :func:`clean_scan`. Lengths are metres (canonical frame)."""
+
+    remove_floor: bool = True
+    """find and remove a floor or turntable plane under the feet."""
+    floor_band: float = 0.15
+    """the plane is searched among points this far above the scan's lowest point."""
+    floor_min_fraction: float = 0.03
+    """a plane needs at least this share of all points to count as a floor."""
+    floor_min_area: float = 0.25
+    """... and to spread over at least this many square metres (feet cover ~0.1 m^2)."""
+    floor_tolerance: float = 0.008
+    """points closer to the plane than this (and every point below it) are removed."""
+    remove_clusters: bool = True
+    """remove stray clusters away from the body."""
+    cluster_voxel: float = 0.04
+    """voxel size of the cluster grid."""
+    cluster_reach: int = 2
+    """voxels this many cells apart are connected (bridges gaps up to ~reach x voxel)."""
+    cluster_min_fraction: float = 0.05
+    """clusters with fewer points than this share of the largest one are removed."""
+    max_points: int = 150_000
+    """larger scans are decimated on a voxel grid (one averaged point per cell) to at most this."""
+    seed: int = 0
+
+
+def clean_scan(scan: Scan, settings: CleanSettings | None = None) -> Scan:
+    """Remove a floor/turntable plane and stray clusters, and decimate a large scan.
+
+    Args:
+        scan: a :class:`Scan` (canonical frame, metres).
+        settings: :class:`CleanSettings`.
+
+    Returns:
+        A new :class:`Scan` (points (M, 3) float32, canonical metres; faces dropped when points
+        were removed) with ``floor_y`` set when a floor was found and ``metadata["cleaning"]``:
+        ``{"floor": {...} or None, "floor_points", "cluster_points", "clusters_removed",
+        "decimated_from", "n_points"}``.
+
+    Raises:
+        InputError: fewer than :data:`MIN_POINTS` points are left.
+    """
+    cfg = settings or CleanSettings()
+    pts = np.asarray(scan.points, dtype=np.float64)
+    keep = np.ones(len(pts), dtype=bool)
+    report: dict = {"n_points_in": int(len(pts)), "floor": None, "floor_points": 0, "cluster_points": 0,
+                    "clusters_removed": 0, "decimated_from": None}
+    floor_y = scan.floor_y
+    if cfg.remove_floor:
+        plane = find_floor(pts, cfg)
+        if plane is not None:
+            normal, offset, info = plane
+            h = pts @ normal - offset  # signed height above the plane
+            floor_mask = h < cfg.floor_tolerance
+            keep &= ~floor_mask
+            report["floor"] = info
+            report["floor_points"] = int(floor_mask.sum())
+            floor_y = float(info["height_m"])
+    if cfg.remove_clusters and keep.sum() > 0:
+        idx = np.flatnonzero(keep)
+        stray, n_removed = stray_clusters(pts[idx], cfg.cluster_voxel, cfg.cluster_reach, cfg.cluster_min_fraction)
+        keep[idx[stray]] = False
+        report["cluster_points"] = int(stray.sum())
+        report["clusters_removed"] = int(n_removed)
+    out = pts[keep]
+    normals = None if scan.normals is None else np.asarray(scan.normals)[keep]
+    if len(out) > cfg.max_points:
+        report["decimated_from"] = int(len(out))
+        out, normals = voxel_decimate(out, cfg.max_points, normals)
+    if len(out) < MIN_POINTS:
+        raise InputError(
+            f"{scan.path}: only {len(out)} points are left after removing the floor and stray clusters",
+            hint="check the scan holds a whole body; pass --keep-floor / --keep-clutter to keep every point",
+        )
+    report["n_points"] = int(len(out))
+    changed = len(out) != len(pts)
+    meta = dict(scan.metadata)
+    meta["cleaning"] = report
+    meta["height_m"] = round(float(out[:, 1].max() - (floor_y if floor_y is not None else out[:, 1].min())), 4)
+    return replace(
+        scan,
+        points=out.astype(np.float32),
+        faces=None if changed else scan.faces,
+        normals=None if normals is None else np.asarray(normals, dtype=np.float32),
+        floor_y=floor_y,
+        metadata=meta,
+    )
+
+
+def find_floor(points: np.ndarray, settings: CleanSettings | None = None):
+    """A floor or turntable plane under the body (canonical frame, metres).
+
+    RANSAC over the points in the lowest ``floor_band``: planes within 15 degrees of horizontal,
+    scored by inliers within ``floor_tolerance``; kept when the inliers are many
+    (``floor_min_fraction``), spread wide (``floor_min_area``, wider than two feet) and the body
+    stands on it (at least 90 % of the points above it).
+
+    Returns:
+        None, or (normal (3,) unit, pointing up; offset (plane: normal . p = offset); info dict
+        with ``height_m`` (the plane's height under the body's centre), ``tilt_deg``,
+        ``inliers``, ``area_m2``).
+    """
+    cfg = settings or CleanSettings()
+    p = np.asarray(points, dtype=np.float64)
+    y0 = float(p[:, 1].min())
+    band = p[p[:, 1] < y0 + cfg.floor_band]
+    if len(band) < cfg.floor_min_fraction * len(p) or len(band) < 50:
+        return None
+    rng = np.random.default_rng(cfg.seed)
+    sample = band[rng.choice(len(band), min(len(band), 4000), replace=False)]
+    best = None
+    for _ in range(150):
+        a, b, c = sample[rng.choice(len(sample), 3, replace=False)]
+        n = np.cross(b - a, c - a)
+        ln = np.linalg.norm(n)
+        if ln < 1e-9:
+            continue
+        n = n / ln
+        if n[1] < 0:
+            n = -n
+        if n[1] < math.cos(math.radians(15.0)):
+            continue
+        score = int((np.abs(sample @ n - a @ n) < cfg.floor_tolerance).sum())
+        if best is None or score > best[0]:
+            best = (score, n, float(a @ n))
+    if best is None:
+        return None
+    _, n, d = best
+    # refine on all band inliers (least squares, SVD)
+    for _ in range(2):
+        inl = band[np.abs(band @ n - d) < cfg.floor_tolerance]
+        if len(inl) < 3:
+            return None
+        c = inl.mean(axis=0)
+        _, _, vt = np.linalg.svd(inl - c, full_matrices=False)
+        n = vt[-1] if vt[-1][1] > 0 else -vt[-1]
+        d = float(c @ n)
+    inl = band[np.abs(band @ n - d) < cfg.floor_tolerance]
+    spread = np.percentile(inl[:, [0, 2]], 97, axis=0) - np.percentile(inl[:, [0, 2]], 3, axis=0)
+    area = float(spread[0] * spread[1])
+    above = float((p @ n - d > -cfg.floor_tolerance).mean())
+    if len(inl) < cfg.floor_min_fraction * len(p) or area < cfg.floor_min_area or above < 0.9:
+        return None
+    centre = np.median(p, axis=0)
+    height = (d - n[0] * centre[0] - n[2] * centre[2]) / n[1]
+    info = {
+        "height_m": round(float(height), 5),
+        "normal": [round(float(x), 5) for x in n],
+        "tilt_deg": round(math.degrees(math.acos(min(1.0, float(n[1])))), 3),
+        "inliers": int(len(inl)),
+        "area_m2": round(area, 3),
+    }
+    return n, d, info
+
+
+def stray_clusters(points: np.ndarray, voxel: float = 0.04, reach: int = 2, min_fraction: float = 0.05):
+    """Points in clusters well away from the main body.
+
+    The points are binned on a voxel grid; occupied voxels up to ``reach`` cells apart are
+    connected; components holding fewer than ``min_fraction`` of the largest component's points
+    are stray.
+
+    Args:
+        points: (N, 3) float, metres.
+
+    Returns:
+        (stray (N,) bool mask, number of stray components).
+    """
+    p = np.asarray(points, dtype=np.float64)
+    if len(p) == 0:
+        return np.zeros(0, dtype=bool), 0
+    cells = np.floor((p - p.min(axis=0)) / voxel).astype(np.int64) + reach
+    dims = cells.max(axis=0) + reach + 1
+    keys = (cells[:, 0] * dims[1] + cells[:, 1]) * dims[2] + cells[:, 2]
+    uniq, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    ux = uniq // (dims[1] * dims[2])
+    uy = (uniq // dims[2]) % dims[1]
+    uz = uniq % dims[2]
+    rows, cols = [], []
+    r = range(-reach, reach + 1)
+    for dx in r:
+        for dy in r:
+            for dz in r:
+                if (dx, dy, dz) <= (0, 0, 0):
+                    continue  # each pair once
+                nk = ((ux + dx) * dims[1] + (uy + dy)) * dims[2] + (uz + dz)
+                j = np.searchsorted(uniq, nk)
+                j = np.minimum(j, len(uniq) - 1)
+                hit = uniq[j] == nk
+                rows.append(np.flatnonzero(hit))
+                cols.append(j[hit])
+    rows = np.concatenate(rows)
+    cols = np.concatenate(cols)
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(uniq), len(uniq)))
+    ncomp, labels = connected_components(graph, directed=False)
+    comp_points = np.bincount(labels, weights=counts, minlength=ncomp)
+    stray_comp = comp_points < min_fraction * comp_points.max()
+    return stray_comp[labels[inverse.reshape(-1)]], int(stray_comp.sum())
+
+
+def voxel_decimate(points: np.ndarray, max_points: int, normals: np.ndarray | None = None):
+    """Average the points in each cell of a voxel grid, the cell grown until at most
+    ``max_points`` remain.
+
+    Args:
+        points: (N, 3) float, metres; normals: (N, 3) or None.
+
+    Returns:
+        (points (M, 3) float64, normals (M, 3) or None), M <= max_points.
+    """
+    p = np.asarray(points, dtype=np.float64)
+    if len(p) <= max_points:
+        return p, normals
+    ext = np.ptp(p, axis=0).max()
+    size = max(1e-4, ext / 2000.0)
+    origin = p.min(axis=0)
+    while True:
+        cells = np.floor((p - origin) / size).astype(np.int64)
+        dims = cells.max(axis=0) + 1
+        keys = (cells[:, 0] * dims[1] + cells[:, 1]) * dims[2] + cells[:, 2]
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        if len(uniq) <= max_points:
+            break
+        size *= 1.25 * math.sqrt(len(uniq) / max_points) ** 0.5
+    inverse = inverse.reshape(-1)
+    counts = np.bincount(inverse, minlength=len(uniq)).astype(np.float64)
+    out = np.stack([np.bincount(inverse, weights=p[:, k], minlength=len(uniq)) for k in range(3)], axis=1)
+    out /= counts[:, None]
+    n_out = None
+    if normals is not None:
+        nn = np.asarray(normals, dtype=np.float64)
+        n_out = np.stack([np.bincount(inverse, weights=nn[:, k], minlength=len(uniq)) for k in range(3)], axis=1)
+        n_out /= np.maximum(np.linalg.norm(n_out, axis=1, keepdims=True), 1e-12)
+    return out, n_out
+
+
+__all__ = [
+    "Scan", "load_scan", "clean_scan", "CleanSettings", "detect_up", "detect_units", "find_floor",
+    "stray_clusters", "voxel_decimate", "UNIT_SCALE", "UP_ROTATIONS", "HEIGHT_RANGE_M", "MIN_POINTS", "SUPPORTED",
+]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 import trimesh
 
 from bodies.scan import MIN_POINTS, load_scan
@@ -122,8 +123,11 @@ def test_up_z_converts(tmp_path, body_mesh):
     scan = load_scan(path, up="z")
     assert np.allclose(scan.points, body_mesh.vertices, atol=1e-5)
     assert scan.up == "z"
-    with pytest.raises(InputError, match="--up z"):
-        load_scan(path)  # read as +Y up it is a 0.36 m slab lying down
+    auto = load_scan(path)  # detected: the only long axis
+    assert auto.up == "z" and auto.metadata["up_method"] == "extent"
+    assert np.allclose(auto.points, body_mesh.vertices, atol=1e-5)
+    with pytest.raises(InputError, match="--up"):
+        load_scan(path, up="y")  # read as +Y up it is a 0.36 m slab lying down
 
 
 def _raises(path, *needles, **kw):
@@ -199,4 +203,111 @@ def test_too_few_points_and_no_points(tmp_path, body_mesh):
 def test_bad_arguments(tmp_path, body_mesh):
     path = save_ply(tmp_path / "s.ply", body_mesh.vertices)
     _raises(path, "unknown unit", units="inch")
-    _raises(path, "unknown up axis", up="x")
+    _raises(path, "unknown up axis", up="w")
+
+
+# --- detection, cleaning, large inputs ---------------------------------------------------------
+from bodies.scan import UP_ROTATIONS, CleanSettings, clean_scan, detect_up, voxel_decimate  # noqa: E402
+
+
+def test_units_auto_accepts_and_default_refuses_naming_auto(tmp_path, body_mesh):
+    path = save_ply(tmp_path / "mm.ply", body_mesh.vertices * 1000.0, body_mesh.faces)
+    text = _raises(path, "1700 units tall", "millimetres", "--units mm")
+    assert "--units auto" in text
+    scan = load_scan(path, units="auto")
+    _check_body(scan, body_mesh)
+    assert scan.units == "mm" and not scan.units_given and scan.metadata["units_detected"] == "mm"
+    assert scan.metadata["units_source"] == "detected"
+    giant = save_ply(tmp_path / "giant.ply", body_mesh.vertices * 5.0)  # 8.5 units: no unit fits
+    _raises(giant, "units tall", units="auto")
+
+
+@pytest.fixture(scope="module")
+def anny_bodies(anny_model):
+    from bodies.poses import pose_preset
+
+    out = {}
+    for pose in ("t-pose", "relaxed"):
+        with torch.no_grad():
+            o = anny_model(pose=pose_preset(anny_model, pose))
+        out[pose] = o.vertices[0].numpy().astype(np.float64)
+    return out
+
+
+@pytest.mark.parametrize("label", ["y", "z", "-y", "-z", "x", "-x"])
+def test_up_axis_detected_for_every_axis(anny_bodies, label):
+    for pose, v in anny_bodies.items():
+        file_pts = v @ UP_ROTATIONS[label]  # canonical -> that file frame
+        found, method = detect_up(file_pts)
+        assert found == label, (pose, label, found, method)
+        if pose == "t-pose":
+            assert method == "asymmetry"  # arm span and height are both long
+
+
+def test_floor_found_and_removed_with_its_height(tmp_path, body_mesh):
+    rng = np.random.default_rng(0)
+    r = 0.6 * np.sqrt(rng.random(3000))
+    a = rng.uniform(0, 2 * np.pi, 3000)
+    floor = np.stack([0.1 + r * np.cos(a), rng.normal(-0.01, 0.001, 3000), -0.05 + r * np.sin(a)], axis=1)
+    pts = np.vstack([body_mesh.vertices, floor])
+    zup = canonical_to_blender(pts) * 100.0  # Blender axes, centimetres
+    scan = load_scan(save_ply(tmp_path / "floor.ply", zup), units="auto")
+    assert scan.up == "z" and scan.metadata["up_method"] == "floor" and scan.units == "cm"
+    clean = clean_scan(scan)
+    rep = clean.metadata["cleaning"]
+    assert rep["floor"] is not None and abs(clean.floor_y + 0.01) < 0.003
+    assert rep["floor_points"] >= 3000 and rep["floor_points"] < 3000 + 0.05 * len(body_mesh.vertices)
+    assert clean.points[:, 1].min() > -0.002
+    kept = clean_scan(scan, CleanSettings(remove_floor=False))
+    assert kept.metadata["cleaning"]["floor"] is None and kept.n_points == scan.n_points
+
+
+def test_no_floor_on_a_body_alone(body_mesh, tmp_path):
+    scan = load_scan(save_ply(tmp_path / "b.ply", body_mesh.vertices))
+    clean = clean_scan(scan)
+    assert clean.metadata["cleaning"]["floor"] is None and clean.floor_y is None
+    assert clean.n_points == scan.n_points and clean.faces is not None
+
+
+def test_stray_clusters_removed(tmp_path, body_mesh):
+    rng = np.random.default_rng(1)
+    blob = rng.normal([1.5, 1.0, 0.0], 0.03, (150, 3))
+    specks = rng.uniform(-2, 2, (20, 3)) + [0, 3.5, 0]
+    pts = np.vstack([body_mesh.vertices, blob, specks])
+    scan = load_scan(save_ply(tmp_path / "c.ply", pts[: len(body_mesh.vertices) + 150]))
+    clean = clean_scan(scan)
+    assert clean.metadata["cleaning"]["cluster_points"] == 150
+    assert clean.n_points == len(body_mesh.vertices)
+    # far specks above the head do not change the height used for units
+    scan2 = load_scan(save_ply(tmp_path / "d.ply", pts))
+    assert abs(scan2.metadata["height_m"] - HEIGHT) < 0.01
+
+
+def test_decimation_keeps_the_shape():
+    rng = np.random.default_rng(2)
+    pts = rng.normal(0, 1, (50_000, 3))
+    pts /= np.linalg.norm(pts, axis=1, keepdims=True)
+    out, _ = voxel_decimate(pts, 5000)
+    assert 1000 < len(out) <= 5000
+    r = np.linalg.norm(out, axis=1)
+    assert abs(r.mean() - 1.0) < 0.01
+
+
+def test_file_frame_round_trip(tmp_path, body_mesh):
+    zup_mm = canonical_to_blender(body_mesh.vertices) * 1000.0
+    scan = load_scan(save_ply(tmp_path / "z.ply", zup_mm), units="mm", up="z")
+    assert np.allclose(scan.to_file_frame(scan.points), zup_mm, atol=1e-2)
+    assert np.allclose(scan.to_canonical(zup_mm), body_mesh.vertices, atol=1e-5)
+
+
+def test_large_text_point_list_is_read_whole(tmp_path):
+    rng = np.random.default_rng(3)
+    pts = rng.uniform([-0.3, 0, -0.2], [0.3, 1.7, 0.2], (200_000, 3))
+    path = tmp_path / "big.xyz"
+    body = "\n".join(f"{x:.5f},{y:.5f},{z:.5f},0.1,0.2" for x, y, z in pts)
+    path.write_text("# synthetic cloud\nx,y,z,nx,ny\n" + body + "\n\n")
+    scan = load_scan(path, up="y")
+    assert scan.n_points == 200_000 and np.allclose(scan.points, pts, atol=1e-5)
+    bad = tmp_path / "bad.txt"
+    bad.write_text("0 0 0\n" * 600 + "0 1.7 0\n1 2 x\n")
+    _raises(bad, "line 602")
