@@ -14,7 +14,12 @@ for Anny and SMPL-X. It is gradient descent (Adam) in stages:
    the shape near the average. Correspondences are recomputed every step (``refresh_every``) on
    fresh random subsets (a few thousand scan points and body vertices).
 
-Distances reported are from every scan point to the fitted body's surface, in millimetres.
+3. detail (optional, ``FitSettings.detail``): per-vertex offsets along the body's normals (hair,
+   tight clothing), smooth and bounded, kept apart from the body parameters.
+
+Before all this the scan is cleaned (:func:`~bodies.scan.clean_scan`: floor/turntable plane,
+stray clusters, voxel decimation of large scans); a floor found there also anchors the feet.
+Distances reported are from every (cleaned) scan point to the fitted body's surface, in millimetres.
 
 Measured (anny 0.6.2, synthetic scans from :mod:`bodies.synthetic`: ~13.6k points, 2 mm normal
 noise, 4 holes; seeds 0-4): the default 200 steps reach a mean of 1.7-2.1 mm (p95 4.4-5.7 mm)

@@ -623,7 +623,7 @@ class CleanSettings:
     """voxel size of the cluster grid."""
     cluster_reach: int = 2
     """voxels this many cells apart are connected (bridges gaps up to ~reach x voxel)."""
-    cluster_min_fraction: float = 0.05
+    cluster_min_fraction: float = 0.01
     """clusters with fewer points than this share of the largest one are removed."""
     max_points: int = 150_000
     """larger scans are decimated on a voxel grid (one averaged point per cell) to at most this."""

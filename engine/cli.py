@@ -93,10 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("scan", help="scan file: .ply .obj .stl .glb .gltf .xyz .txt .npz")
     p.add_argument("--out", required=True, help="output folder for the twin")
-    p.add_argument("--units", choices=["m", "cm", "mm"], default=None, help="units of the scan (default: metres; a scan that is not 0.5-2.5 m tall is refused with a suggestion)")
-    p.add_argument("--up", choices=["y", "z"], default="y", help="up axis of the scan (default y)")
+    p.add_argument("--units", choices=["auto", "m", "cm", "mm"], default=None,
+                   help="units of the scan; default metres: a scan that is not 0.5-2.5 m tall is refused, naming the "
+                        "unit it looks like; auto accepts the detected unit")
+    p.add_argument("--up", choices=["auto", "y", "z", "-y", "-z", "x", "-x"], default="auto",
+                   help="up axis of the scan (default auto: detected)")
     p.add_argument("--iterations", type=int, default=None, help="optimiser steps (default: the fitter's own)")
     p.add_argument("--seed", type=int, default=0, help="seed for point subsampling (default 0)")
+    from bodies.cli import add_fit_arguments
+
+    add_fit_arguments(p)
     _add_model(p)
     _add_common(p)
 
@@ -167,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_garment_parsers(sub)
 
+    from bodies.cli import add_parsers as add_body_parsers
+
+    add_body_parsers(sub)
+
     from scenes.fitcheck.cli import add_parsers as add_fitcheck_parsers
 
     add_fitcheck_parsers(sub)
@@ -186,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
             from .rights import cli as rights_cli
 
             return rights_cli.run(args)
+        if args.command == "body":
+            from bodies import cli as bodies_cli
+
+            return bodies_cli.run(args)
         if args.command == "garment":
             from garments import cli as garments_cli
 

@@ -60,17 +60,20 @@ def stage_scan(out: Path, seed: int, stages: Stages, quiet: bool = False) -> Pat
     return path
 
 
-def stage_fit(scan_path: Path, twin_dir: Path, stages: Stages, model_name: str = "anny", units=None, up="y",
-              iterations=None, seed: int = 0, quiet: bool = False, step: str = "[2/4]") -> dict:
+def stage_fit(scan_path: Path, twin_dir: Path, stages: Stages, model_name: str = "anny", units=None, up="auto",
+              iterations=None, seed: int = 0, quiet: bool = False, step: str = "[2/4]",
+              extra: dict | None = None) -> dict:
     """Scan -> twin folder (twin.json, body.ply, fit_report.json). Returns the fit report."""
     import bodies
     from bodies.fit import fit_to_folder
     from bodies.scan import load_scan
 
     scan = load_scan(scan_path, units=units, up=up)
-    inputs = {"scan": scan.sha256, "model": model_name, "units": units, "up": up, "iterations": iterations, "seed": seed}
+    inputs = {"scan": scan.sha256, "model": model_name, "units": units, "up": up, "iterations": iterations,
+              "seed": seed, "extra": repr(sorted((extra or {}).items()))}
     report_path = twin_dir / "fit_report.json"
-    if stages.done("fit", inputs, [twin_dir / "twin.json", twin_dir / "body.ply", report_path]):
+    outputs = [twin_dir / n for n in ("twin.json", "body.ply", "body_scanframe.ply", "measurements.json")] + [report_path]
+    if stages.done("fit", inputs, outputs):
         say(f"{step} fit      already done: {twin_dir / 'twin.json'}", quiet)
         return read_json(report_path)
     say(f"{step} fit      fitting {model_name} to {scan_path} ({len(scan.points)} points)", quiet)
@@ -79,7 +82,7 @@ def stage_fit(scan_path: Path, twin_dir: Path, stages: Stages, model_name: str =
     if iterations:
         kw["iterations"] = iterations
     progress = Progress("fit", quiet=quiet)
-    result = fit_to_folder(model, scan, twin_dir, progress=progress, **kw)
+    result = fit_to_folder(model, scan, twin_dir, progress=progress, **kw, **(extra or {}))
     progress.finish(f"mean {result.mean_mm:.1f} mm, p95 {result.p95_mm:.1f} mm")
     stages.mark("fit", inputs)
     return read_json(report_path)
@@ -296,9 +299,12 @@ def run_demo(args) -> int:
 
 def run_fit(args) -> int:
     out = Path(args.out)
+    from bodies.cli import fit_kwargs
+
     report = stage_fit(Path(args.scan), out, Stages(out), model_name=args.model, units=args.units, up=args.up,
-                       iterations=args.iterations, seed=args.seed, quiet=args.quiet, step="")
-    print(f"twin written to {out}/ (twin.json, body.ply, fit_report.json): mean {report['mean_mm']:.1f} mm, "
+                       iterations=args.iterations, seed=args.seed, quiet=args.quiet, step="", extra=fit_kwargs(args))
+    print(f"twin written to {out}/ (twin.json, body.ply, body_scanframe.ply, fit_report.json, measurements.json): "
+          f"mean {report['mean_mm']:.1f} mm, "
           f"p95 {report['p95_mm']:.1f} mm scan-to-body in {report['seconds']:.0f} s")
     return 0
 

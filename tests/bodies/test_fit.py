@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from bodies.fit import FitSettings, _closest_on_triangles, fit_scan, fit_to_folder, point_surface_distance
+from bodies.fit import FitSettings, _closest_on_triangles, fit_scan, fit_scans, fit_to_folder, point_surface_distance
 from bodies.scan import load_scan
 from bodies.synthetic import make_synthetic_scan
 from bodies.twin import Twin
@@ -73,7 +73,8 @@ def test_distances_are_to_the_surface(fitted, synthetic, anny_model):
 def test_writes_twin_folder(fitted, synthetic, anny_model):
     result, out, _ = fitted
     path, _ = synthetic
-    assert sorted(p.name for p in out.iterdir()) == ["body.ply", "fit_report.json", "twin.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "body.ply", "body_scanframe.ply", "fit_report.json", "measurements.json", "twin.json"]
     twin = Twin.load(out)
     assert twin.model == "anny" and len(twin.shape) == anny_model.num_shape
     assert np.array(twin.pose).shape == (anny_model.num_pose, 3)
@@ -83,7 +84,8 @@ def test_writes_twin_folder(fitted, synthetic, anny_model):
     lo, hi = (b.numpy() for b in anny_model.shape_bounds())
     assert ((np.array(twin.shape) >= lo) & (np.array(twin.shape) <= hi)).all()
     report = read_json(out / "fit_report.json")
-    for key in ("mean_mm", "median_mm", "p95_mm", "seconds", "iterations", "n_points", "model", "units"):
+    for key in ("mean_mm", "median_mm", "p95_mm", "seconds", "iterations", "n_points", "model", "units",
+                "coverage", "scan_info"):
         assert key in report, key
     assert report["model"] == "anny" and report["units"] == "m" and report["iterations"] == FEW_STEPS
     assert report["scan_sha256"] == file_sha256(path) and report["synthetic"] is True
@@ -163,3 +165,59 @@ def test_fit_works_for_smplx(tmp_path):
     assert result.mean_mm < 8.0 and result.start_mean_mm > 2 * result.mean_mm, result.to_report()
     assert np.allclose(result.twin.translation, truth["translation"], atol=0.03)
     assert Twin.load(tmp_path / "twin").model == "smplx"
+
+
+def test_scan_in_millimetres_z_up_with_floor(anny_model, tmp_path):
+    """A point cloud in mm, Z-up, standing on a floor: units/up detected, floor removed, the body
+    overlays the file in body_scanframe.ply and measurements.json holds tape measurements."""
+    from bodies.measure import TAPE_KEYS
+    from engine.frames import canonical_to_blender
+
+    path = tmp_path / "s.ply"
+    truth = make_synthetic_scan(anny_model, path, seed=6, n_points=6000)
+    pts = load_scan(path).points.astype(np.float64)
+    rng = np.random.default_rng(0)
+    r = 0.6 * np.sqrt(rng.random(1500))
+    a = rng.uniform(0, 2 * np.pi, 1500)
+    floor_y = truth["translation"][1] - 0.004
+    floor = np.stack([r * np.cos(a), np.full(1500, floor_y), r * np.sin(a)], axis=1)
+    file_pts = canonical_to_blender(np.vstack([pts, floor])) * 1000.0
+    mm = save_ply(tmp_path / "mm.ply", file_pts)
+    result = fit_to_folder(anny_model, mm, tmp_path / "twin", iterations=40, units="auto")
+    info = result.scan_info
+    assert info["units"] == "mm" and info["up"] == "z" and info["up_method"] == "floor"
+    assert info["cleaning"]["floor_points"] >= 1500 and abs(info["floor_y_m"] - floor_y) < 0.003
+    assert result.mean_mm < 8.0, result.to_report()
+    body_file, faces, _ = load_ply(tmp_path / "twin" / "body_scanframe.ply")
+    body, _, _ = load_ply(tmp_path / "twin" / "body.ply")
+    assert np.allclose(body_file, canonical_to_blender(body) * 1000.0, atol=0.05)
+    # the body in the file frame sits on the scan: mean nearest distance in mm
+    from scipy.spatial import cKDTree
+
+    assert cKDTree(body_file).query(file_pts[: len(pts)])[0].mean() < 15.0
+    meas = read_json(tmp_path / "twin" / "measurements.json")
+    assert meas["units"] == "cm" and set(TAPE_KEYS) <= set(meas["measurements"])
+    assert abs(meas["measurements"]["height_cm"] - 100 * truth["height_m"]) < 3.0
+    with pytest.raises(InputError, match="--units auto"):
+        fit_scan(anny_model, mm, iterations=1)  # millimetres are not accepted silently
+
+
+def test_detail_layer_and_batch(anny_model, tmp_path):
+    paths = []
+    for seed in (4, 5):
+        paths.append(tmp_path / f"s{seed}.ply")
+        make_synthetic_scan(anny_model, paths[-1], seed=seed, n_points=2000)
+    kw = dict(iterations=8, settings=FitSettings(scan_samples=1000, body_samples=1000, yaw_search=False, detail=True))
+    a = fit_scans(anny_model, paths, seed=3, **kw)
+    b = fit_scans(anny_model, paths, seed=3, **kw)
+    assert len(a) == 2 and a[0].twin.shape != a[1].twin.shape
+    assert [r.twin.shape for r in a] == [r.twin.shape for r in b]
+    for r in a:
+        assert r.detail_offsets.shape == (anny_model.faces_numpy().max() + 1,)
+        assert np.abs(r.detail_offsets).max() <= 0.05 + 1e-6
+        assert r.detail_mean_mm < r.mean_mm  # the offsets bring the surface closer to the scan
+    out = tmp_path / "twin"
+    fit_to_folder(anny_model, paths[0], out, **kw)
+    with np.load(out / "detail_offsets.npz") as z:
+        assert z["offsets"].shape == a[0].detail_offsets.shape
+    assert read_json(out / "fit_report.json")["detail"]["file"] == "detail_offsets.npz"

@@ -71,3 +71,48 @@ def test_bad_inputs_raise_input_error(default_a):
     with pytest.raises(InputError):
         # upside down: shoulders below the hips
         measure_body(v * np.array([1, -1, 1], dtype=np.float32), f, j * np.array([1, -1, 1], dtype=np.float32))
+
+
+# --- tape measurements ---------------------------------------------------------------------------
+from bodies.measure import TAPE_KEYS, measure_model, plane_circumference, tape_measurements  # noqa: E402
+
+
+def test_plane_circumference_of_a_tilted_cylinder_and_a_box():
+    tilt = trimesh.transformations.rotation_matrix(0.6, [1, 0, 0])
+    cyl = trimesh.creation.cylinder(radius=0.05, height=0.6, sections=256, transform=tilt)
+    axis = tilt[:3, :3] @ np.array([0.0, 0.0, 1.0])
+    c = plane_circumference(cyl.vertices, cyl.faces, axis * 0.1, axis)
+    assert c == pytest.approx(2 * np.pi * 0.05, rel=2e-3)
+    # a horizontal cut of the tilted cylinder is an ellipse: longer
+    assert plane_circumference(cyl.vertices, cyl.faces, axis * 0.1, [0, 1, 0]) > c * 1.05
+    box = trimesh.creation.box(extents=[0.3, 1.0, 0.2])
+    assert plane_circumference(box.vertices, box.faces, [0, 0.1, 0], [0, 1, 0]) == pytest.approx(1.0, rel=1e-6)
+    # a plane that misses the shape, and a piece larger than allowed
+    assert np.isnan(plane_circumference(box.vertices, box.faces, [0, 2.0, 0], [0, 1, 0]))
+    assert np.isnan(plane_circumference(box.vertices, box.faces, [0, 0.1, 0], [0, 1, 0], max_radius=0.1))
+
+
+def test_tape_measurements_are_plausible_on_anny(anny_model, default_a):
+    t = tape_measurements(*default_a)
+    m = t.to_dict()
+    assert list(m) == list(TAPE_KEYS) and all(v is not None for v in m.values()), m
+    assert 140 < m["height_cm"] < 200
+    assert 60 < m["waist_cm"] < m["hips_cm"] < 130 and m["underbust_cm"] < m["bust_cm"]
+    assert m["waist_cm"] < m["high_hip_cm"] < m["hips_cm"] + 1
+    assert 25 < m["neck_cm"] < 45 and 30 < m["shoulder_width_cm"] < 55
+    assert 45 < m["arm_length_cm"] < 70 and 60 < m["inseam_cm"] < 95
+    assert m["calf_cm"] < m["thigh_cm"] < 75 and 20 < m["upper_arm_cm"] < 40
+    lm = t.landmarks
+    assert lm["crotch"] < lm["hips"] < lm["high_hip"] < lm["waist"] < lm["underbust"] < lm["bust"] < lm["neck"]
+    # the existing keys used by garments are unchanged
+    body = measure_body(*default_a)
+    assert body["chest_cm"] == pytest.approx(m["bust_cm"], abs=0.01)
+    assert {"chest_cm", "waist_cm", "hips_cm", "height_cm", "shoulder_width_cm", "chest_depth_cm",
+            "waist_height_m"} <= set(body)
+
+
+def test_heavier_body_measures_larger(anny_model):
+    light = measure_model(anny_model, torch.tensor([[0.5, 0.5, 0.5, 0.2, 0.5, 0.5]]))
+    heavy = measure_model(anny_model, torch.tensor([[0.5, 0.5, 0.5, 0.8, 0.5, 0.5]]))
+    for k in ("bust_cm", "waist_cm", "hips_cm", "thigh_cm", "upper_arm_cm"):
+        assert heavy[k] > light[k] + 1.0, k

@@ -263,7 +263,7 @@ def test_floor_found_and_removed_with_its_height(tmp_path, body_mesh):
 
 
 def test_no_floor_on_a_body_alone(body_mesh, tmp_path):
-    scan = load_scan(save_ply(tmp_path / "b.ply", body_mesh.vertices))
+    scan = load_scan(save_ply(tmp_path / "b.ply", body_mesh.vertices, body_mesh.faces))
     clean = clean_scan(scan)
     assert clean.metadata["cleaning"]["floor"] is None and clean.floor_y is None
     assert clean.n_points == scan.n_points and clean.faces is not None
@@ -271,15 +271,16 @@ def test_no_floor_on_a_body_alone(body_mesh, tmp_path):
 
 def test_stray_clusters_removed(tmp_path, body_mesh):
     rng = np.random.default_rng(1)
-    blob = rng.normal([1.5, 1.0, 0.0], 0.03, (150, 3))
-    specks = rng.uniform(-2, 2, (20, 3)) + [0, 3.5, 0]
+    # (the capsule mesh has points only on its two caps: two clusters of ~1150 points)
+    blob = rng.normal([1.5, 1.0, 0.0], 0.03, (10, 3))
+    specks = rng.uniform(-2, 2, (5, 3)) + [0, 3.5, 0]
     pts = np.vstack([body_mesh.vertices, blob, specks])
-    scan = load_scan(save_ply(tmp_path / "c.ply", pts[: len(body_mesh.vertices) + 150]))
+    scan = load_scan(save_ply(tmp_path / "c.ply", pts[: len(body_mesh.vertices) + 10]), up="y")
     clean = clean_scan(scan)
-    assert clean.metadata["cleaning"]["cluster_points"] == 150
+    assert clean.metadata["cleaning"]["cluster_points"] == 10
     assert clean.n_points == len(body_mesh.vertices)
     # far specks above the head do not change the height used for units
-    scan2 = load_scan(save_ply(tmp_path / "d.ply", pts))
+    scan2 = load_scan(save_ply(tmp_path / "d.ply", pts), up="y")
     assert abs(scan2.metadata["height_m"] - HEIGHT) < 0.01
 
 
