@@ -36,6 +36,12 @@ def create(model: str = "anny", smplx_dir: str | None = None, gender: str = "neu
 
 @lru_cache(maxsize=1)
 def _anny():
+    try:  # Anny's skinning uses Warp, whose start-up banner would clutter every command's output
+        import warp
+
+        warp.config.log_level = warp.LOG_WARNING
+    except Exception:  # pragma: no cover - Warp missing or changed: only the banner is at stake
+        pass
     from .anny_backend import AnnyBody
 
     return AnnyBody()
