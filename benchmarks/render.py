@@ -2,7 +2,8 @@
 512 and 1024 px with every available backend; seconds per view and peak memory.
 
 Targets (2 CPU cores): pyrender <= 2 s for all 8 views at 512 px; Blender Cycles <= 30 s per
-1024 px view at the default final settings (64 samples + denoiser, as ``engine.render.render``).
+1024 px view at the default final settings (64 samples, adaptive threshold 0.01, denoiser, as
+``engine.render.render``).
 
 Each (backend, size) runs in its own child process so peak memory (max RSS of the process and of
 its Blender worker; CUDA peak for PyTorch3D) is its own.
@@ -28,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 
 CYCLES_SAMPLES = int(os.environ.get("ATELIER_BENCH_CYCLES_SAMPLES", "64"))
+CYCLES_ADAPTIVE = 0.01  # engine.render.backends.render's default noise threshold
 TARGETS = {("pyrender", 512): ("all 8 views", 2.0), ("cycles", 1024): ("per view", 30.0)}
 
 
@@ -87,7 +89,8 @@ def one(backend: str, size: int, views: int) -> dict:
         engine = "cycles" if backend == "cycles" else "workbench"
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
-            res = render_blender_views(meshes, cams, tmp, engine=engine, samples=CYCLES_SAMPLES, denoise=engine == "cycles", timeout=3600)
+            res = render_blender_views(meshes, cams, tmp, engine=engine, samples=CYCLES_SAMPLES, denoise=engine == "cycles",
+                                       adaptive_threshold=CYCLES_ADAPTIVE if engine == "cycles" else 0.0, timeout=3600)
             total = time.perf_counter() - t0
         extra["blender_render_s_per_view"] = sum(res.seconds_per_view) / len(cams)
         extra["wall_incl_startup_s"] = total
@@ -142,7 +145,7 @@ def main(argv=None) -> int:
         peak = r.get("cuda_peak_mb", r["peak_rss_mb"])
         print(f"{r['backend']:<10} {r['size']:>5} {r['views']:>5} {r['faces']:>7} {r['s_per_view']:>8.3f} {r['total_s']:>8.2f} {peak:>8.0f}  {note}")
     print("\nworkbench/cycles s/view: Blender's own render time per view (the worker's start-up, ~3-5 s, is extra);"
-          f" cycles at {CYCLES_SAMPLES} samples + denoiser on CPU. peak MB: max RSS of the process and its Blender worker"
+          f" cycles at {CYCLES_SAMPLES} samples (adaptive {CYCLES_ADAPTIVE}) + denoiser on CPU. peak MB: max RSS of the process and its Blender worker"
           " (CUDA peak allocation for pytorch3d on GPU).")
     return 0
 

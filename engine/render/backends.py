@@ -63,6 +63,7 @@ def render(
     blender_engine: str = "workbench",
     samples: int = 64,
     denoise: bool = True,
+    adaptive_threshold: float = 0.01,
     device: str | None = None,
     progress: Callable[[str], None] | None = None,
     timeout: float = 1800.0,
@@ -83,6 +84,8 @@ def render(
         lights, ambient: override the look's lighting.
         blender_engine, samples, denoise: Blender's engine ("workbench", "cycles"), Cycles samples
             and denoiser.
+        adaptive_threshold: Cycles adaptive-sampling noise threshold (Blender's default 0.01;
+            0 renders exactly ``samples`` per pixel). These three are the final-quality defaults.
         device: PyTorch3D's torch device, or "GPU" for Cycles; default automatic (PyTorch3D)
             and CPU (Cycles).
         progress: callable fed short progress lines.
@@ -120,7 +123,7 @@ def render(
         with tempfile.TemporaryDirectory(prefix="atelier_blender_") as tmp:
             res = render_blender_views(
                 meshes, cameras, tmp, prefix="view", engine=blender_engine, samples=samples, denoise=denoise,
-                lights=lights, ambient=ambient, outputs=wanted, progress=progress, timeout=timeout,
+                adaptive_threshold=adaptive_threshold, lights=lights, ambient=ambient, outputs=wanted, progress=progress, timeout=timeout,
                 device="GPU" if str(device).upper() == "GPU" else "CPU",
             )
             views = []

@@ -77,6 +77,7 @@ def render_blender(
     outputs: Sequence[str] | None = None,
     device: str = "CPU",
     allow_eevee: bool = False,
+    adaptive_threshold: float = 0.0,
 ) -> list[Path]:
     """Render every camera with Blender to an RGBA PNG in ``out_dir``.
 
@@ -102,6 +103,8 @@ def render_blender(
         outputs: ``("mask",)`` also writes ``{stem}_mask.png`` + ``{stem}_mask.json`` per view.
         device: Cycles device, "CPU" or "GPU" (every GPU Cycles finds; CPU when none).
         allow_eevee: accept ``engine="eevee"``.
+        adaptive_threshold: Cycles adaptive-sampling noise threshold (0 = off: exactly
+            ``samples`` per pixel; Blender's default is 0.01).
 
     Returns:
         The PNG paths, one per camera, in order.
@@ -114,6 +117,7 @@ def render_blender(
         meshes, cameras, out_dir, prefix=prefix, engine=engine, samples=samples, timeout=timeout, progress=progress,
         lights=lights, background=background, ambient=ambient, denoise=denoise, seed=seed, workdir=workdir,
         keep_workdir=keep_workdir, outputs=outputs, device=device, allow_eevee=allow_eevee,
+        adaptive_threshold=adaptive_threshold,
     )
     if result.ids is not None:
         from PIL import Image
@@ -146,6 +150,7 @@ def render_blender_views(
     device: str = "CPU",
     allow_eevee: bool = False,
     project_points: np.ndarray | None = None,
+    adaptive_threshold: float = 0.0,
 ) -> BlenderRender:
     """:func:`render_blender` returning everything the job produced (:class:`BlenderRender`):
     the colour PNGs, the decoded id masks when ``"mask"`` is in ``outputs`` (not written to
@@ -197,6 +202,7 @@ def render_blender_views(
         "engine": engine,
         "samples": int(samples),
         "denoise": bool(denoise),
+        "adaptive_threshold": float(adaptive_threshold),
         "seed": int(seed),
         "device": str(device).upper(),
         "meshes": mesh_specs,
