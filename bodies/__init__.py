@@ -11,20 +11,24 @@ from functools import lru_cache
 
 from .model import NAMED_JOINTS, BodyModel, BodyOutput
 
-BACKENDS = ("anny", "smplx")
+BACKENDS = ("anny", "anny-detailed", "smplx")
 
 
 def create(model: str = "anny", smplx_dir: str | None = None, gender: str = "neutral") -> BodyModel:
     """Return the shared body model for a backend.
 
     Args:
-        model: "anny" (default, ships its data) or "smplx" (needs the user's SMPL-X files).
+        model: "anny" (default, ships its data), "anny-detailed" (Anny with four extra shape
+            values after the six phenotype ones: bust, under-bust, waist and hip girth modifiers
+            in [-1, 1]; used for bodies from measurements) or "smplx" (needs the user's SMPL-X files).
         smplx_dir: folder holding ``SMPLX_NEUTRAL.npz`` (or ``smplx/SMPLX_NEUTRAL.npz``);
             defaults to the ``ATELIER_SMPLX_DIR`` environment variable.
         gender: SMPL-X model gender ("neutral", "female", "male").
     """
     if model == "anny":
         return _anny()
+    if model == "anny-detailed":
+        return _anny_detailed()
     if model == "smplx":
         from .smplx_backend import SMPLXBody
 
@@ -45,6 +49,13 @@ def _anny():
     from .anny_backend import AnnyBody
 
     return AnnyBody()
+
+
+@lru_cache(maxsize=1)
+def _anny_detailed():
+    from .anny_backend import DETAILED_LOCAL_CHANGES, AnnyBody
+
+    return AnnyBody(local_changes=DETAILED_LOCAL_CHANGES, name="anny-detailed")
 
 
 @lru_cache(maxsize=4)

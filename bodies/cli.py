@@ -97,7 +97,15 @@ def run(args) -> int:
         if args.weight is not None:
             raise InputError("give either circumferences (--bust, --waist, ...) or --weight, not both",
                              hint="circumferences set the body's size; --weight is for phenotype bodies")
-        body = body_from_measurements(model, targets, gender=args.gender, age=args.age)
+        plain = model.name == "anny"
+        body = body_from_measurements(model, targets, gender=args.gender, age=args.age, rounds=4 if plain else 8)
+        if not body.converged and plain:
+            # the six phenotype values cannot reach every combination: free Anny's bust,
+            # under-bust, waist and hip girth modifiers too (twin model "anny-detailed")
+            detailed = bodies.create("anny-detailed")
+            again = body_from_measurements(detailed, targets, gender=args.gender, age=args.age, start=body.shape)
+            if max(map(abs, again.residuals.values())) < max(map(abs, body.residuals.values())):
+                body, model = again, detailed
         mode = "measurements"
     else:
         body = body_from_phenotype(model, gender=args.gender or "neutral", age=args.age, height_cm=args.height,

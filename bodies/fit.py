@@ -19,13 +19,20 @@ for Anny and SMPL-X. It is gradient descent (Adam) in stages:
 
 Before all this the scan is cleaned (:func:`~bodies.scan.clean_scan`: floor/turntable plane,
 stray clusters, voxel decimation of large scans); a floor found there also anchors the feet.
-Distances reported are from every (cleaned) scan point to the fitted body's surface, in millimetres.
+Distances reported are from the (cleaned) scan points to the fitted body's surface (exact
+point-to-triangle), in millimetres; large scans are measured on a seeded subset of
+``FitSettings.measure_points`` (50k) points.
 
-Measured (anny 0.6.2, synthetic scans from :mod:`bodies.synthetic`: ~13.6k points, 2 mm normal
-noise, 4 holes; seeds 0-4): the default 200 steps reach a mean of 1.7-2.1 mm (p95 4.4-5.7 mm)
-from a placed start of 20-36 mm, in ~15-18 s of single-thread CPU time; 60 steps reach
-2.2-2.7 mm. The noise alone accounts for ~1.6 mm. Each step costs one forward and backward
-pass of the model plus a correspondence refresh (~3k points each way).
+Speed (what a step costs, and why): one Anny forward+backward that moves the shape costs ~55 ms
+on one thread, one with the shape frozen ~10-40 ms (the backend reuses its rest body for a shape
+it has seen without gradient), so the shape takes a step every ``shape_every`` (3) steps; torch
+runs on one thread during the fit (``torch_threads``: on 2 busy cores two threads were ~3x
+slower on these small tensors); correspondences use half the samples in the first half of the
+fit, the scan's k-d tree is built once and the body's is rebuilt every 4 refreshes.
+
+Measured (anny 0.6.2, 2 shared cores at load average ~3.5, benchmark scan seed 1000: 200k
+points, 141k after cleaning): 200 steps in 18-22 s (was ~160 s), mean 1.9 mm, p95 4.7 mm,
+vertex-to-vertex 3.4-3.6 mm; 150 steps: 10.5 s, p95 5.0 mm, v2v 4.3 mm.
 """
 
 from __future__ import annotations
@@ -63,6 +70,18 @@ class FitSettings:
     """body vertices used per correspondence refresh."""
     refresh_every: int = 1
     """steps between correspondence refreshes."""
+    shape_every: int = 3
+    """the shape takes a gradient step every this many steps (1: every step). A step with the
+    shape frozen reuses the model's rest body and costs ~1/6 of one that moves the shape (Anny:
+    ~40 ms against ~250 ms for a forward and backward pass on 2 cores)."""
+    coarse_fraction: float = 0.5
+    """share of the steps run on half of ``scan_samples``/``body_samples`` (coarse to fine)."""
+    torch_threads: int = 1
+    """torch intra-op threads during the fit (restored after; 0 leaves torch's setting). The
+    body model's tensors are small: on 2 busy cores one thread ran a shape step in 55 ms against
+    190 ms with two (thread hand-offs cost more than they share)."""
+    measure_points: int = 50_000
+    """scan points (a seeded random subset) whose exact distance to the body is reported; 0: all."""
     placement_fraction: float = 0.12
     """share of the iterations spent on translation + root rotation + shape only."""
     lr_translation: float = 0.004
@@ -108,7 +127,9 @@ class FitResult:
         start_mean_mm: the same mean for the placed but unfitted start body (on a subsample).
         seconds: wall time of the fit, placement to final distances.
         iterations: optimisation steps run.
-        n_points: scan points measured.
+        n_points: scan points (after cleaning and decimation).
+        n_measured: scan points whose distances make mean/median/p95 (a seeded subset of
+            ``FitSettings.measure_points`` on large scans, exact point-to-triangle distances).
         model: body model name.
         units: the scan's units ("m", "cm", "mm") and whether they were assumed.
         history: (step, loss, sigma) every few steps.
@@ -138,6 +159,7 @@ class FitResult:
     scan_info: dict = field(default_factory=dict)
     detail_offsets: np.ndarray | None = None
     detail_mean_mm: float | None = None
+    n_measured: int = 0
 
     def to_report(self) -> dict:
         """JSON-serialisable summary for ``fit_report.json``."""
@@ -149,6 +171,7 @@ class FitResult:
             "units": self.units,
             "units_assumed": self.units_assumed,
             "n_points": self.n_points,
+            "n_measured": self.n_measured,
             "iterations": self.iterations,
             "seconds": round(self.seconds, 2),
             "mean_mm": round(self.mean_mm, 3),
@@ -202,12 +225,22 @@ def fit_scan(
         :class:`FitResult` with the twin (canonical frame, metres, placed on the scan) and
         scan -> body surface distances in millimetres.
     """
+    cfg = settings or FitSettings()
+    threads = torch.get_num_threads()
+    if cfg.torch_threads > 0:
+        torch.set_num_threads(cfg.torch_threads)
+    try:
+        return _fit_scan(model, scan, iterations, seed, pose_init, progress, cfg, clean, units, up)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit_scan(model, scan, iterations, seed, pose_init, progress, cfg, clean, units, up) -> FitResult:
     start = time.monotonic()
     if not isinstance(scan, Scan):
         scan = load_scan(scan, units=units, up=up)
     if clean is not False and "cleaning" not in scan.metadata:
         scan = clean_scan(scan, clean if isinstance(clean, CleanSettings) else None)
-    cfg = settings or FitSettings()
     iterations = int(iterations)
     if iterations < 1:
         raise InputError(f"iterations must be at least 1, got {iterations}")
@@ -283,25 +316,29 @@ def fit_scan(
     n_body = min(cfg.body_samples, len(used))
     history = []
     corr = None
+    tree_cache: dict = {}
     note_every = max(1, iterations // 50)
     for step in range(iterations):
         t = step / max(1, iterations - 1)
         sigma = cfg.sigma_start * (cfg.sigma_end / cfg.sigma_start) ** t
         lr_scale = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t))
         placing = step < n_place
+        move_shape = step % max(1, cfg.shape_every) == 0 or step == iterations - 1
         for g, base in zip(optim.param_groups, base_lrs):
             g["lr"] = base * lr_scale
-        out = model(current_shape(), current_pose(), trans)
+        shp = current_shape() if move_shape else current_shape().detach()
+        out = model(shp, current_pose(), trans)
         verts = out.vertices[0]
         if corr is None or step % cfg.refresh_every == 0:
             v_np = verts.detach().cpu().numpy().astype(np.float64)
-            corr = _correspondences(v_np, faces_np, adjacency, used, pts, scan_tree, n_scan, n_body, rng, device)
+            coarse = step < cfg.coarse_fraction * iterations
+            ns, nb = (max(1, n_scan // 2), max(1, n_body // 2)) if coarse else (n_scan, n_body)
+            corr = _correspondences(v_np, faces_np, adjacency, used, pts, scan_tree, ns, nb, rng, device, tree_cache)
         loss = _data_loss(verts, faces_t, corr, sigma, cfg)
         if floor is not None and cfg.floor_weight > 0:
             loss = loss + cfg.floor_weight * ((verts[:, 1].min() - floor) * 100.0).pow(2)
         pose_dev = (named - preset_named)[0, not_root]
         loss = loss + cfg.pose_prior * pose_dev.pow(2).sum()
-        shp = current_shape()
         if lo is None:
             loss = loss + cfg.shape_prior * (shp - shape_avg).pow(2).sum()
         else:
@@ -322,7 +359,11 @@ def fit_scan(
     with torch.no_grad():
         shape_f, pose_f, trans_f = current_shape().detach(), current_pose().detach(), trans.detach()
         v_final = model(shape_f, pose_f, trans_f).vertices[0].cpu().numpy().astype(np.float64)
-    dist = point_surface_distance(pts, v_final, faces_np, adjacency=adjacency)[0] * 1000.0
+    if 0 < cfg.measure_points < len(pts):
+        m_pts = pts[np.sort(np.random.default_rng(seed).choice(len(pts), cfg.measure_points, replace=False))]
+    else:
+        m_pts = pts
+    dist = point_surface_distance(m_pts, v_final, faces_np, adjacency=adjacency)[0] * 1000.0
     d_body = scan_tree.query(v_final[used], distance_upper_bound=0.0101)[0]
     coverage = float(np.isfinite(d_body).mean())
 
@@ -359,6 +400,7 @@ def fit_scan(
         seconds=seconds,
         iterations=iterations,
         n_points=int(len(pts)),
+        n_measured=int(len(m_pts)),
         model=model.name,
         units=scan.units,
         units_assumed=not scan.units_given,
@@ -654,14 +696,21 @@ def _closest_on_triangles(p, a, b, c):
     return np.linalg.norm(p - q, axis=1), bary
 
 
-def _correspondences(v_np, faces_np, adjacency, used, pts, scan_tree, n_scan, n_body, rng, device):
+def _correspondences(v_np, faces_np, adjacency, used, pts, scan_tree, n_scan, n_body, rng, device, cache=None):
     """Fresh random subsets and their matches: scan points -> closest body surface point
     (face + barycentrics), body vertices (of ``used``) -> nearest scan point."""
-    s_idx = rng.choice(len(pts), size=n_scan, replace=False) if n_scan < len(pts) else np.arange(len(pts))
+    # drawn with replacement: a few repeats cost nothing, a permutation of a large scan does
+    s_idx = rng.integers(0, len(pts), size=n_scan) if n_scan < len(pts) else np.arange(len(pts))
     sp = pts[s_idx]
-    tree = _SurfaceTree(v_np, faces_np, used)
+    # the body's vertex tree is rebuilt every few refreshes: it only proposes candidate
+    # triangles (measured on the current vertices), and the body moves < 1 mm a step
+    if cache is None or cache.get("age", 99) >= 4:
+        cache = {} if cache is None else cache
+        cache.update(tree=_SurfaceTree(v_np, faces_np, used), age=0)
+    cache["age"] += 1
+    tree = cache["tree"]
     _, fid, bary = _closest_via_neighbours(sp, v_np, faces_np, adjacency, tree, 1)
-    b_idx = rng.choice(used, size=n_body, replace=False) if n_body < len(used) else used
+    b_idx = used[rng.integers(0, len(used), size=n_body)] if n_body < len(used) else used
     d_b, nn = scan_tree.query(v_np[b_idx])
     f32 = dict(dtype=torch.float32, device=device)
     return {

@@ -90,6 +90,23 @@ class MeasuredBody:
         }
 
 
+def _one_thread(fn):
+    """Run ``fn`` with one torch thread (restored after): the body model's tensors are small and
+    on 2 busy cores one thread is ~3x faster than two."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        n = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(n)
+
+    return wrapper
+
+
 # --- age ---------------------------------------------------------------------------------------
 def age_anchors() -> tuple[np.ndarray, np.ndarray]:
     """(years (K,), Anny age parameter (K,)) float64, from the installed anny's calibration file
@@ -133,6 +150,7 @@ def gender_value(gender) -> float:
 
 
 # --- from phenotype --------------------------------------------------------------------------
+@_one_thread
 def body_from_phenotype(
     model: BodyModel,
     gender="neutral",
@@ -242,6 +260,7 @@ def _need_anny(model: BodyModel) -> None:
 
 
 # --- from measurements -----------------------------------------------------------------------
+@_one_thread
 def body_from_measurements(
     model: BodyModel,
     targets: dict,
@@ -251,6 +270,7 @@ def body_from_measurements(
     rounds: int = 8,
     steps_per_round: int = 25,
     prior: float = 0.02,
+    start=None,
 ) -> MeasuredBody:
     """An Anny body whose tape measurements match ``targets``.
 
@@ -262,8 +282,13 @@ def body_from_measurements(
         age: fixes the age, years; None keeps an adult age (25 years) fixed.
         tolerance_cm: stop when every residual is below this.
         rounds: landmark re-detections at most; steps_per_round: Adam steps between them.
-        prior: weight pulling the free parameters towards the average (per unit of [0, 1]^2,
-            against residuals in cm^2).
+        prior: weight pulling the free parameters towards the average (per unit of their range
+            squared, against residuals in cm^2).
+        start: (S,) or (6,) shape to start from (e.g. the result of a fit with plain Anny when
+            ``model`` is ``anny-detailed``); None: the average adult.
+
+    ``model`` may be ``bodies.create("anny-detailed")``: its bust, under-bust, waist and hip
+    girth modifiers are free too, which reaches combinations the six phenotype values cannot.
 
     Returns:
         :class:`MeasuredBody` with the residuals (result - target, cm) and ``converged``.
@@ -284,19 +309,25 @@ def body_from_measurements(
         if not lo <= v <= hi:
             raise InputError(f"{k[:-3]} {v:g} cm is outside {lo:g}-{hi:g} cm", hint="measurements are in centimetres")
     labels = list(model.shape_labels)
-    shape0 = model.default_shape(1).clone()
-    shape0[0, labels.index("age")] = age_to_param(25.0 if age is None else age)
+    shape0 = model.default_shape(1).clone() if start is None else torch.as_tensor(
+        np.asarray(start, dtype=np.float32)[None][:, : len(labels)]).clone()
+    if shape0.shape[1] < len(labels):  # a 6-value start for a model with extra dimensions
+        shape0 = torch.cat([shape0, model.default_shape(1)[:, shape0.shape[1]:]], dim=1)
+    if start is None or age is not None:
+        shape0[0, labels.index("age")] = age_to_param(25.0 if age is None else age)
     fixed = {labels.index("age")}
     if gender is not None:
         shape0[0, labels.index("gender")] = gender_value(gender)
         fixed.add(labels.index("gender"))
     free = torch.tensor([i not in fixed for i in range(len(labels))])
-    frac = shape0.clamp(0.02, 0.98)
+    lo, hi = (torch.as_tensor(b, dtype=torch.float32).reshape(1, -1) for b in model.shape_bounds())
+    centre = model.default_shape(1)
+    frac = ((shape0 - lo) / (hi - lo)).clamp(0.02, 0.98)
     logits = torch.log(frac / (1 - frac)).clone().requires_grad_(True)
     base = shape0.clone()
 
     def current():
-        return torch.where(free[None], torch.sigmoid(logits), base)
+        return torch.where(free[None], lo + (hi - lo) * torch.sigmoid(logits), base)
 
     pose = pose_preset(model, "a-pose")
     faces = model.faces_numpy()
@@ -342,7 +373,7 @@ def body_from_measurements(
                 else:
                     continue
                 loss = loss + (m - t).pow(2)
-            loss = loss + prior * ((current() - 0.5)[free[None]]).pow(2).sum() * 100.0
+            loss = loss + prior * (((current() - centre) / (hi - lo))[free[None]]).pow(2).sum() * 100.0
             optim.zero_grad()
             loss.backward()
             optim.step()

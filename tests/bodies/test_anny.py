@@ -47,3 +47,37 @@ def test_gradients_flow(anny_model):
     out = anny_model(shape=shape, pose=pose)
     out.vertices.pow(2).sum().backward()
     assert shape.grad.abs().sum() > 0 and pose.grad.abs().sum() > 0
+
+
+def test_detailed_anny_adds_girth_dimensions_after_the_phenotype(anny_model):
+    import bodies
+
+    detailed = bodies.create("anny-detailed")
+    assert detailed.name == "anny-detailed" and anny_model.num_shape == 6
+    assert detailed.shape_labels[:6] == anny_model.shape_labels and detailed.num_shape == 10
+    assert "measure-waist-circ" in detailed.shape_labels
+    shape = detailed.default_shape(1)
+    assert torch.all(shape[0, 6:] == 0.0)
+    lo, hi = detailed.shape_bounds()
+    assert float(lo[6]) == -1.0 and float(hi[6]) == 1.0
+    with torch.no_grad():
+        same = detailed(shape).vertices
+        plain = anny_model(anny_model.default_shape(1)).vertices
+        shape[0, detailed.shape_labels.index("measure-waist-circ")] = 1.0
+        wider = detailed(shape).vertices
+    assert float((same - plain).abs().max()) < 1e-5  # no change at zero
+    moved = (wider - same).norm(dim=-1)[0]
+    assert 0.005 < float(moved.max()) < 0.1
+    assert abs(float(wider[0, :, 1].min())) < 1e-5  # feet stay on y = 0
+
+
+def test_forward_is_the_same_with_and_without_shape_gradient(anny_model):
+    shape = anny_model.default_shape(2)
+    shape[1, 3] = 0.8
+    pose = anny_model.zero_pose(2)
+    with torch.no_grad():
+        a = anny_model(shape, pose).vertices
+        b = anny_model(shape, pose).vertices  # cached rest body
+    c = anny_model(shape.clone().requires_grad_(True), pose).vertices
+    assert torch.equal(a, b) and float((a - c.detach()).abs().max()) < 1e-6
+    assert float(a[:, :, 1].min(dim=1).values.abs().max()) < 1e-5
