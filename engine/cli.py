@@ -25,8 +25,9 @@ def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--model",
         default="anny",
-        choices=["anny", "smplx"],
-        help="body model: anny (default, ships its data) or smplx (your own licensed SMPL-X files)",
+        choices=["anny", "anny-detailed", "smplx"],
+        help="body model: anny (default, ships its data), anny-detailed (plus bust/under-bust/waist/hip girth "
+             "adjusters) or smplx (your own licensed SMPL-X files)",
     )
     p.add_argument(
         "--smplx-dir",
