@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -54,6 +55,7 @@ def run_matrix(args) -> list[dict]:
                     out = Path(args.out) / f"{bname}_{g}_{s}_{fab}"
                     t0 = time.monotonic()
                     row = {"garment": g, "size": s, "fabric": fab, "body": bname}
+                    (out / "drape_report.json").unlink(missing_ok=True)
                     try:
                         r = drape_garment(v, f, j, g, out, resolution=args.vertices, max_frames=args.frames,
                                           size=s, fabric=fab, timeout=args.timeout)
@@ -62,6 +64,12 @@ def run_matrix(args) -> list[dict]:
                                    penetration_pct=round(r.penetration_pct, 2), error=None)
                     except AtelierError as exc:
                         row.update(seconds=round(time.monotonic() - t0, 1), error=str(exc).splitlines()[0][:90])
+                        rep = out / "drape_report.json"
+                        if rep.exists():  # the penetration guard raises after writing the report
+                            r = json.loads(rep.read_text())
+                            row.update(vertices=r["vertices"], frames=r["frames"], settled=r["settled"],
+                                       penetration_pct=r["penetration_pct"])
+                    row["load_avg_1min"] = round(os.getloadavg()[0], 2)
                     rows.append(row)
                     print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
     return rows
@@ -74,7 +82,7 @@ def run_cusick(args) -> list[dict]:
     rows = []
     print(f"{'fabric':16s} {'DC':>6s}  published   in range  frames  s")
     for n in fabric_names():
-        r = cusick_test(n, Path(args.out) / f"cusick_{n}", edge_m=0.015, max_frames=60)
+        r = cusick_test(n, Path(args.out) / f"cusick_{n}", edge_m=0.015, max_frames=100)
         rows.append(r.__dict__)
         print(f"{r.fabric:16s} {r.coefficient:6.3f}  {r.published[0]:.2f}-{r.published[1]:.2f}   {str(r.in_range):8s}  "
               f"{r.frames:5d}  {r.seconds:.1f}", flush=True)
@@ -100,12 +108,26 @@ def main(argv=None) -> int:
         import bodies
         from garments.drape import drape_garment
 
+        from engine.errors import AtelierError
+
         v, f, j = _bodies(bodies.create("anny"), ["average"])["average"]
-        r = drape_garment(v, f, j, "t-shirt", Path(args.out) / "target", resolution=8000, max_frames=args.frames,
+        out = Path(args.out) / "target"
+        (out / "drape_report.json").unlink(missing_ok=True)
+        error = None
+        try:
+            drape_garment(v, f, j, "t-shirt", out, resolution=8000, max_frames=args.frames,
                           size="M", fabric="cotton-jersey", timeout=args.timeout)
-        rows = [{"vertices": len(r.vertices), "frames": r.frames, "settled": r.settled, "seconds": round(r.seconds, 1),
-                 "s_per_frame": round(r.seconds_per_frame, 3), "penetration_pct": round(r.penetration_pct, 2),
-                 "target_met": bool(r.settled and r.seconds <= 60.0)}]
+        except AtelierError as exc:
+            error = str(exc).splitlines()[0][:120]
+        row = {"error": error, "load_avg_1min": round(os.getloadavg()[0], 2)}
+        rep = out / "drape_report.json"
+        if rep.exists():  # written before the guards raise
+            r = json.loads(rep.read_text())
+            row.update(vertices=r["vertices"], frames=r["frames"], settled=r["settled"], seconds=r["seconds"],
+                       s_per_frame=r["seconds_per_frame"], penetration_pct=r["penetration_pct"],
+                       last_disp_mm=r["max_displacement_mm"], strain=r.get("strain"),
+                       target_met=bool(error is None and r["settled"] and r["seconds"] <= 60.0))
+        rows = [row]
         print(rows[0])
     else:
         rows = run_matrix(args)

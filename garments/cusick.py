@@ -1,4 +1,4 @@
-"""The Cusick drape test in Blender: a 30 cm circle of fabric over an 18 cm disc.
+"""The Cusick drape test in Blender: a 30 cm circle of fabric clamped over an 18 cm disc.
 
 The drape coefficient is ``DC = (A_shadow - A_disc) / (A_specimen - A_disc)``: the share of the
 overhanging ring that still shows in the vertical shadow of the draped specimen (1 = stiff as a
@@ -99,7 +99,10 @@ def cusick_test(fabric: str, out_dir, edge_m: float = 0.012, max_frames: int = 8
     cs, col = cloth_settings(fab, area / len(v))
     col.pop("friction", None)
     save_npz_mesh(out / "disc.npz", dv, df)
-    save_npz_mesh(out / "specimen.npz", v, tri)
+    # the tester clamps the specimen between two discs: the part over the disc is pinned (without
+    # the clamp a stiff specimen slides off the disc once it buckles)
+    pin = (np.hypot(v[:, 0], v[:, 2]) < DISC_D / 2 - 0.5 * edge_m).astype(np.float32)
+    save_npz_mesh(out / "specimen.npz", v, tri, pin=pin)
     spec = {"cloth": str(out / "specimen.npz"), "out": str(out / "draped.npz"),
             "colliders": [{"path": str(out / "disc.npz"), "decimate": 1.0, "thickness_outer": 0.002, "friction": 5.0}],
             "max_frames": max_frames, "min_frames": 20, "settle_mm": 0.5, "settle_frames": 3, "explode_m": 0.5,

@@ -50,6 +50,7 @@ class DrapeSettings:
         cloth: overrides of Blender ClothSettings (e.g. {"quality": 5, "mass": 0.3}).
         collision: overrides of Blender ClothCollisionSettings (e.g. {"distance_min": 0.004}).
         gravity: (3,) canonical-frame gravity, m/s^2.
+        body_thickness: outer collision thickness of the body collider, metres (pattern drapes).
     """
 
     max_frames: int = 120
@@ -61,6 +62,7 @@ class DrapeSettings:
     cloth: dict = field(default_factory=dict)
     collision: dict = field(default_factory=dict)
     gravity: tuple = (0.0, -9.81, 0.0)
+    body_thickness: float = 0.006
 
 
 @dataclass

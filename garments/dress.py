@@ -29,11 +29,19 @@ from .fabrics import cloth_settings, get_fabric
 from .fit import fit_table, strain
 from .mesher import edge_for_vertices, mesh_pattern
 from .pattern import Pattern, library_pattern
-from .placement import place_pattern
+from .placement import place_pattern, thin_body
 from .sizes import grade
 
-#: frames the seams get to close (gravity fades in over the same frames)
-SEW_FRAMES = 20
+#: frames the seams get to close while the collider grows from :func:`thin_body` to the body (gravity off)
+GROW_FRAMES = 15
+#: the same when draping into a pose (the collider also moves from the rest pose to the target)
+POSE_FRAMES = 25
+#: gravity then fades in over these frames
+GRAVITY_RAMP_FRAMES = 5
+#: kept for callers: the sewing phase of an A-pose drape
+SEW_FRAMES = GROW_FRAMES
+#: the collider's start shape keeps this share of each body vertex's distance to its bone
+THIN_FACTOR = 1.0
 
 
 def cloth_edge_length(pattern: Pattern, resolution) -> float:
@@ -60,6 +68,16 @@ def export_glb(path, parts: list) -> Path:
     with atomic_path(path) as tmp:
         Path(tmp).write_bytes(data)
     return Path(path)
+
+
+def flat_rest(cloth) -> np.ndarray:
+    """(V, 3) float32 rest shape of a meshed pattern: every panel flat in the x-y plane (metres,
+    canonical frame), panels side by side 1 m apart. The cloth solver takes its rest lengths and
+    rest angles from it, so the draped strain is measured against the real flat pattern."""
+    rest = np.zeros((cloth.num_vertices, 3), np.float32)
+    rest[:, :2] = cloth.flat
+    rest[:, 0] += cloth.panel_of.astype(np.float32) * 1.0
+    return rest
 
 
 def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolution=5000, max_frames=120,
@@ -100,24 +118,27 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
     cloth = mesh_pattern(graded, cloth_edge_length(graded, resolution))
     start, sew = place_pattern(cloth, rv, rf, rj, meas, clearance=clearance)
     cs, col = cloth_settings(fab, cloth.flat_area_m2() / cloth.num_vertices)
-    cloth_over = {"quality": 5, "use_sewing_springs": True, "sewing_force_max": 8.0, "shrink_min": 0.0,
+    cloth_over = {"quality": 4, "use_sewing_springs": True, "sewing_force_max": 0.0, "shrink_min": 0.0,
+                  "shrink_max": 1.0,
                   **cs, **settings.cloth}
     col_over = {**col, **settings.collision}
     # elastic edges: the shrink group pulls them in by 12 %
     shrink = cloth.elastic * 0.12
-    body_npz = save_npz_mesh(out / "drape_body.npz", rv, rf)
-    col_specs = [{"path": str(body_npz), "decimate": settings.decimate, "thickness_outer": 0.003,
-                  "friction": col_over.get("friction", 5.0)}]
-    pose_frames = 0
-    if rest_body is not None:
-        save_npz_mesh(out / "drape_body_target.npz", v, f)
-        col_specs[0]["target"] = str(out / "drape_body_target.npz")
-        pose_frames = 25
+    # The collider starts as the body drawn in towards its bones and grows into the (posed) body
+    # while the seams close with gravity off, so no sewing spring pulls cloth through the body.
+    save_npz_mesh(out / "drape_body.npz", rv, rf)
+    start_npz = save_npz_mesh(out / "drape_body_start.npz", thin_body(rv, rj, THIN_FACTOR), rf)
+    target_npz = save_npz_mesh(out / "drape_body_target.npz", v, f)
+    col_specs = [{"path": str(start_npz), "target": str(target_npz), "decimate": settings.decimate,
+                  "thickness_outer": settings.body_thickness, "friction": col_over.get("friction", 5.0)}]
+    if rest_body is None and THIN_FACTOR >= 1.0:
+        col_specs[0].update(path=str(target_npz), target=None)
+    pose_frames = POSE_FRAMES if rest_body is not None else GROW_FRAMES
     for i, (cv, cf) in enumerate(colliders or []):
         pth = save_npz_mesh(out / f"drape_collider{i + 1}.npz", np.asarray(cv, np.float32), np.asarray(cf, np.int64))
         col_specs.append({"path": str(pth), "decimate": 1.0, "thickness_outer": 0.002, "friction": 5.0})
     cloth_npz = save_npz_mesh(out / "drape_cloth.npz", start, cloth.faces, sew=sew,
-                              shrink=shrink.astype(np.float32))
+                              shrink=shrink.astype(np.float32), rest=flat_rest(cloth))
     result_npz = out / "drape_result.npz"
     if result_npz.exists():
         result_npz.unlink()
@@ -126,10 +147,11 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
         "cloth": str(cloth_npz), "out": str(result_npz), "colliders": col_specs,
         "max_frames": settings.max_frames, "min_frames": settings.min_frames, "settle_mm": settings.settle_mm,
         "settle_frames": settings.settle_frames, "explode_m": settings.explode_m,
-        "cloth_settings": {**cloth_over, "shrink_min": 0.0}, "collision_settings": col_over,
+        "cloth_settings": cloth_over, "collision_settings": col_over,
         "gravity": [float(x) for x in settings.gravity], "garment": pattern.name,
-        "gravity_ramp_frames": min(SEW_FRAMES, settings.max_frames // 2), "sew_frames": min(SEW_FRAMES, settings.max_frames // 2),
-        "pose_frames": min(pose_frames, max(settings.max_frames - 5, 1)),
+        "gravity_off_frames": min(pose_frames, settings.max_frames // 2), "gravity_ramp_frames": GRAVITY_RAMP_FRAMES,
+        "sew_frames": min(pose_frames + GRAVITY_RAMP_FRAMES, settings.max_frames // 2),
+        "pose_frames": min(pose_frames, max(settings.max_frames // 2, 1)),
     }
     t0 = time.monotonic()
     job = run_blender_job("drape", spec, workdir=out, timeout=timeout, progress=progress)
@@ -156,7 +178,7 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
                              sew=sew, pin=np.zeros(len(draped), np.float32), clearance_mm=clearance_mm,
                              strain_warp_pct=warp, strain_weft_pct=weft)
     posed_meas = meas if rest_body is None else _safe_measure(v, f, j, meas)
-    table = fit_table(draped, clearance_mm, warp, weft, j, posed_meas)
+    table = fit_table(draped, clearance_mm, warp, weft, j, posed_meas, faces=cloth.faces, body=(v, f))
     fit = {
         "garment": pattern.name, "size": graded.size, "fabric": fab.name,
         "regions": {r.region: {k: val for k, val in asdict(r).items() if k != "region"} for r in table},
@@ -164,7 +186,8 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
                        "p98": round(float(np.percentile(smax, 98)), 2), "max": round(float(smax.max()), 2)},
         "seam_gap_mm": {"median": round(float(np.median(gap_mm)), 1), "p95": round(float(np.percentile(gap_mm, 95)), 1)},
         "clearance_mm": {"min": round(float(clearance_mm.min()), 1), "median": round(float(np.median(clearance_mm)), 1)},
-        "units": {"ease": "mm, circumferential (2 pi x mean gap)", "strain": "% against the flat pattern"},
+        "units": {"ease": "mm, garment girth minus body girth cut by the same plane (ease_method slice), "
+                           "else 2 pi x mean gap (gap)", "strain": "% against the flat pattern, max = 98th percentile"},
         "thresholds": "garments/data/fit_thresholds.json",
     }
     write_json(out / "fit.json", fit)

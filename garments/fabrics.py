@@ -99,7 +99,8 @@ def cloth_settings(fabric: Fabric | str, area_per_vertex_m2: float) -> tuple[dic
         "bending_stiffness": fab.bending,
         "air_damping": fab.air_damping,
     }
-    collision = {"distance_min": max(0.003, fab.thickness_mm / 1000.0 + 0.0025), "friction": 5.0 + 10.0 * fab.friction}
+    collision = {"distance_min": max(0.005, fab.thickness_mm / 1000.0 + 0.0045), "collision_quality": 3,
+                 "friction": 5.0 + 10.0 * fab.friction}
     return cloth, collision
 
 

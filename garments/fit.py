@@ -4,8 +4,10 @@ Strain: each cloth triangle's deformation gradient ``F`` (3 x 2) maps its flat p
 its draped shape; warp strain is ``|F g| - 1`` along the panel's grain ``g`` and weft strain
 ``|F g_perp| - 1`` across it (in %, positive = stretched). A vertex takes the area-weighted mean
 of its triangles. Regions (bust, waist, hips, shoulders, upper arm, thigh) select cloth vertices
-near the body landmarks; their ease is the circumferential ease ``2 pi x mean gap`` (mm, the gap
-being the cloth-to-body clearance) and their verdict comes from ``garments/data/fit_thresholds.json``.
+near the body landmarks; their ease is the garment's tape girth minus the body's, both cut by the same
+plane (:func:`sliced_ease`; where the garment does not go round the region, ``2 pi x mean gap``), their
+max strain the 98th percentile of the larger of warp and weft strain, and their verdict comes from
+``garments/data/fit_thresholds.json``.
 """
 
 from __future__ import annotations
@@ -129,8 +131,19 @@ def region_masks(draped: np.ndarray, joints: np.ndarray, m: Measurements, band: 
 
 @dataclass
 class RegionFit:
-    """Fit of one body region: ``ease_mm`` (2 pi x mean gap), ``mean_gap_mm``, ``max_strain_pct``,
-    ``verdict``, ``vertices`` (cloth vertices counted)."""
+    """Fit of one body region.
+
+    Attributes:
+        region: region name (:data:`REGIONS`).
+        vertices: cloth vertices in the region.
+        mean_gap_mm: mean cloth-to-body clearance of those vertices, mm.
+        ease_mm: garment girth minus body girth, mm (``ease_method`` says how it was found).
+        max_strain_pct: 98th percentile of the larger of warp and weft strain, %.
+        verdict: "tight", "fitted", "relaxed" or "loose".
+        ease_method: "slice" (tape girths of the garment and the body cut by the same plane) or
+            "gap" (2 pi x mean gap, where the garment does not go round the region).
+        garment_girth_mm, body_girth_mm: the two girths for "slice", else None.
+    """
 
     region: str
     vertices: int
@@ -138,21 +151,82 @@ class RegionFit:
     ease_mm: float
     max_strain_pct: float
     verdict: str
+    ease_method: str = "gap"
+    garment_girth_mm: float | None = None
+    body_girth_mm: float | None = None
 
 
-def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements, thresholds=None) -> list[RegionFit]:
-    """:class:`RegionFit` for every region the garment covers (regions with < 5 vertices are left out)."""
+def region_planes(joints: np.ndarray, m: Measurements) -> dict:
+    """Region -> list of (origin (3,), unit normal (3,), max_radius m) tape planes, canonical frame,
+    metres: horizontal planes at the bust, waist and hip heights through the body's vertical axis,
+    and for each side a plane across the bone at mid upper arm and at the upper third of the thigh."""
+    j = np.asarray(joints, np.float64)
+    mid = np.array([j[[_J["left_hip"], _J["right_hip"]], 0].mean(), 0.0, j[_J["spine"], 2]])
+    up = np.array([0.0, 1.0, 0.0])
+    out = {name: [(mid + up * y, up, 0.45)] for name, y in
+           (("bust", m.chest_height_m), ("waist", m.waist_height_m), ("hips", m.hips_height_m))}
+    for region, (a, b, t) in (("upper_arm", ("shoulder", "elbow", 0.5)), ("thigh", ("hip", "knee", 0.3))):
+        planes = []
+        for side in ("left", "right"):
+            pa, pb = j[_J[f"{side}_{a}"]], j[_J[f"{side}_{b}"]]
+            planes.append((pa + t * (pb - pa), (pb - pa) / max(np.linalg.norm(pb - pa), 1e-9), 0.2))
+        out[region] = planes
+    return out
+
+
+def sliced_ease(draped, faces, body_vertices, body_faces, joints, m: Measurements) -> dict:
+    """Region -> (garment girth mm, body girth mm) where the garment goes round the region.
+
+    Both girths are tape lengths (convex hull perimeters, :func:`bodies.measure.plane_circumference`)
+    of the garment and of the body cut by the same plane (:func:`region_planes`); limbs average the
+    two sides. Regions where the cut misses the garment or the body are left out.
+    """
+    from bodies.measure import plane_circumference
+
+    out = {}
+    for region, planes in region_planes(joints, m).items():
+        g, b = [], []
+        for origin, normal, rmax in planes:
+            gg = plane_circumference(draped, faces, origin, normal, max_radius=rmax + 0.1)
+            bb = plane_circumference(body_vertices, body_faces, origin, normal, max_radius=rmax)
+            if np.isfinite(gg) and np.isfinite(bb):
+                g.append(gg)
+                b.append(bb)
+        if g:
+            out[region] = (1000.0 * float(np.mean(g)), 1000.0 * float(np.mean(b)))
+    return out
+
+
+def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements, thresholds=None,
+              faces=None, body=None) -> list[RegionFit]:
+    """:class:`RegionFit` for every region the garment covers (regions with < 5 vertices are left out).
+
+    Args:
+        draped: (V, 3) cloth vertices, metres, canonical frame; clearance_mm, warp_pct, weft_pct: (V,).
+        joints: (16, 3) NAMED_JOINTS; m: the body's :class:`Measurements`.
+        faces: (F, 3) cloth triangles and body: (vertices, faces) of the body: when both are given,
+            ease is the sliced girth difference (:func:`sliced_ease`) wherever the garment goes round
+            the region; otherwise (and elsewhere) 2 pi x the mean gap.
+    """
     th = thresholds or load_thresholds()
     rows = []
     s = np.maximum(np.asarray(warp_pct), np.asarray(weft_pct))
+    sliced = sliced_ease(draped, faces, body[0], body[1], joints, m) if faces is not None and body is not None else {}
     for name, mask in region_masks(draped, joints, m).items():
         if mask.sum() < 5:
             continue
         gap = float(np.mean(clearance_mm[mask]))
-        ease = 2.0 * np.pi * gap
         mx = float(np.percentile(s[mask], 98))
-        rows.append(RegionFit(name, int(mask.sum()), round(gap, 2), round(ease, 1), round(mx, 2), verdict(name, ease, mx, th)))
+        if name in sliced:
+            gg, bg = sliced[name]
+            ease = gg - bg
+            rows.append(RegionFit(name, int(mask.sum()), round(gap, 2), round(ease, 1), round(mx, 2),
+                                  verdict(name, ease, mx, th), "slice", round(gg, 1), round(bg, 1)))
+        else:
+            ease = 2.0 * np.pi * gap
+            rows.append(RegionFit(name, int(mask.sum()), round(gap, 2), round(ease, 1), round(mx, 2), verdict(name, ease, mx, th)))
     return rows
 
 
-__all__ = ["strain", "verdict", "load_thresholds", "region_masks", "fit_table", "RegionFit", "REGIONS", "THRESHOLDS"]
+__all__ = ["strain", "verdict", "load_thresholds", "region_masks", "region_planes", "sliced_ease", "fit_table", "RegionFit",
+           "REGIONS", "THRESHOLDS"]

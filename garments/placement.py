@@ -1,13 +1,13 @@
 """Place flat pattern panels around a posed body by their placement hints.
 
-Each panel is wrapped on a cylinder around the body region it covers (the torso, an arm or a
-leg): the panel's ``x = 0`` line faces the placement side, its x runs around the cylinder as arc
-length and its y along the axis, the anchor point sitting at the placement landmark. The
-cylinder's radius is the region's largest distance from the axis over the panel's height plus a
-clearance, one radius per panel, so the wrap keeps the flat pattern's lengths (Blender takes the
-cloth's rest lengths from its start shape). Cloth vertices that still start inside the body or
-within 3 mm of it (where regions meet: sleeve caps at the shoulder, trouser tops around the hips)
-are pushed out along the body's normal; only there does the start shape differ from the pattern.
+Each panel is wrapped on a cylinder around the body region it covers (the torso, an arm from
+shoulder to elbow, or a leg): the panel's ``x = 0`` line faces the placement side, its x runs
+around the cylinder as arc length and its y along the axis, the anchor point sitting at the
+placement landmark. The radius clears the region by ``clearance`` (one radius per panel; a limb
+panel is at least wide enough to close around its share of the circle). Seam pairs then move part
+of the way towards each other (:func:`_close_seams`) and start points inside the body move out
+(:func:`_push_out`). The start shape need not keep the pattern's lengths: the drape job takes the
+cloth's rest lengths from the flat pattern (see :mod:`engine.blender.drape_job`).
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def _frame(region: str, side: str, j: np.ndarray, mid: np.ndarray):
         ref = np.array([0.0, 0.0, 1.0])
     else:
         sidename, limb = region.split("_")
-        a, b = (f"{sidename}_shoulder", f"{sidename}_wrist") if limb == "arm" else (f"{sidename}_hip", f"{sidename}_ankle")
+        a, b = (f"{sidename}_shoulder", f"{sidename}_elbow") if limb == "arm" else (f"{sidename}_hip", f"{sidename}_ankle")
         root = j[_J[a]].copy()
         u = j[_J[a]] - j[_J[b]]
         u = u / np.linalg.norm(u)
@@ -84,7 +84,69 @@ def _frame(region: str, side: str, j: np.ndarray, mid: np.ndarray):
     return root, u, f, s
 
 
+def thin_body(vertices: np.ndarray, joints: np.ndarray, factor: float = 0.6) -> np.ndarray:
+    """The body drawn in towards its bones: each vertex keeps ``factor`` of its distance to the
+    nearest bone segment of its part (:func:`body_parts`). Used as the collider's start shape while
+    the seams close (sewing lines between panels then pass outside the body instead of through it),
+    growing back to the real body before gravity comes on.
+
+    Args:
+        vertices: (V, 3) float, metres, canonical frame. joints: (16, 3) NAMED_JOINTS order.
+
+    Returns:
+        (V, 3) float32, metres, canonical frame, same topology.
+    """
+    v = np.asarray(vertices, np.float64)
+    j = np.asarray(joints, np.float64)
+    out = v.copy()
+    for part, mask in body_parts(v, j).items():
+        best = np.full(int(mask.sum()), np.inf)
+        foot = np.zeros((int(mask.sum()), 3))
+        p = v[mask]
+        for a, b in _SEGMENTS[part]:
+            pa, pb = j[_J[a]], j[_J[b]]
+            ab = pb - pa
+            t = np.clip((p - pa) @ ab / max(ab @ ab, 1e-12), 0.0, 1.0)
+            q = pa + t[:, None] * ab
+            d = np.linalg.norm(p - q, axis=1)
+            closer = d < best
+            best[closer] = d[closer]
+            foot[closer] = q[closer]
+        out[mask] = foot + (p - foot) * float(factor)
+    return out.astype(np.float32)
+
+
+#: the share of the way to their midpoint that seam pairs move before the simulation starts
+CLOSE_SHARE = 0.5
+
 _THETA0 = {"front": 0.0, "top": 0.0, "left": np.pi / 2, "back": np.pi, "right": -np.pi / 2}
+
+
+def _push_out(points: np.ndarray, axis_pt: np.ndarray, distance: BodyDistance, clearance: float,
+              step: float = 0.004, steps: int = 60) -> np.ndarray:
+    """Move start points that lie inside the body (or closer than half the clearance) outward
+    along their own cylinder's radius until they are ``clearance`` outside, so a panel always starts
+    on the outer side of the body part it wraps (a sleeve cap over the shoulder, not through it);
+    points that find no way out in ``steps`` steps go to the closest body point plus the clearance
+    along its normal. Only the start shape changes: the rest shape stays the flat pattern.
+
+    Args:
+        points: (N, 3) float64 start positions, metres, canonical frame.
+        axis_pt: (N, 3) the point of each one's cylinder axis at its height.
+    """
+    out = np.array(points, np.float64)
+    radial = out - axis_pt  # from the axis point (or from straight below it: upwards)
+    radial /= np.maximum(np.linalg.norm(radial, axis=1, keepdims=True), 1e-9)
+    todo = np.nonzero(distance(out) < 0.5 * clearance)[0]
+    for _ in range(steps):
+        if not len(todo):
+            break
+        out[todo] += radial[todo] * step
+        todo = todo[distance(out[todo]) < clearance]
+    if len(todo):
+        _d, q, n = closest_points(distance, out[todo])
+        out[todo] = q + n * clearance
+    return out
 
 
 def place_pattern(
@@ -95,6 +157,7 @@ def place_pattern(
     measurements: Measurements,
     clearance: float = 0.015,
     distance: BodyDistance | None = None,
+    close_seams: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """3D start positions of a meshed pattern around a posed body, and its seam pairs.
 
@@ -103,6 +166,7 @@ def place_pattern(
         vertices, faces, joints: the body, metres, canonical frame (an A-pose or T-pose).
         measurements: the body's measurements (landmark heights).
         clearance: gap left between the cloth and the body, metres.
+        close_seams: start the seams nearly closed (see :func:`_close_seams`).
 
     Returns:
         (positions (V, 3) float32 metres canonical, sew (E, 2) int64 seam vertex pairs with each
@@ -114,6 +178,7 @@ def place_pattern(
     parts = body_parts(v, j)
     marks = landmark_heights(measurements, j)
     out = np.zeros((cloth.num_vertices, 3))
+    axis_pt = np.zeros((cloth.num_vertices, 3))
     for pm, panel in zip(cloth.panels, cloth.pattern.panels.values()):
         pl = panel.placement
         root, u, f, sd = _frame(pl.region, pl.side, j, s.mid)
@@ -137,20 +202,38 @@ def place_pattern(
         rad = np.zeros(len(bins))
         for k, b in enumerate(bins):
             sel = np.abs(rt - b) < 0.03
-            rad[k] = np.percentile(rr[sel], 99) if sel.sum() > 5 else 0.0
+            if pl.region.endswith("arm") and b > -0.10:
+                continue  # the shoulder joint: its torso-side vertices would blow the sleeve up
+            rad[k] = np.percentile(rr[sel], 99 if pl.region == "torso" else 95) if sel.sum() > 5 else 0.0
         if not np.any(rad > 0):
             raise InputError(f"panel {panel.name!r} does not reach its body region {pl.region!r}",
                              hint="check its placement anchor, landmark and offset_cm")
         rad = np.where(rad > 0, rad, rad[rad > 0].min() if pl.region != "torso" else rad.max())
         # one radius per panel: wrapping a flat panel on a cylinder keeps every length, so the
         # cloth starts at its pattern's rest lengths (Blender takes rest lengths from the start)
-        radius = np.full(len(t), float(rad.max()) + clearance)
+        # a limb panel is at least wide enough to close around its share of the circle (a sleeve:
+        # the whole circle; a trouser leg's front or back: half), so its seams start close
+        span = 2.0 * np.pi / max(1, sum(q.placement.region == pl.region for q in cloth.pattern.panels.values()))
+        fit_r = float(np.ptp(xy[:, 0])) / span if pl.region != "torso" else 0.0
+        radius = np.full(len(t), max(float(rad.max()) + clearance, fit_r))
         theta = _THETA0[pl.side] + (xy[:, 0] - anchor[0] * 0.0) / radius
-        out[pm.vertices] = root + t[:, None] * u + radius[:, None] * (np.cos(theta)[:, None] * f + np.sin(theta)[:, None] * sd)
+        axis_pt[pm.vertices] = root + t[:, None] * u
+        out[pm.vertices] = axis_pt[pm.vertices] + radius[:, None] * (np.cos(theta)[:, None] * f + np.sin(theta)[:, None] * sd)
+        if pl.region == "torso":
+            # above the armpit a torso panel leaves the body upwards (over the shoulder, not
+            # sideways through the arm): its push-out direction is +Y there
+            high = axis_pt[pm.vertices, 1] > marks["armpit"] - 0.02
+            axis_pt[pm.vertices[high]] -= np.array([0.0, 1.0, 0.0])
     distance = distance or BodyDistance(v, faces)
-    dist, q, n = closest_points(distance, out)
-    bad = dist < 0.003
-    out[bad] = q[bad] + n[bad] * clearance
+    rev = _orient(cloth, out)
+    if close_seams:
+        out = _close_seams(cloth, out, seam_pairs(cloth, rev))
+    out = _push_out(out, axis_pt, distance, clearance)
+    return out.astype(np.float32), seam_pairs(cloth, _orient(cloth, out))
+
+
+def _orient(cloth: ClothPattern, out: np.ndarray) -> list:
+    """Per seam: pair its second edge reversed (True) when that starts the pairs closer together."""
     rev = []
     for i, (seam, r) in enumerate(zip(cloth.pattern.seams, cloth.seam_reverse)):
         if r is not None:
@@ -162,7 +245,33 @@ def place_pattern(
         fwd = np.linalg.norm(out[a] - out[b], axis=1).mean()
         bwd = np.linalg.norm(out[a] - out[b[::-1]], axis=1).mean()
         rev.append(bool(bwd < fwd))
-    return out.astype(np.float32), seam_pairs(cloth, rev)
+    return rev
 
 
-__all__ = ["place_pattern", "body_parts", "landmark_heights"]
+def _close_seams(cloth: ClothPattern, out: np.ndarray, pairs: np.ndarray, sigma: float = 0.04,
+                 share: float = CLOSE_SHARE) -> np.ndarray:
+    """Start the seams (nearly) closed: both vertices of each seam pair move to their midpoint and
+    the rest of each panel follows with a Gaussian falloff (``sigma`` metres, measured on the flat
+    pattern), so panels fold over the shoulders and sleeve caps meet their armholes before the
+    simulation starts instead of being pulled there, possibly through the body, by the sewing
+    springs. The rest shape is still the flat pattern, so this distortion relaxes."""
+    if not len(pairs):
+        return out
+    mid = 0.5 * (out[pairs[:, 0]] + out[pairs[:, 1]])
+    mid_a = out[pairs[:, 0]] + share * (mid - out[pairs[:, 0]])
+    mid_b = out[pairs[:, 1]] + share * (mid - out[pairs[:, 1]])
+    idx = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    disp = np.concatenate([mid_a - out[pairs[:, 0]], mid_b - out[pairs[:, 1]]])
+    res = out.copy()
+    for pi in range(len(cloth.panels)):
+        mine = cloth.panel_of[idx] == pi
+        if not mine.any():
+            continue
+        verts = np.nonzero(cloth.panel_of == pi)[0]
+        d2 = ((cloth.flat[verts][:, None, :] - cloth.flat[idx[mine]][None]) ** 2).sum(-1)
+        w = np.exp(-d2 / (2.0 * sigma**2))
+        res[verts] += (w @ disp[mine]) / (w.sum(1) + 1.0)[:, None]
+    return res
+
+
+__all__ = ["place_pattern", "body_parts", "landmark_heights", "thin_body"]

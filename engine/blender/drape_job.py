@@ -21,11 +21,12 @@ Pattern garments add (all optional, so older specs keep working):
   shape to the target over ``pose_frames`` frames (draping into a pose); a decimated animated
   collider is baked first and the target carried to its vertices through the closest triangles.
 - in the cloth .npz: ``rest`` (V, 3) float32, the flat pattern (canonical frame, metres) used as
-  the cloth's rest shape (a shape key set as ``rest_shape_key``; measured: bpy 5.0.1 ignores it
-  and takes rest lengths from the start shape, so callers start the cloth at its rest lengths); ``sew`` (E, 2) int64 seam vertex
+  the cloth's rest shape (rest lengths and rest angles; bpy 5.0.1 ignores ``rest_shape_key``, so
+  this is a shape key switched on at frame 2 under a dynamic base mesh, see :func:`run`); ``sew`` (E, 2) int64 seam vertex
   pairs, added as loose edges that Blender's sewing springs pull shut; ``shrink`` (V,) float32
   weights of elastic edges (the shrink vertex group).
-- ``gravity_ramp_frames``: gravity fades in over these frames while the seams close.
+- ``gravity_off_frames``: gravity stays off for these frames (the sewing phase), then
+  ``gravity_ramp_frames``: gravity fades in over these frames.
 - ``sew_frames``: frames during which the settle test does not apply (seams still closing).
 
 Prints ``PROGRESS frame i/N maxdisp=... mm`` each frame. Raises an exception with
@@ -225,12 +226,22 @@ def run(spec: dict, workdir) -> dict:
         settings.use_sewing_springs = True
     rest = cloth.get("rest")
     if rest is not None:
+        # Rest lengths from the flat pattern. Measured with bpy 5.0.1: ``rest_shape_key`` is
+        # ignored, but with a dynamic base mesh the solver re-reads its rest lengths from the
+        # modifier's input every frame while the cloth keeps its simulated positions. So the input
+        # is the start shape at frame 1 (the cloth's initial positions) and the flat pattern from
+        # frame 2 on (its rest lengths and flat rest angles); sewing springs keep rest length 0.
+        # (Blending the two shapes over several frames was tried: the blend's lengths are shorter
+        # than both, which squeezes the cloth into the body.)
         cloth_obj.shape_key_add(name="Basis", from_mix=False)
         key = cloth_obj.shape_key_add(name="flat", from_mix=False)
         flat = canonical_to_blender(np.asarray(rest, dtype=np.float64)).astype(np.float32)
         key.data.foreach_set("co", flat.reshape(-1))
         key.value = 0.0
-        settings.rest_shape_key = key
+        key.keyframe_insert("value", frame=1)
+        key.value = 1.0
+        key.keyframe_insert("value", frame=2)
+        settings.use_dynamic_mesh = True
     shrink = cloth.get("shrink")
     if shrink is not None and np.any(shrink > 0):
         group = cloth_obj.vertex_groups.new(name="shrink")
@@ -238,13 +249,16 @@ def run(spec: dict, workdir) -> dict:
             group.add([int(i) for i in np.nonzero(shrink == w)[0]], float(w), "REPLACE")
         settings.vertex_group_shrink = "shrink"
     ramp = int(spec.get("gravity_ramp_frames", 0))
-    if ramp > 0:
+    off = int(spec.get("gravity_off_frames", 0))
+    if ramp > 0 or off > 0:
         ew = settings.effector_weights
         ew.gravity = 0.0
         ew.keyframe_insert("gravity", frame=1)
+        if off > 0:
+            ew.keyframe_insert("gravity", frame=1 + off)
         ew.gravity = 1.0
-        ew.keyframe_insert("gravity", frame=1 + ramp)
-    quiet_frames = max(int(spec.get("sew_frames", 0)), pose_frames, ramp)
+        ew.keyframe_insert("gravity", frame=1 + off + max(ramp, 1))
+    quiet_frames = max(int(spec.get("sew_frames", 0)), pose_frames, ramp + off)
 
     scene.use_gravity = True
     g = np.asarray(spec.get("gravity", [0.0, -9.81, 0.0]), dtype=np.float64)

@@ -68,7 +68,7 @@ def test_t_shirt_drapes_into_a_pose_with_fit_numbers(anny_model, tmp_path):
 def test_layering_top_over_a_draped_skirt(body, tmp_path):
     v, f, j = body
     bottom = drape_garment(v, f, j, "a-line-skirt", tmp_path / "skirt", resolution=500, max_frames=8, fabric="cotton-poplin")
-    top = drape_garment(v, f, j, "t-shirt", tmp_path / "top", resolution=600, max_frames=8,
+    top = drape_garment(v, f, j, "t-shirt", tmp_path / "top", resolution=600, max_frames=16,
                         colliders=[(bottom.vertices, bottom.faces)])
     assert top.penetration_pct <= 1.0
     report = json.loads((tmp_path / "top" / "drape_report.json").read_text())

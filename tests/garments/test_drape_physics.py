@@ -1,0 +1,97 @@
+"""The physics behind pattern drapes: flat rest shape, start placement, sliced ease."""
+
+import numpy as np
+import pytest
+import trimesh
+
+from bodies.measure import measure
+from bodies.model import NAMED_JOINTS
+from bodies.poses import pose_preset
+from engine.meshio import load_npz_mesh, save_npz_mesh
+from garments.clearance import BodyDistance
+from garments.fit import fit_table, sliced_ease
+from garments.mesher import mesh_pattern
+from garments.pattern import library_pattern
+from garments.placement import place_pattern, thin_body
+from garments.sizes import grade
+
+
+@pytest.fixture(scope="module")
+def body(anny_model):
+    out = anny_model(pose=pose_preset(anny_model, "a-pose"))
+    v, f, j = out.vertices[0].numpy(), out.faces.numpy(), out.joints[0].numpy()
+    return v, f, j, measure(v, f, j)
+
+
+@pytest.mark.blender
+def test_drape_job_takes_rest_lengths_from_the_flat_shape(tmp_path):
+    # a 30 cm square that starts stretched to 45 cm must shrink back to its rest size (the start
+    # shape is not its rest shape), without jumping to where the rest shape lies
+    from engine.blender import run_blender_job
+
+    n = 7
+    g = np.linspace(0.0, 0.3, n)
+    xx, zz = np.meshgrid(g, g)
+    rest = np.stack([xx.ravel(), np.zeros(n * n), zz.ravel()], 1).astype(np.float32)
+    faces = []
+    for r in range(n - 1):
+        for c in range(n - 1):
+            a = r * n + c
+            faces += [[a, a + n, a + 1], [a + 1, a + n, a + n + 1]]
+    start = rest * [1.5, 1.0, 1.5] + [0.0, 1.0, 0.0]
+    save_npz_mesh(tmp_path / "cloth.npz", start, np.asarray(faces), rest=rest)
+    save_npz_mesh(tmp_path / "floor.npz", np.array([[-5, -1, -5], [5, -1, -5], [0, -1, 5]], np.float32),
+                  np.array([[0, 2, 1]]))
+    spec = {"cloth": str(tmp_path / "cloth.npz"), "out": str(tmp_path / "out.npz"),
+            "colliders": [{"path": str(tmp_path / "floor.npz")}], "max_frames": 20, "min_frames": 20,
+            "gravity": [0.0, 0.0, 0.0], "cloth_settings": {"tension_stiffness": 80.0, "compression_stiffness": 80.0}}
+    run_blender_job("drape", spec, workdir=tmp_path, timeout=120)
+    out = load_npz_mesh(tmp_path / "out.npz")["vertices"]
+    width = out[:, 0].max() - out[:, 0].min()
+    assert width == pytest.approx(0.30, abs=0.02)
+    assert abs(float(out[:, 1].mean()) - 1.0) < 0.02  # it stayed where it started
+
+
+def test_placement_starts_outside_with_seams_nearly_closed(body):
+    v, f, j, m = body
+    cloth = mesh_pattern(grade(library_pattern("t-shirt"), "M"), 0.03)
+    open_pos, sew = place_pattern(cloth, v, f, j, m, close_seams=False)
+    pos, sew2 = place_pattern(cloth, v, f, j, m)
+    gap = lambda p, s: np.linalg.norm(p[s[:, 0]] - p[s[:, 1]], axis=1)  # noqa: E731
+    assert np.median(gap(pos, sew2)) < 0.75 * np.median(gap(open_pos, sew))
+    d = BodyDistance(v, f)(pos)
+    assert d.min() > 0.004  # every start vertex outside the body, with clearance
+    # sleeves wrap the upper arm (not a tube blown up by the shoulder): within 15 cm of the bone
+    sl = cloth.panel_of == [p.name for p in cloth.panels].index("sleeve_l")
+    a, e = j[NAMED_JOINTS.index("left_shoulder")], j[NAMED_JOINTS.index("left_elbow")]
+    u = (e - a) / np.linalg.norm(e - a)
+    rel = open_pos[sl] - a
+    radial = np.linalg.norm(rel - np.outer(rel @ u, u), axis=1)
+    assert np.median(radial) < 0.12  # the arm is about 5 cm thick; before: 17 cm
+
+
+def test_thin_body_draws_the_body_in(body):
+    v, f, j, m = body
+    t = thin_body(v, j, 0.6)
+    assert t.shape == v.shape
+    mid = np.array([0.0, 0.0, j[0, 2]])
+    r0 = np.hypot(v[:, 0] - mid[0], v[:, 2] - mid[2])
+    r1 = np.hypot(t[:, 0] - mid[0], t[:, 2] - mid[2])
+    torso = (np.abs(v[:, 1] - m.waist_height_m) < 0.02) & (r0 < 0.25)
+    assert np.median(r1[torso] / r0[torso]) < 0.8
+
+
+def test_sliced_ease_of_an_offset_body_is_2_pi_times_the_offset(body):
+    v, f, j, m = body
+    normals = trimesh.Trimesh(v, f, process=False).vertex_normals
+    shell = v + 0.010 * normals  # a 10 mm shell: its tape girth is the body's + 2 pi x 10 mm
+    ease = sliced_ease(shell, f, v, f, j, m)
+    for region in ("bust", "waist", "hips"):
+        g, b = ease[region]
+        assert g - b == pytest.approx(62.8, abs=10.0)
+    rows = {r.region: r for r in fit_table(shell, np.full(len(v), 10.0), np.zeros(len(v)), np.zeros(len(v)), j, m,
+                                           faces=f, body=(v, f))}
+    assert rows["waist"].ease_method == "slice" and rows["waist"].ease_mm == pytest.approx(62.8, abs=10.0)
+    # a looser shell has more ease
+    loose = sliced_ease(v + 0.03 * normals, f, v, f, j, m)
+    assert loose["waist"][0] - loose["waist"][1] > ease["waist"][0] - ease["waist"][1] + 80.0
