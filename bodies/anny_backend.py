@@ -56,8 +56,6 @@ ANNY_JOINT_MAP = {
     "right_ankle": "foot.R",
 }
 
-#: Anny phenotype value -> (years) at the anchors Anny interpolates between, for reports.
-ANNY_AGE_ANCHORS = {0.0: 1.0, 0.1875: 11.0, 0.5: 25.0, 1.0: 90.0}
 
 
 class AnnyBody(BodyModel):

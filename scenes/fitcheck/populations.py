@@ -24,40 +24,20 @@ from engine.types import PathLikeStr
 
 POPULATIONS_FILE = Path(__file__).resolve().parent / "data" / "populations.json"
 
-#: Anny's morphological age anchors (years -> Anny ``age``), read from
-#: ``anny/data/shape_calibration/girls.pth`` (identical for boys) of anny 0.6.2; used when that
-#: file cannot be read.
-ANNY_AGE_ANCHORS_YEARS = (0.0, 1.0, 4.0, 11.0, 16.0, 18.0, 64.0, 110.0)
-ANNY_AGE_ANCHORS_PARAM = (0.0, 0.05, 0.215, 0.415, 0.67, 0.77, 0.83, 1.0)
 #: Anny phenotype order of ``Twin.shape``.
 PHENOTYPE = ("gender", "age", "muscle", "weight", "height", "proportions")
 
 
-def anny_age_anchors() -> tuple[np.ndarray, np.ndarray]:
-    """(years (K,), Anny age parameter (K,)) float64 anchors, from the installed anny when it
-    ships them, else :data:`ANNY_AGE_ANCHORS_YEARS` / :data:`ANNY_AGE_ANCHORS_PARAM`."""
-    try:
-        import torch
-        from anny.paths import get_anny_root_dir
-
-        d = torch.load(Path(get_anny_root_dir()) / "data" / "shape_calibration" / "girls.pth", weights_only=True,
-                       map_location="cpu")["morphological_age_mapping"]
-        return d["morphological_age_anchors"].double().numpy(), d["anny_age_anchors"].double().numpy()
-    except Exception:
-        return np.array(ANNY_AGE_ANCHORS_YEARS), np.array(ANNY_AGE_ANCHORS_PARAM)
-
-
 def age_to_anny(years: float) -> float:
-    """Anny's ``age`` parameter in [0, 1] for an age in years (piecewise linear on Anny's anchors).
+    """Anny's ``age`` parameter in [0, 1] for an age in years, on Anny's own calibration anchors
+    (:func:`bodies.phenotype.age_to_param`).
 
     Raises:
-        InputError: an age outside 0-110 years.
+        InputError: an age outside the body model's range (0-110 years).
     """
-    y = float(years)
-    if not 0.0 <= y <= 110.0:
-        raise InputError(f"age {years} years is outside Anny's range (0-110 years)")
-    xs, ps = anny_age_anchors()
-    return float(np.interp(y, xs, ps))
+    from bodies.phenotype import age_to_param
+
+    return age_to_param(years)
 
 
 @dataclass
@@ -145,5 +125,5 @@ def make_population(name: str, out_dir: PathLikeStr, model=None, path: PathLikeS
     return folders
 
 
-__all__ = ["PopulationBody", "age_to_anny", "anny_age_anchors", "load_populations", "population", "population_names",
+__all__ = ["PopulationBody", "age_to_anny", "load_populations", "population", "population_names",
            "make_population", "POPULATIONS_FILE"]
