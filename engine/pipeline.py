@@ -191,12 +191,13 @@ def stage_render(drape_dir: Path, out: Path, stages: Stages, views: int = 8, siz
         raise InputError(f"--views {views} --size {size}: need at least 1 view of at least 16 px")
     meshes = load_dressed(drape_dir)
     consent = _consent_for(drape_dir, consent)
-    registry = None
+    registry, grant_id = None, None
     if consent.twin_id:
         from .rights import Registry, authorise
 
         registry = Registry.open(consent.db)
         grant = authorise(registry, consent.twin_id, consent.channel, consent.region)
+        grant_id = grant.id
         say(f"{step} consent  grant {grant.id} covers twin {consent.twin_id} for {consent.channel} in {consent.region}", quiet)
     lo, hi = frame_meshes(meshes)
     cameras = turntable(lo, hi, n_views=views, width=size, height=size)
@@ -232,9 +233,23 @@ def stage_render(drape_dir: Path, out: Path, stages: Stages, views: int = 8, siz
         stages.mark(f"render-{name}", inputs, {"images": [str(p) for p in paths]})
     all_paths = [p for name in renderers for p in images[name]]
     labels = [f"{name} {p.stem.split('_')[-1]}" for name in renderers for p in images[name]]
-    make_contact_sheet(all_paths, out / "contact_sheet.png", columns=views, labels=labels,
-                       title=f"Atelier turntable, {views} views per renderer")
+    sheet = make_contact_sheet(all_paths, out / "contact_sheet.png", columns=views, labels=labels,
+                               title=f"Atelier turntable, {views} views per renderer")
+    _disclose_sheet(sheet, consent, grant_id, json_sha256(base))
     return images
+
+
+def _disclose_sheet(path: Path, consent: Consent, grant_id, scene_hash: str) -> None:
+    """A contact sheet is an internal overview, not a delivered image: it carries the AI
+    disclosure like every PNG but is not recorded in the ledger (it names no channel or region,
+    so ``atelier ledger reconcile`` lists it and does not bill it)."""
+    from .rights.disclosure import stamp_png
+
+    if consent.twin_id is None:
+        info = {"twin_id": "synthetic", "grant_id": "none: synthetic body, no person depicted"}
+    else:
+        info = {"twin_id": consent.twin_id, "grant_id": str(grant_id)}
+    stamp_png(path, {**info, "scene_hash": scene_hash})
 
 
 def _deliver(paths: list[Path], consent: Consent, registry, scene_hash: str) -> None:
@@ -330,12 +345,12 @@ def render_shots(drape_dir: Path, out: Path, consent: Consent | None, backend: s
     from .render.backends import render_dressed_folder
 
     consent = _consent_for(drape_dir, consent)
-    registry = None
+    registry, grant_id = None, None
     if consent.twin_id:
         from .rights import Registry, authorise
 
         registry = Registry.open(consent.db)
-        authorise(registry, consent.twin_id, consent.channel, consent.region)
+        grant_id = authorise(registry, consent.twin_id, consent.channel, consent.region).id
     kw = {}
     if shots:
         kw["shots"] = shots
@@ -350,6 +365,8 @@ def render_shots(drape_dir: Path, out: Path, consent: Consent | None, backend: s
     scene_hash = json_sha256({k: manifest[k] for k in ("backend", "shots", "formats")})
     for entry in manifest["formats"].values():
         _deliver([Path(p) for p in entry["images"]], consent, registry, scene_hash)
+        if entry.get("contact_sheet"):
+            _disclose_sheet(Path(entry["contact_sheet"]), consent, grant_id, scene_hash)
     return manifest
 
 

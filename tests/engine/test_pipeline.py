@@ -39,6 +39,7 @@ def test_synthetic_body_renders_with_disclosure_and_resumes(tmp_path):
     info = read_disclosure(paths[0])
     assert info["twin_id"] == "synthetic"
     assert (out / "contact_sheet.png").exists()
+    assert read_disclosure(out / "contact_sheet.png")["ai_generated"]
     # a second run finds the stage finished and does not redraw
     before = [p.stat().st_mtime_ns for p in paths]
     again = stage_render(drape, out, Stages(out), views=3, size=64, renderers=("pyrender",), quiet=True)
