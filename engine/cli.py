@@ -111,10 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
         "drape",
         help="drape a garment on a twin with Blender cloth simulation",
         description=(
-            "Generate a garment around the twin from its measurements and simulate it in Blender (in a separate "
-            "worker process) with the posed body as collider until it settles. Writes DIR2/garment.ply (canonical "
-            "frame, per-vertex clearance in mm), DIR2/body.ply, DIR2/drape_report.json and Blender's log. Fails "
-            "clearly if the cloth explodes or more than 1% of its vertices end up over 2 mm inside the body."
+            "Cut a library pattern in a size and fabric (or generate a template garment around the twin), sew and "
+            "simulate it in Blender (in a separate worker process) with the posed body as collider until it settles. "
+            "Writes DIR2/garment.ply (canonical frame, per-vertex clearance in mm and, for patterns, strain in %), "
+            "DIR2/body.ply, DIR2/drape_report.json, DIR2/fit.json and DIR2/dressed.glb (patterns) and Blender's log. "
+            "Fails clearly if the cloth explodes or more than 1% of its vertices end up over 2 mm inside the body."
         ),
     )
     p.add_argument("--twin", required=True, metavar="DIR", help="twin folder written by `atelier fit`")
@@ -122,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="garment: a library pattern (`atelier garment list`) or a template (tube-dress, skirt)")
     p.add_argument("--out", required=True, metavar="DIR2", help="output folder for the draped garment")
     p.add_argument("--pose", default=None, help="pose preset to drape in (a-pose, relaxed, t-pose); default: the twin's pose")
-    p.add_argument("--resolution", type=float, default=None, help="cloth edge length in metres (smaller = finer, slower)")
+    p.add_argument("--resolution", type=float, default=None, help="cloth resolution: below 1, an edge length in metres; 50 or more, a vertex count (finer is slower)")
     p.add_argument("--max-frames", type=int, default=None, help="frame cap for the simulation")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds before the Blender job is stopped (default 900)")
     from garments.cli import add_drape_arguments
