@@ -12,42 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
-
-def _closest_on_triangles(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """Closest points on triangles (a, b, c) to points p; all arrays (..., 3). Ericson's
-    region test, vectorised."""
-    ab, ac, ap = b - a, c - a, p - a
-    d1 = np.einsum("...i,...i", ab, ap)
-    d2 = np.einsum("...i,...i", ac, ap)
-    bp = p - b
-    d3 = np.einsum("...i,...i", ab, bp)
-    d4 = np.einsum("...i,...i", ac, bp)
-    cp = p - c
-    d5 = np.einsum("...i,...i", ab, cp)
-    d6 = np.einsum("...i,...i", ac, cp)
-    va = d3 * d6 - d5 * d4
-    vb = d5 * d2 - d1 * d6
-    vc = d1 * d4 - d3 * d2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        denom = 1.0 / (va + vb + vc)
-        v = vb * denom
-        w = vc * denom
-        out = a + ab * v[..., None] + ac * w[..., None]  # interior
-        # edge regions
-        t_ab = d1 / (d1 - d3)
-        t_ac = d2 / (d2 - d6)
-        t_bc = (d4 - d3) / ((d4 - d3) + (d5 - d6))
-    m = (vc <= 0) & (d1 >= 0) & (d3 <= 0)
-    out = np.where(m[..., None], a + ab * t_ab[..., None], out)
-    m = (vb <= 0) & (d2 >= 0) & (d6 <= 0)
-    out = np.where(m[..., None], a + ac * t_ac[..., None], out)
-    m = (va <= 0) & ((d4 - d3) >= 0) & ((d5 - d6) >= 0)
-    out = np.where(m[..., None], b + (c - b) * t_bc[..., None], out)
-    # vertex regions
-    out = np.where(((d1 <= 0) & (d2 <= 0))[..., None], a, out)
-    out = np.where(((d3 >= 0) & (d4 <= d3))[..., None], b, out)
-    out = np.where(((d6 >= 0) & (d5 <= d6))[..., None], c, out)
-    return out
+from engine.geometry import closest_points_on_triangles
 
 
 class BodyDistance:
@@ -71,25 +36,7 @@ class BodyDistance:
 
     def __call__(self, points: np.ndarray, chunk: int = 4096) -> np.ndarray:
         """(N, 3) points, metres -> (N,) float64 signed distance, metres, positive outside."""
-        pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
-        out = np.empty(len(pts))
-        for s in range(0, len(pts), chunk):
-            p = pts[s : s + chunk]
-            _, idx = self.tree.query(p, k=self.k)
-            idx = idx.reshape(len(p), -1)
-            t = self.tri[idx]  # (n, k, 3, 3)
-            q = _closest_on_triangles(p[:, None], t[:, :, 0], t[:, :, 1], t[:, :, 2])
-            diff = p[:, None] - q
-            dist = np.linalg.norm(diff, axis=2)
-            dmin = dist.min(axis=1, keepdims=True)
-            near = dist <= dmin + 1e-7
-            cos = np.einsum("nkd,nkd->nk", diff, self.normals[idx]) / np.maximum(dist, 1e-12)
-            score = np.where(near, np.abs(cos), -1.0)
-            best = score.argmax(axis=1)
-            sign = np.sign(cos[np.arange(len(p)), best])
-            sign[sign == 0] = 1.0
-            out[s : s + chunk] = sign * dmin[:, 0]
-        return out
+        return closest_points(self, points, chunk)[0]
 
 
 def signed_distance(points: np.ndarray, vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
@@ -113,7 +60,7 @@ def closest_points(dist: BodyDistance, points: np.ndarray, chunk: int = 4096) ->
         _, idx = dist.tree.query(p, k=dist.k)
         idx = idx.reshape(len(p), -1)
         t = dist.tri[idx]
-        q = _closest_on_triangles(p[:, None], t[:, :, 0], t[:, :, 1], t[:, :, 2])
+        q = closest_points_on_triangles(p[:, None], t)
         diff = p[:, None] - q
         d = np.linalg.norm(diff, axis=2)
         dmin = d.min(axis=1, keepdims=True)

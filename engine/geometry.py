@@ -1,0 +1,57 @@
+"""Geometry kernels shared by the stages (numpy, vectorised)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _dot(x, y):
+    return x[:, 0] * y[:, 0] + x[:, 1] * y[:, 1] + x[:, 2] * y[:, 2]
+
+
+def closest_on_triangles(p, a, b, c):
+    """Closest points on triangles (a, b, c) to points p, all (M, 3): distances (M,) and
+    barycentric coordinates (M, 3) (Ericson, Real-Time Collision Detection, 5.1.5)."""
+    ab, ac, ap = b - a, c - a, p - a
+    d1, d2 = _dot(ab, ap), _dot(ac, ap)
+    bp = p - b
+    d3, d4 = _dot(ab, bp), _dot(ac, bp)
+    cp = p - c
+    d5, d6 = _dot(ab, cp), _dot(ac, cp)
+    va = d3 * d6 - d5 * d4
+    vb = d5 * d2 - d1 * d6
+    vc = d1 * d4 - d3 * d2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        denom = va + vb + vc
+        v = np.where(denom != 0, vb / denom, 1.0 / 3.0)
+        w = np.where(denom != 0, vc / denom, 1.0 / 3.0)
+        bary = np.stack([1 - v - w, v, w], axis=1)
+        # edges and corners, later rules taking precedence (as in the sequential algorithm)
+        m = (va <= 0) & (d4 - d3 >= 0) & (d5 - d6 >= 0)
+        t = (d4 - d3) / ((d4 - d3) + (d5 - d6))
+        bary[m] = np.stack([np.zeros(m.sum()), 1 - t[m], t[m]], axis=1)
+        m = (vb <= 0) & (d2 >= 0) & (d6 <= 0)
+        t = d2 / (d2 - d6)
+        bary[m] = np.stack([1 - t[m], np.zeros(m.sum()), t[m]], axis=1)
+        m = (d6 >= 0) & (d5 <= d6)
+        bary[m] = (0.0, 0.0, 1.0)
+        m = (vc <= 0) & (d1 >= 0) & (d3 <= 0)
+        t = d1 / (d1 - d3)
+        bary[m] = np.stack([1 - t[m], t[m], np.zeros(m.sum())], axis=1)
+        m = (d3 >= 0) & (d4 <= d3)
+        bary[m] = (0.0, 1.0, 0.0)
+        m = (d1 <= 0) & (d2 <= 0)
+        bary[m] = (1.0, 0.0, 0.0)
+    bary = np.nan_to_num(bary, nan=1.0 / 3.0)
+    q = bary[:, :1] * a + bary[:, 1:2] * b + bary[:, 2:] * c
+    return np.linalg.norm(p - q, axis=1), bary
+
+
+def closest_points_on_triangles(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
+    """Closest points on triangles to points, broadcasting: ``p`` (..., 3) and ``tri``
+    (..., 3, 3) (corners a, b, c) -> (..., 3) closest points, same units."""
+    p, tri = np.broadcast_arrays(np.asarray(p, dtype=np.float64)[..., None, :], np.asarray(tri, dtype=np.float64))
+    shape = tri.shape[:-2]
+    t = tri.reshape(-1, 3, 3)
+    _, bary = closest_on_triangles(p.reshape(-1, 3, 3)[:, 0], t[:, 0], t[:, 1], t[:, 2])
+    return np.einsum("mk,mkd->md", bary, t).reshape(*shape, 3)
