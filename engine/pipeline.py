@@ -175,6 +175,19 @@ def _consent_for(drape_dir: Path, consent: Consent | None) -> Consent:
     )
 
 
+def _authorise(consent: Consent, quiet: bool = False, step: str = ""):
+    """(registry, grant id) for a real twin once its live grant is found (ConsentError
+    otherwise); (None, None) for a synthetic body. Call it before anything is drawn."""
+    if not consent.twin_id:
+        return None, None
+    from .rights import Registry, authorise
+
+    registry = Registry.open(consent.db)
+    grant = authorise(registry, consent.twin_id, consent.channel, consent.region)
+    say(f"{step} consent  grant {grant.id} covers twin {consent.twin_id} for {consent.channel} in {consent.region}", quiet)
+    return registry, grant.id
+
+
 def stage_render(drape_dir: Path, out: Path, stages: Stages, views: int = 8, size: int = 512,
                  renderers=("pyrender", "blender"), blender_engine: str = "workbench", samples: int = 16,
                  quiet: bool = False, step: str = "[4/4]", consent: Consent | None = None) -> dict[str, list[Path]]:
@@ -191,14 +204,7 @@ def stage_render(drape_dir: Path, out: Path, stages: Stages, views: int = 8, siz
         raise InputError(f"--views {views} --size {size}: need at least 1 view of at least 16 px")
     meshes = load_dressed(drape_dir)
     consent = _consent_for(drape_dir, consent)
-    registry, grant_id = None, None
-    if consent.twin_id:
-        from .rights import Registry, authorise
-
-        registry = Registry.open(consent.db)
-        grant = authorise(registry, consent.twin_id, consent.channel, consent.region)
-        grant_id = grant.id
-        say(f"{step} consent  grant {grant.id} covers twin {consent.twin_id} for {consent.channel} in {consent.region}", quiet)
+    registry, grant_id = _authorise(consent, quiet, step)
     lo, hi = frame_meshes(meshes)
     cameras = turntable(lo, hi, n_views=views, width=size, height=size)
     base = {"body": file_sha256(drape_dir / "body.ply"), "garment": file_sha256(drape_dir / "garment.ply"),
@@ -345,12 +351,7 @@ def render_shots(drape_dir: Path, out: Path, consent: Consent | None, backend: s
     from .render.backends import render_dressed_folder
 
     consent = _consent_for(drape_dir, consent)
-    registry, grant_id = None, None
-    if consent.twin_id:
-        from .rights import Registry, authorise
-
-        registry = Registry.open(consent.db)
-        grant_id = authorise(registry, consent.twin_id, consent.channel, consent.region).id
+    registry, grant_id = _authorise(consent, quiet)
     kw = {}
     if shots:
         kw["shots"] = shots
