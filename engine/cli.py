@@ -113,22 +113,32 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Cut a library pattern in a size and fabric (or generate a template garment around the twin), sew and "
             "simulate it in Blender (in a separate worker process) with the posed body as collider until it settles. "
-            "Writes DIR2/garment.ply (canonical frame, per-vertex clearance in mm and, for patterns, strain in %), "
-            "DIR2/body.ply, DIR2/drape_report.json, DIR2/fit.json and DIR2/dressed.glb (patterns) and Blender's log. "
+            "Or, with --garment-mesh, bring in a garment exported from CLO 3D or Marvelous Designer (OBJ in mm/cm/m, "
+            "GLB/glTF), weld its pieces' seams, align it to the twin (exactly with --avatar, the exporter's avatar "
+            "exported beside it; else from its bounding box and --region), widen it where the twin is fuller, and drape "
+            "it keeping its own rest lengths. "
+            "Writes DIR2/garment.ply (canonical frame, per-vertex clearance in mm and, for patterns and imported meshes, "
+            "strain in %), DIR2/body.ply, DIR2/drape_report.json, DIR2/fit.json and DIR2/dressed.glb (patterns and "
+            "imported meshes) and Blender's log. "
             "Fails clearly if the cloth explodes or more than 1% of its vertices end up over 2 mm inside the body."
         ),
     )
     p.add_argument("--twin", required=True, metavar="DIR", help="twin folder written by `atelier fit`")
-    p.add_argument("--garment", required=True, metavar="NAME",
-                   help="garment: a library pattern (`atelier garment list`) or a template (tube-dress, skirt)")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--garment", metavar="NAME",
+                      help="garment: a library pattern (`atelier garment list`) or a template (tube-dress, skirt)")
+    what.add_argument("--garment-mesh", metavar="FILE",
+                      help="or a garment mesh made elsewhere (.obj, .glb, .gltf exported from CLO 3D, Marvelous Designer "
+                           "or any 3D tool), draped as it was sewn")
     p.add_argument("--out", required=True, metavar="DIR2", help="output folder for the draped garment")
     p.add_argument("--pose", default=None, help="pose preset to drape in (a-pose, relaxed, t-pose); default: the twin's pose")
     p.add_argument("--resolution", type=float, default=None, help="cloth resolution: below 1, an edge length in metres; 50 or more, a vertex count (finer is slower)")
     p.add_argument("--max-frames", type=int, default=None, help="frame cap for the simulation")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds before the Blender job is stopped (default 900)")
-    from garments.cli import add_drape_arguments
+    from garments.cli import add_drape_arguments, add_mesh_arguments
 
     add_drape_arguments(p)
+    add_mesh_arguments(p)
     _add_model(p)
     _add_common(p)
 

@@ -119,6 +119,40 @@ def stage_drape(twin_dir: Path, drape_dir: Path, garment: str, stages: Stages, p
     return read_json(drape_dir / "drape_report.json")
 
 
+def stage_drape_mesh(twin_dir: Path, drape_dir: Path, mesh: Path, stages: Stages, pose=None, max_frames=None,
+                     timeout: float = 900.0, quiet: bool = False, step: str = "", extra: dict | None = None) -> dict:
+    """Twin folder + garment mesh made elsewhere (CLO / Marvelous Designer export) -> drape folder
+    (garment.ply, body.ply, fit.json, dressed.glb, drape_report.json, blender.log)."""
+    from garments.imported import drape_imported_twin
+
+    from .storage import file_sha256
+
+    if not (twin_dir / "twin.json").exists():
+        raise InputError(f"{twin_dir}: no twin.json here", hint="make a twin with `atelier fit SCAN --out DIR` first")
+    extra = dict(extra or {})
+
+    def digest(p):
+        return file_sha256(p) if p and Path(p).is_file() else str(p)
+
+    inputs = {"twin": file_sha256(twin_dir / "twin.json"), "garment_mesh": digest(mesh), "pose": pose,
+              "max_frames": max_frames, **{k: str(v) for k, v in extra.items()}, "avatar": digest(extra.get("avatar"))}
+    outputs = [drape_dir / n for n in ("garment.ply", "body.ply", "drape_report.json", "fit.json", "dressed.glb")]
+    if stages.done("drape", inputs, outputs):
+        say(f"{step} drape    already done: {drape_dir / 'garment.ply'}", quiet)
+        return read_json(drape_dir / "drape_report.json")
+    say(f"{step} drape    aligning {mesh} to the twin and simulating it in Blender (worker process; log: "
+        f"{drape_dir / 'blender.log'})", quiet)
+    progress = Progress("drape", quiet=quiet)
+    kw = dict(extra)
+    if max_frames:
+        kw["max_frames"] = max_frames
+    result = drape_imported_twin(twin_dir, mesh, drape_dir, pose=pose, timeout=timeout,
+                                 progress=lambda line: progress.update(note=line), **kw)
+    progress.finish(f"{result.frames} frames, penetration {result.penetration_pct:.2f} %")
+    stages.mark("drape", inputs)
+    return read_json(drape_dir / "drape_report.json")
+
+
 def load_dressed(drape_dir: Path):
     """RenderMeshes for the body and garment of a drape folder."""
     from .meshio import load_ply
@@ -333,8 +367,17 @@ def run_fit(args) -> int:
 def run_drape(args) -> int:
     out = Path(args.out)
     twin = Path(args.twin)
-    from garments.cli import drape_kwargs
+    from garments.cli import drape_kwargs, mesh_kwargs
 
+    mesh_kw = mesh_kwargs(args)
+    if getattr(args, "garment_mesh", None):
+        report = stage_drape_mesh(twin, out, Path(args.garment_mesh), Stages(out), pose=args.pose,
+                                  max_frames=args.max_frames, timeout=args.timeout, quiet=args.quiet, extra=mesh_kw)
+        place = report.get("placement", {})
+        print(f"draped imported {report.get('garment')} written to {out}/garment.ply ({report.get('vertices')} vertices, "
+              f"{report.get('import', {}).get('welded_vertices', 0)} seam vertices welded, placed by {place.get('method')}, "
+              f"{report.get('frames')} frames, penetration {report.get('penetration_pct', 0):.2f} %)")
+        return 0
     report = stage_drape(twin, out, args.garment, Stages(out), pose=args.pose, resolution=args.resolution,
                          max_frames=args.max_frames, timeout=args.timeout, quiet=args.quiet, step="",
                          extra=drape_kwargs(args))

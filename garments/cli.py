@@ -1,9 +1,10 @@
-"""``atelier garment list|show`` and the options ``atelier drape`` takes for pattern garments.
+"""``atelier garment list|show`` and the options ``atelier drape`` takes for pattern and imported garments.
 
 The app wires these in: ``add_parsers(subparsers)`` adds the ``garment`` command, ``run(args)``
 runs it; ``add_drape_arguments(parser)`` adds ``--size`` and ``--fabric`` to ``atelier drape``
 and ``drape_kwargs(args)`` turns them into keyword arguments of
-:func:`garments.drape.drape_twin` (which takes ``pose=`` itself).
+:func:`garments.drape.drape_twin` (which takes ``pose=`` itself); ``add_mesh_arguments(parser)``
+and ``mesh_kwargs(args)`` do the same for ``--garment-mesh`` (:func:`garments.imported.drape_imported_twin`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,50 @@ def add_drape_arguments(parser: argparse.ArgumentParser) -> None:
                         help="size for pattern garments: XS, S, M, L, XL, XXL, or mtm (made to measure from the twin); default M")
     parser.add_argument("--fabric", default=None,
                         help="fabric preset: cotton-jersey, cotton-poplin, denim, silk-charmeuse, wool-suiting, polyester")
+
+
+def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``atelier drape --garment-mesh`` (a garment made elsewhere, see
+    :mod:`garments.imported`)."""
+    g = parser.add_argument_group(
+        "imported garments (--garment-mesh)",
+        "a garment exported from CLO 3D or Marvelous Designer: its pieces' seams are welded, it is aligned to the "
+        "twin, widened where the twin is fuller and draped with its own rest lengths")
+    g.add_argument("--units", choices=["mm", "cm", "m"], default=None,
+                   help="the mesh's length unit (default: detected from its size; CLO and MD export mm by default, "
+                        "glTF is m)")
+    g.add_argument("--up", choices=["y", "z"], default=None,
+                   help="the mesh's up axis: y (CLO/MD default, glTF) or z (Blender-style); default detected")
+    g.add_argument("--avatar", metavar="FILE", default=None,
+                   help="the exporter's avatar mesh, exported with the same settings: aligns the garment exactly "
+                        "(scaled by height, feet and torso centre onto the twin's)")
+    g.add_argument("--region", choices=["top", "bottom", "dress", "full"], default=None,
+                   help="without --avatar: where the garment goes (top, dress, full: hung from the shoulders, or "
+                        "under the armpits when strapless; bottom: from the waist); default from its vertical extent")
+
+
+def mesh_kwargs(args) -> dict:
+    """Keyword arguments for :func:`garments.imported.drape_imported_twin` from the parsed
+    ``--units/--up/--avatar/--region/--fabric``, refusing options that only apply to the other
+    kind of garment (so a mistake fails before Blender starts)."""
+    from .fabrics import get_fabric
+
+    mesh = getattr(args, "garment_mesh", None)
+    mesh_only = [f"--{k}" for k in ("units", "up", "avatar", "region") if getattr(args, k, None)]
+    if not mesh:
+        if mesh_only:
+            raise InputError(f"{', '.join(mesh_only)} only apply to --garment-mesh",
+                             hint="leave them out for a library pattern or template garment")
+        return {}
+    for flag, attr in (("--size", "size"), ("--resolution", "resolution")):
+        if getattr(args, attr, None):
+            raise InputError(f"{flag} does not apply to --garment-mesh: an imported mesh keeps its own size and resolution",
+                             hint="grade or remesh the garment in CLO / Marvelous Designer and export it again")
+    kw = {k: getattr(args, k, None) for k in ("units", "up", "avatar", "region")}
+    fabric = getattr(args, "fabric", None)
+    if fabric:
+        kw["fabric"] = get_fabric(fabric).name
+    return kw
 
 
 def drape_kwargs(args) -> dict:
@@ -86,4 +131,4 @@ def run(args) -> int:
     raise InputError(f"unknown garment command {args.garment_command!r}")
 
 
-__all__ = ["add_parsers", "run", "add_drape_arguments", "drape_kwargs", "garment_rows"]
+__all__ = ["add_parsers", "run", "add_drape_arguments", "add_mesh_arguments", "drape_kwargs", "mesh_kwargs", "garment_rows"]
