@@ -10,11 +10,15 @@
   Cusick drape test (:mod:`garments.cusick`) and fit numbers (:mod:`garments.fit`); a library
   name passed to :func:`drape_garment` / :func:`drape_twin` drapes the pattern
   (:mod:`garments.dress`).
+- Garments made elsewhere (CLO 3D / Marvelous Designer OBJ or GLB exports):
+  :func:`load_garment_mesh` reads and welds one, :func:`drape_imported` /
+  :func:`drape_imported_twin` align it to a twin and drape it (:mod:`garments.imported`).
 """
 
 from .clearance import BodyDistance, signed_distance
 from .drape import DrapeResult, DrapeSettings, drape_garment, drape_twin
 from .fabrics import Fabric, fabric_names, get_fabric
+from .imported import ImportedGarment, drape_imported, drape_imported_twin, load_garment_mesh
 from .pattern import Pattern, library_names, library_pattern, load_pattern
 from .sizes import grade, size_names
 from .templates import GARMENTS, GarmentMesh, garment_names, make_garment
@@ -39,4 +43,8 @@ __all__ = [
     "Fabric",
     "fabric_names",
     "get_fabric",
+    "ImportedGarment",
+    "load_garment_mesh",
+    "drape_imported",
+    "drape_imported_twin",
 ]
