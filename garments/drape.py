@@ -51,6 +51,13 @@ class DrapeSettings:
         collision: overrides of Blender ClothCollisionSettings (e.g. {"distance_min": 0.004}).
         gravity: (3,) canonical-frame gravity, m/s^2.
         body_thickness: outer collision thickness of the body collider, metres (pattern drapes).
+        rest_from: where a pattern garment's rest lengths come from: "start" (default), its start
+            shape, whose edges :func:`garments.placement.relax_lengths` brings to the flat pattern's
+            lengths; or "flat", the flat pattern itself through Blender's dynamic mesh (exact
+            lengths and flat rest angles, but measured with bpy 5.0.1 the cloth then creeps up the
+            body, several cm over 10 frames, wherever it touches it).
+        snapshot_every: when > 0, the job also writes ``drape_result_frames.npz``, the cloth every
+            that many frames (to look at how a drape went).
     """
 
     max_frames: int = 120
@@ -63,6 +70,8 @@ class DrapeSettings:
     collision: dict = field(default_factory=dict)
     gravity: tuple = (0.0, -9.81, 0.0)
     body_thickness: float = 0.006
+    snapshot_every: int = 0
+    rest_from: str = "start"
 
 
 @dataclass

@@ -117,13 +117,260 @@ def thin_body(vertices: np.ndarray, joints: np.ndarray, factor: float = 0.6) -> 
 
 
 #: the share of the way to their midpoint that seam pairs move before the simulation starts
-CLOSE_SHARE = 0.5
+CLOSE_SHARE = 1.0
+#: corner radius (m) with which a torso panel bends from the chest or back over the shoulders
+FOLD_RADIUS = 0.04
+#: a torso panel anchored within this distance (m) below the shoulder line hangs from the shoulders
+HANG_REACH = 0.15
+#: from this far (m) below the armpit up, a torso panel's extra width goes to the front and back
+ARM_ROOM = -1.0
+
+
+class _TopProfile:
+    """The top of the body seen from the front: per 1 cm band of x, the highest point of the torso
+    and arms below the neck joint (the shoulder line) and the depth (z) of the body's mid-plane
+    there. A torso panel that reaches above it bends over the shoulders (:meth:`fold`)."""
+
+    def __init__(self, v: np.ndarray, parts: dict, j: np.ndarray, clearance: float):
+        self.x0 = 0.0
+        keep = (parts["torso"] | parts["left_arm"] | parts["right_arm"]) & (v[:, 1] < j[_J["neck"], 1])
+        p = v[keep]
+        self.x0 = float(p[:, 0].min())
+        nb = int(np.ceil((p[:, 0].max() - self.x0) / 0.01)) + 1
+        b = np.clip(((p[:, 0] - self.x0) / 0.01).astype(int), 0, nb - 1)
+        top = np.full(nb, -np.inf)
+        np.maximum.at(top, b, p[:, 1])
+        ok = np.isfinite(top)
+        idx = np.arange(nb)
+        top = np.interp(idx, idx[ok], top[ok])
+        top = np.maximum(top, np.maximum(np.roll(top, 1), np.roll(top, -1)))  # a band and its neighbours
+        # the neck is a column, not a top: in front of and behind it the bend takes the height of
+        # the shoulder line at the neck's sides and stops short of the neck (``hmin``)
+        self.hmin = np.zeros(nb)
+        ny = j[_J["neck"], 1] + 0.02
+        neck = v[parts["torso"] | parts["head"]]
+        neck = neck[np.abs(neck[:, 1] - ny) < 0.01]
+        neck_band = np.zeros(nb, bool)
+        if len(neck):
+            cx = 0.5 * (neck[:, 0].min() + neck[:, 0].max())
+            half = 0.5 * (neck[:, 0].max() - neck[:, 0].min())
+            neck_band = np.abs(self.x0 + idx * 0.01 - cx) < half + 0.01
+            if neck_band.any() and not neck_band.all():
+                top[neck_band] = top[~neck_band][np.abs(idx[~neck_band] - idx[neck_band].mean()).argsort()[:2]].mean()
+                self.hmin[neck_band] = 0.5 * (neck[:, 2].max() - neck[:, 2].min()) + clearance
+                self.neck_z = 0.5 * (neck[:, 2].max() + neck[:, 2].min())
+        zc = np.zeros(nb)
+        for k in range(nb):
+            near = (np.abs(b - k) <= 1) & (p[:, 1] > top[k] - 0.04)
+            zc[k] = 0.5 * (p[near, 2].min() + p[near, 2].max()) if near.any() else np.nan
+        ok = np.isfinite(zc)
+        zc = np.interp(idx, idx[ok], zc[ok])
+        if neck_band.any() and not neck_band.all():
+            zc[neck_band] = self.neck_z
+        self.top, self.zc, self.clearance = top + clearance, zc, clearance
+
+    def _at(self, arr, x):
+        k = np.clip(np.rint((np.asarray(x) - self.x0) / 0.01).astype(int), 0, len(arr) - 1)
+        return arr[k]
+
+    def excess(self, p: np.ndarray, facing: float) -> tuple[np.ndarray, np.ndarray]:
+        """(arc length past the start of the bend (<= 0: below it), arc length from there to the
+        mid-plane) for points ``p`` (N, 3) of a panel facing ``facing`` (+1 front, -1 back)."""
+        top, zc = self._at(self.top, p[:, 0]), self._at(self.zc, p[:, 0])
+        d = np.maximum(facing * (p[:, 2] - zc), 0.01)
+        rho = np.minimum(d, FOLD_RADIUS)
+        return p[:, 1] - (top - rho), 0.5 * np.pi * rho + (d - rho)
+
+    def fold(self, p: np.ndarray, facing: float) -> np.ndarray:
+        """Bend points above the shoulder line over the top of the body: up the front (or back) to
+        the shoulder line less the corner radius, round the corner, then level towards the
+        mid-plane (arc length kept, so the panel keeps its lengths). Points may run up to 3 cm
+        past the mid-plane."""
+        out = np.array(p, np.float64)
+        top, zc = self._at(self.top, out[:, 0]), self._at(self.zc, out[:, 0])
+        d = np.maximum(facing * (out[:, 2] - zc), 0.01)
+        rho = np.minimum(d, FOLD_RADIUS)
+        e = out[:, 1] - (top - rho)
+        sel = e > 0
+        if not sel.any():
+            return out
+        e, d, rho, top, zc = e[sel], d[sel], rho[sel], top[sel], zc[sel]
+        phi = np.minimum(e / rho, 0.5 * np.pi)
+        level = np.maximum(e - 0.5 * np.pi * rho, 0.0)
+        y = top - rho + rho * np.sin(phi)
+        h = np.maximum(d - rho + rho * np.cos(phi) - level, np.maximum(self._at(self.hmin, out[sel, 0]), -0.03))
+        out[sel, 1] = y
+        out[sel, 2] = zc + facing * h
+        return out
+
+def _row_widths(x: np.ndarray, t: np.ndarray, bins: np.ndarray, half: float = 0.015) -> np.ndarray:
+    """A panel's flat width (m) in each band ``bins`` of its height coordinate ``t`` (0 outside)."""
+    w = np.zeros(len(bins))
+    for i, b in enumerate(bins):
+        sel = np.abs(t - b) < half
+        if sel.sum() >= 2:
+            w[i] = float(np.ptp(x[sel]))
+    return w
+
+
+class _TorsoWrap:
+    """Torso panels wrap, row by row, on an oval around the torso: per 1 cm band of height, the
+    torso slice's half-width and its front and back depths (from the mid-plane) plus the clearance,
+    scaled up so the oval's perimeter is at least the garment's girth there (the torso panels'
+    widths added up). Front and back panels of equal width then meet at the sides, seams closed;
+    above the armpit the oval keeps the armpit's size (the panels narrow there: the armholes).
+    A panel's flat x is arc length along the oval from its side's centre line."""
+
+    def __init__(self, s: _Slicer, marks: dict, clearance: float, panels: list):
+        ts = np.concatenate([t for _x, t in panels]) if panels else np.zeros(1)
+        y_lo, y_hi = float(ts.min()) - 0.02, float(ts.max()) + 0.02
+        self.y = np.arange(y_lo, y_hi + 0.01, 0.01)
+        self.zc = float(s.mid[1])
+        top = min(marks["armpit"] - 0.04, y_hi)  # from just under the armpit up, slices would include the arms
+        ax = np.full(len(self.y), np.nan)
+        bf, bb, cx = ax.copy(), ax.copy(), ax.copy()
+        for i, y in enumerate(self.y):
+            if y > top + 0.005:
+                continue
+            pts = s.torso(y)
+            if pts is None or len(pts) < 3:
+                continue
+            cx[i] = 0.5 * (pts[:, 0].min() + pts[:, 0].max())
+            ax[i] = 0.5 * np.ptp(pts[:, 0])
+            bf[i] = max(pts[:, 2].max() - self.zc, 0.03)
+            bb[i] = max(self.zc - pts[:, 2].min(), 0.03)
+        ok = np.isfinite(ax)
+        if not ok.any():
+            raise InputError("the garment's torso panels do not reach the body's torso",
+                             hint="check the panels' placement landmarks and offsets")
+        idx = np.arange(len(self.y))
+        for arr in (ax, bf, bb, cx):
+            arr[:] = np.interp(idx, idx[ok], arr[ok])  # above the armpit and past the ends: the nearest slice
+        for arr in (ax, bf, bb):  # a band and its neighbours (slices miss a bust point by a centimetre)
+            arr[:] = np.maximum(arr, np.maximum(np.r_[arr[:1], arr[:-1]], np.r_[arr[1:], arr[-1:]]))
+        girth = np.zeros(len(self.y))
+        for x, t in panels:
+            girth += _row_widths(x, t, self.y, 0.015)
+        has = girth > 0
+        if has.any():  # rows past the panels' ends take the nearest row's girth (else the hem curls in)
+            girth = np.interp(idx, idx[has], girth[has])
+        smooth = np.ones(7) / 7.0  # over 7 cm, so the oval changes smoothly from row to row
+        for arr in (ax, bf, bb, cx, girth):
+            arr[:] = np.convolve(np.pad(arr, 3, mode="edge"), smooth, mode="valid")
+        self.phi = np.linspace(-np.pi, np.pi, 1441)
+        self.a, self.bf, self.bb, self.cx = ax + clearance, bf + clearance, bb + clearance, cx
+        self.ka = np.ones(len(self.y))
+        self.kb = np.ones(len(self.y))
+        self.arc = []
+        for i in range(len(self.y)):
+            per = self._perimeter(i)
+            if girth[i] > per:
+                if self.y[i] > marks["armpit"] - ARM_ROOM:
+                    # beside the arms the extra girth goes to the front and back, not into the arms
+                    lo, hi = 1.0, 8.0
+                    for _ in range(30):
+                        mid = 0.5 * (lo + hi)
+                        self.kb[i] = mid
+                        lo, hi = (mid, hi) if self._perimeter(i) < girth[i] else (lo, mid)
+                    self.kb[i] = hi
+                else:
+                    self.ka[i] = self.kb[i] = girth[i] / per
+            xs, zs = self._oval(i, self.phi)
+            arc = np.r_[0.0, np.cumsum(np.hypot(np.diff(xs), np.diff(zs)))]
+            self.arc.append(arc - np.interp(0.0, self.phi, arc))  # 0 at the front centre
+
+    def _perimeter(self, i: int) -> float:
+        xs, zs = self._oval(i, self.phi)
+        return float(np.hypot(np.diff(xs), np.diff(zs)).sum())
+
+    def _oval(self, i: int, phi: np.ndarray):
+        b = np.where(np.abs(phi) <= 0.5 * np.pi, self.bf[i], self.bb[i])
+        return self.cx[i] + self.ka[i] * self.a[i] * np.sin(phi), self.zc + self.kb[i] * b * np.cos(phi)
+
+    def axis(self, t: np.ndarray) -> np.ndarray:
+        i = np.clip(np.rint((np.asarray(t) - self.y[0]) / 0.01).astype(int), 0, len(self.y) - 1)
+        return np.stack([self.cx[i], np.asarray(t, np.float64), np.full(len(i), self.zc)], axis=1)
+
+    def place(self, x: np.ndarray, t: np.ndarray, theta0: float) -> np.ndarray:
+        """(N, 3) points for flat x (arc length from the side's centre line) at heights ``t``."""
+        x = np.asarray(x, np.float64)
+        t = np.asarray(t, np.float64)
+        i = np.clip(np.rint((t - self.y[0]) / 0.01).astype(int), 0, len(self.y) - 1)
+        out = np.zeros((len(x), 3))
+        out[:, 1] = t
+        for row in np.unique(i):
+            sel = i == row
+            arc = self.arc[row]
+            per = arc[-1] - arc[0]
+            s0 = float(np.interp(theta0 if theta0 <= np.pi else theta0 - 2 * np.pi, self.phi, arc)) if theta0 != np.pi else arc[-1]
+            target = s0 + x[sel]
+            target = (target - arc[0]) % per + arc[0]
+            phi = np.interp(target, arc, self.phi)
+            xs, zs = self._oval(row, phi)
+            out[sel, 0], out[sel, 2] = xs, zs
+        return out
+
+
+def _flat3(cloth: ClothPattern) -> np.ndarray:
+    """(V, 3) the flat pattern in 3D (z = 0): only its edge lengths are used."""
+    return np.c_[cloth.flat, np.zeros(cloth.num_vertices)]
+
+
+def relax_lengths(points: np.ndarray, faces: np.ndarray, rest: np.ndarray, iterations: int = 120,
+                  stiffness: float = 0.5) -> np.ndarray:
+    """Bring a placed cloth's edge lengths back to the flat pattern's (Jacobi position-based
+    projection, no body): the fold over the shoulders, the oval wrap and the seams' start leave
+    some edges stretched or squashed, and the drape takes its rest lengths from its start shape.
+
+    Args:
+        points: (V, 3) start positions, metres. faces: (F, 3). rest: (V, 3) rest shape (same edges).
+
+    Returns:
+        (V, 3) float64 with the edges near their rest lengths (the shape otherwise kept).
+    """
+    p = np.array(points, np.float64)
+    f = np.asarray(faces, np.int64)
+    e = np.unique(np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1), axis=0)
+    r = np.asarray(rest, np.float64)
+    l0 = np.linalg.norm(r[e[:, 0]] - r[e[:, 1]], axis=1)
+    deg = np.bincount(e.ravel(), minlength=len(p)).astype(np.float64)[:, None]
+    for _ in range(int(iterations)):
+        d = p[e[:, 1]] - p[e[:, 0]]
+        length = np.maximum(np.linalg.norm(d, axis=1), 1e-9)
+        corr = (stiffness * 0.5 * (length - l0) / length)[:, None] * d
+        acc = np.zeros_like(p)
+        np.add.at(acc, e[:, 0], corr)
+        np.add.at(acc, e[:, 1], -corr)
+        p += acc / np.maximum(deg, 1.0)
+    return p
+
+
+def _armhole_shift(cloth: ClothPattern, pm, by_name: dict, t: np.ndarray, out: np.ndarray,
+                   root: np.ndarray, u: np.ndarray) -> float:
+    """How far (m) to move a sleeve along its arm so that its seams to the (already placed) torso
+    panels start level with them: the mean position along the arm of the torso side of those seams
+    minus the sleeve side's. 0 when the sleeve has no seam to a torso panel."""
+    local = np.full(cloth.num_vertices, -1)
+    local[pm.vertices] = np.arange(len(pm.vertices))
+    mine, theirs = [], []
+    torso = {q.name for q, pnl in zip(cloth.panels, cloth.pattern.panels.values()) if pnl.placement.region == "torso"}
+    for seam in cloth.pattern.seams:
+        for me, other in ((seam.a, seam.b), (seam.b, seam.a)):
+            if me[0] == pm.name and other[0] in torso:
+                mine.append(np.asarray(pm.edges[me[1]]))
+                theirs.append(np.asarray(by_name[other[0]].edges[other[1]]))
+    if not mine:
+        return 0.0
+    mine_t = t[local[np.concatenate(mine)]]
+    their_t = (out[np.concatenate(theirs)] - root) @ u
+    return float(their_t.mean() - mine_t.mean())
+
 
 _THETA0 = {"front": 0.0, "top": 0.0, "left": np.pi / 2, "back": np.pi, "right": -np.pi / 2}
 
 
 def _push_out(points: np.ndarray, axis_pt: np.ndarray, distance: BodyDistance, clearance: float,
-              step: float = 0.004, steps: int = 60) -> np.ndarray:
+              march: np.ndarray | None = None, step: float = 0.004, steps: int = 60) -> np.ndarray:
     """Move start points that lie inside the body (or closer than half the clearance) outward
     along their own cylinder's radius until they are ``clearance`` outside, so a panel always starts
     on the outer side of the body part it wraps (a sleeve cap over the shoulder, not through it);
@@ -133,11 +380,20 @@ def _push_out(points: np.ndarray, axis_pt: np.ndarray, distance: BodyDistance, c
     Args:
         points: (N, 3) float64 start positions, metres, canonical frame.
         axis_pt: (N, 3) the point of each one's cylinder axis at its height.
+        march: (N,) bool, the points that march out along their radius (torso panels); the
+            others (limb panels, whose radius near the armpit or crotch points into the torso) go
+            straight to the closest body point plus the clearance. None: all march.
     """
     out = np.array(points, np.float64)
     radial = out - axis_pt  # from the axis point (or from straight below it: upwards)
     radial /= np.maximum(np.linalg.norm(radial, axis=1, keepdims=True), 1e-9)
-    todo = np.nonzero(distance(out) < 0.5 * clearance)[0]
+    near = distance(out) < 0.5 * clearance
+    if march is not None and (near & ~march).any():
+        jump = np.nonzero(near & ~march)[0]
+        _d, q, n = closest_points(distance, out[jump])
+        out[jump] = q + n * clearance
+        near &= march
+    todo = np.nonzero(near)[0]
     for _ in range(steps):
         if not len(todo):
             break
@@ -179,56 +435,107 @@ def place_pattern(
     marks = landmark_heights(measurements, j)
     out = np.zeros((cloth.num_vertices, 3))
     axis_pt = np.zeros((cloth.num_vertices, 3))
-    for pm, panel in zip(cloth.panels, cloth.pattern.panels.values()):
+    profile = _TopProfile(v, parts, j, clearance)
+    panels = list(zip(cloth.panels, cloth.pattern.panels.values()))
+    # first pass: each panel's height coordinate along its region's axis
+    frames, ts = [], []
+    for pm, panel in panels:
         pl = panel.placement
         root, u, f, sd = _frame(pl.region, pl.side, j, s.mid)
         anchor = np.asarray(panel.points[pl.anchor], np.float64) / 100.0
-        xy = cloth.flat[pm.vertices]
-        t = xy[:, 1] - anchor[1] + pl.offset_cm / 100.0
+        t = cloth.flat[pm.vertices][:, 1] - anchor[1] + pl.offset_cm / 100.0
         if pl.landmark != "root":
             if pl.landmark not in marks:
                 raise InputError(f"panel {panel.name!r}: unknown landmark {pl.landmark!r}", hint=f"use one of: root, {', '.join(marks)}")
             t = t + (marks[pl.landmark] - root[1]) / u[1] if abs(u[1]) > 0.2 else t
-        # region vertices: the part itself, plus the same side of the lower torso for a leg
-        mask = parts["torso"].copy() if pl.region == "torso" else parts[pl.region].copy()
+        frames.append((root, u, f, sd, anchor))
+        ts.append(t)
+    torso = _TorsoWrap(s, marks, clearance, [(cloth.flat[pm.vertices][:, 0], t) for (pm, panel), t in zip(panels, ts)
+                                             if panel.placement.region == "torso"])
+    # A torso panel anchored near or above the shoulder line (a shirt's or dress's shoulder seam
+    # end) hangs from the top of the body: the hanging panels move up or down together (by their
+    # mean shift, so front and back side seams start level) until their anchors sit about on the
+    # mid-plane; panels anchored lower (skirts, trousers) stay where they are.
+    shifts = {}
+    for k, ((pm, panel), (root, u, f, sd, anchor)) in enumerate(zip(panels, frames)):
+        pl = panel.placement
+        if pl.region == "torso" and pl.side in ("front", "back"):
+            ta = pl.offset_cm / 100.0 + ((marks[pl.landmark] - root[1]) if pl.landmark != "root" else 0.0)
+            pa = torso.place(np.array([anchor[0]]), np.array([ta]), _THETA0[pl.side])
+            e, need = profile.excess(pa, 1.0 if pl.side == "front" else -1.0)
+            if e[0] > -HANG_REACH:
+                shifts[k] = float(need[0] - e[0])
+    hang = float(np.mean(list(shifts.values()))) if shifts else 0.0
+    march = np.zeros(cloth.num_vertices, bool)
+    by_name = {pm.name: pm for pm in cloth.panels}
+    # torso panels first: a sleeve is then moved along its arm to meet its armhole
+    order = sorted(range(len(panels)), key=lambda i: panels[i][1].placement.region != "torso")
+    for k in order:
+        (pm, panel), (root, u, f, sd, anchor), t = panels[k], frames[k], ts[k]
+        pl = panel.placement
+        xy = cloth.flat[pm.vertices]
+        if pl.region.endswith("arm"):
+            t = t + _armhole_shift(cloth, pm, by_name, t, out, root, u)
+        if pl.region == "torso":
+            march[pm.vertices] = True
+            if k in shifts:
+                t = t + hang
+            pts = torso.place(xy[:, 0], t, _THETA0[pl.side])
+            axis_pt[pm.vertices] = torso.axis(t)
+            if pl.side in ("front", "back"):
+                pts = profile.fold(pts, 1.0 if pl.side == "front" else -1.0)
+            out[pm.vertices] = pts
+            # above the armpit (shoulders, neck) a point that starts inside goes to the closest
+            # body point instead of marching out along its radius (which runs into the arm or head)
+            high = axis_pt[pm.vertices, 1] > marks["armpit"] - 0.02
+            march[pm.vertices[high]] = False
+            continue
+        # a limb: the region's vertices (for a leg, plus the same side of the lower torso)
+        mask = parts[pl.region].copy()
         if pl.region.endswith("leg"):
             sign = 1.0 if pl.region.startswith("left") else -1.0
             mask |= parts["torso"] & (sign * (v[:, 0] - s.mid[0]) > -0.02) & (v[:, 1] < marks["waist"] + 0.08)
         rv = v[mask] - root
+        side_name = pl.region.split("_")[0]
+        limb_len = float(np.linalg.norm(j[_J[f"{side_name}_shoulder"]] - j[_J[f"{side_name}_elbow"]])) \
+            if pl.region.endswith("arm") else 0.0
         rt = rv @ u
         rr = np.linalg.norm(rv - rt[:, None] * u, axis=1)
-        # radius per 2 cm band along the axis (the largest distance in the band and its neighbours)
+        # body radius per 2 cm band along the axis (the largest distance in the band and its neighbours)
         bins = np.arange(t.min() - 0.04, t.max() + 0.06, 0.02)
         rad = np.zeros(len(bins))
-        for k, b in enumerate(bins):
+        for b_i, b in enumerate(bins):
             sel = np.abs(rt - b) < 0.03
-            if pl.region.endswith("arm") and b > -0.10:
+            if pl.region.endswith("arm") and b > -0.45 * limb_len:
                 continue  # the shoulder joint: its torso-side vertices would blow the sleeve up
-            rad[k] = np.percentile(rr[sel], 99 if pl.region == "torso" else 95) if sel.sum() > 5 else 0.0
+            rad[b_i] = np.percentile(rr[sel], 95) if sel.sum() > 5 else 0.0
         if not np.any(rad > 0):
             raise InputError(f"panel {panel.name!r} does not reach its body region {pl.region!r}",
                              hint="check its placement anchor, landmark and offset_cm")
-        rad = np.where(rad > 0, rad, rad[rad > 0].min() if pl.region != "torso" else rad.max())
-        # one radius per panel: wrapping a flat panel on a cylinder keeps every length, so the
-        # cloth starts at its pattern's rest lengths (Blender takes rest lengths from the start)
-        # a limb panel is at least wide enough to close around its share of the circle (a sleeve:
-        # the whole circle; a trouser leg's front or back: half), so its seams start close
-        span = 2.0 * np.pi / max(1, sum(q.placement.region == pl.region for q in cloth.pattern.panels.values()))
-        fit_r = float(np.ptp(xy[:, 0])) / span if pl.region != "torso" else 0.0
-        radius = np.full(len(t), max(float(rad.max()) + clearance, fit_r))
-        theta = _THETA0[pl.side] + (xy[:, 0] - anchor[0] * 0.0) / radius
+        ok = rad > 0
+        rad = np.interp(np.arange(len(bins)), np.nonzero(ok)[0], rad[ok])
+        # per band, the tube is at least wide enough for the region's panels to close around it
+        # (a sleeve: its own width; a trouser leg: front plus back), and clears the body part
+        girth = np.zeros(len(bins))
+        for k2, ((pm2, panel2), t2) in enumerate(zip(panels, ts)):
+            if panel2.placement.region == pl.region:
+                girth += _row_widths(cloth.flat[pm2.vertices][:, 0], t if k2 == k else t2, bins)
+        # (a sleeve or leg narrower than the part plus the clearance still starts closed, nearer)
+        radius_b = np.maximum(rad + min(clearance, 0.005), girth / (2.0 * np.pi))
+        radius = np.interp(t, bins, radius_b)
+        theta = _THETA0[pl.side] + xy[:, 0] / radius
         axis_pt[pm.vertices] = root + t[:, None] * u
         out[pm.vertices] = axis_pt[pm.vertices] + radius[:, None] * (np.cos(theta)[:, None] * f + np.sin(theta)[:, None] * sd)
-        if pl.region == "torso":
-            # above the armpit a torso panel leaves the body upwards (over the shoulder, not
-            # sideways through the arm): its push-out direction is +Y there
-            high = axis_pt[pm.vertices, 1] > marks["armpit"] - 0.02
-            axis_pt[pm.vertices[high]] -= np.array([0.0, 1.0, 0.0])
     distance = distance or BodyDistance(v, faces)
     rev = _orient(cloth, out)
     if close_seams:
         out = _close_seams(cloth, out, seam_pairs(cloth, rev))
-    out = _push_out(out, axis_pt, distance, clearance)
+    out = relax_lengths(out, cloth.faces, _flat3(cloth))
+    out = _push_out(out, axis_pt, distance, clearance, march)
+    # the push-out stretches the edges around the points it moved: relax once more, and whatever
+    # that brings back inside goes to the closest body point
+    out = relax_lengths(out, cloth.faces, _flat3(cloth), iterations=40)
+    out = _push_out(out, axis_pt, distance, clearance, np.zeros(len(out), bool))
     return out.astype(np.float32), seam_pairs(cloth, _orient(cloth, out))
 
 
@@ -248,20 +555,25 @@ def _orient(cloth: ClothPattern, out: np.ndarray) -> list:
     return rev
 
 
-def _close_seams(cloth: ClothPattern, out: np.ndarray, pairs: np.ndarray, sigma: float = 0.04,
+def _close_seams(cloth: ClothPattern, out: np.ndarray, pairs: np.ndarray, sigma: float = 0.05,
                  share: float = CLOSE_SHARE) -> np.ndarray:
-    """Start the seams (nearly) closed: both vertices of each seam pair move to their midpoint and
-    the rest of each panel follows with a Gaussian falloff (``sigma`` metres, measured on the flat
-    pattern), so panels fold over the shoulders and sleeve caps meet their armholes before the
+    """Start the seams (nearly) closed, the rest of each panel following with a Gaussian falloff
+    (``sigma`` metres, measured on the flat pattern), so sleeve caps meet their armholes before the
     simulation starts instead of being pulled there, possibly through the body, by the sewing
-    springs. The rest shape is still the flat pattern, so this distortion relaxes."""
+    springs. A seam between a torso panel and a limb panel (a sleeve cap) closes fully with the
+    limb side moving onto the torso side, which stays; on other seams both sides move ``share`` of
+    the way to the midpoint. :func:`relax_lengths` then evens out the lengths this distorts."""
     if not len(pairs):
         return out
-    mid = 0.5 * (out[pairs[:, 0]] + out[pairs[:, 1]])
-    mid_a = out[pairs[:, 0]] + share * (mid - out[pairs[:, 0]])
-    mid_b = out[pairs[:, 1]] + share * (mid - out[pairs[:, 1]])
+    torso = np.array([pnl.placement.region == "torso" for pnl in cloth.pattern.panels.values()])
+    ta, tb = torso[cloth.panel_of[pairs[:, 0]]], torso[cloth.panel_of[pairs[:, 1]]]
+    sa = np.where(ta & ~tb, 0.0, np.where(tb & ~ta, 1.0, 0.5 * share))  # share of the gap a moves
+    sb = np.where(tb & ~ta, 0.0, np.where(ta & ~tb, 1.0, 0.5 * share))
+    gap = out[pairs[:, 1]] - out[pairs[:, 0]]
     idx = np.concatenate([pairs[:, 0], pairs[:, 1]])
-    disp = np.concatenate([mid_a - out[pairs[:, 0]], mid_b - out[pairs[:, 1]]])
+    disp = np.concatenate([sa[:, None] * gap, -sb[:, None] * gap])
+    moving = np.linalg.norm(disp, axis=1) > 0
+    idx, disp = idx[moving], disp[moving]
     res = out.copy()
     for pi in range(len(cloth.panels)):
         mine = cloth.panel_of[idx] == pi
@@ -270,8 +582,8 @@ def _close_seams(cloth: ClothPattern, out: np.ndarray, pairs: np.ndarray, sigma:
         verts = np.nonzero(cloth.panel_of == pi)[0]
         d2 = ((cloth.flat[verts][:, None, :] - cloth.flat[idx[mine]][None]) ** 2).sum(-1)
         w = np.exp(-d2 / (2.0 * sigma**2))
-        res[verts] += (w @ disp[mine]) / (w.sum(1) + 1.0)[:, None]
+        res[verts] += (w @ disp[mine]) / np.maximum(w.sum(1), 1.0)[:, None]
     return res
 
 
-__all__ = ["place_pattern", "body_parts", "landmark_heights", "thin_body"]
+__all__ = ["place_pattern", "body_parts", "landmark_heights", "thin_body", "relax_lengths"]

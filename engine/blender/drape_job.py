@@ -28,6 +28,8 @@ Pattern garments add (all optional, so older specs keep working):
 - ``gravity_off_frames``: gravity stays off for these frames (the sewing phase), then
   ``gravity_ramp_frames``: gravity fades in over these frames.
 - ``sew_frames``: frames during which the settle test does not apply (seams still closing).
+- ``snapshot_every``: when > 0, also write ``<out stem>_frames.npz`` with the cloth every that
+  many frames (``frame_<n>`` arrays, canonical frame), to look at how a drape went.
 
 Prints ``PROGRESS frame i/N maxdisp=... mm`` each frame. Raises an exception with
 ``error_kind = "SimulationError"`` on NaN/Inf or a per-frame displacement over ``explode_m``.
@@ -277,11 +279,15 @@ def run(spec: dict, workdir) -> dict:
     calm = 0
     maxdisp = float("nan")
     frames = 0
+    snap_every = int(spec.get("snapshot_every", 0))
+    snaps = {"frame_0": blender_to_canonical(prev).astype(np.float32)} if snap_every > 0 else None
     t0 = time.monotonic()
     for frame in range(2, max_frames + 2):
         scene.frame_set(frame)
         cur = _evaluated_vertices(cloth_obj)
         frames += 1
+        if snaps is not None and frames % snap_every == 0:
+            snaps[f"frame_{frames}"] = blender_to_canonical(cur).astype(np.float32)
         if not np.all(np.isfinite(cur)):
             raise SimulationFailed(
                 f"cloth simulation exploded at frame {frames}: non-finite vertex positions",
@@ -307,6 +313,8 @@ def run(spec: dict, workdir) -> dict:
     tmp = out + ".part.npz"
     np.savez(tmp, vertices=out_verts, faces=np.asarray(cloth["faces"], dtype=np.int64))
     os.replace(tmp, out)
+    if snaps is not None:
+        np.savez(out[:-4] + "_frames.npz", **snaps)
     return {
         "frames": frames,
         "settled": settled,
