@@ -136,6 +136,9 @@ class AnnyBody(BodyModel):
         last answer is reused (a fit with its shape frozen, repeated forwards of one body)."""
         cache = self._cache
         frozen = not shape.requires_grad
+        if frozen and shape.shape[0] > 1 and shape.stride(0) == 0:
+            # one body expanded over a batch of poses: one rest model, skinned for every pose
+            return self._rest_model(shape[:1])
         if frozen and cache is not None and cache[0].shape == shape.shape and cache[0].dtype == shape.dtype \
                 and cache[0].device == shape.device and torch.equal(cache[0], shape):
             return cache[1]
@@ -202,5 +205,5 @@ class AnnyBody(BodyModel):
         verts2, heads2 = self._skin(rest, torch.cat([r_user @ self._rest_correction, tpose]))
         rest_min_y = verts2[batch:, :, 1].amin(dim=1)
         if not shape.requires_grad and self._cache is not None and self._cache[1] is rest:
-            rest["min_y"] = rest_min_y.detach()
+            rest["min_y"] = rest_min_y.detach()[: rest["rest_vertices"].shape[0]]
         return verts2[:batch].float(), heads2[:batch].float(), rest_min_y.float()

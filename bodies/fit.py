@@ -70,7 +70,7 @@ class FitSettings:
     """scan points used per correspondence refresh."""
     body_samples: int = 3000
     """body vertices used per correspondence refresh."""
-    refresh_every: int = 1
+    refresh_every: int = 2
     """steps between correspondence refreshes."""
     shape_every: int = 3
     """the shape takes a gradient step every this many steps (1: every step). A step with the
@@ -100,7 +100,35 @@ class FitSettings:
     """weight of the body -> scan term relative to scan -> body."""
     body_to_scan_truncate: float = 3.0
     """body vertices further than this many sigmas from the scan are ignored (holes)."""
-    pose_prior: float = 0.003
+    body_to_scan_cos: float = 0.5
+    """body -> scan pairs whose offset makes a cosine below this with the body's normal are
+    ignored (a vertex over a hole pulled sideways to the hole's rim); 0 keeps them all."""
+    body_to_scan_free: float = 0.005
+    """offsets shorter than this (metres) are kept whatever their direction (sensor noise)."""
+    body_to_scan_excess: float = 0.01
+    """body -> scan pairs are ignored when the vertex is this much further (metres) from its
+    scan point than the body's surface is (the point belongs to another part of the body, e.g.
+    a thigh beside a hand the scan missed); 0 keeps them all."""
+    shape_solver: str = "gauss-newton"
+    """how the shape moves: ``"gauss-newton"`` (every ``gn_every`` steps, shape and translation
+    solved with the pose held, :func:`_shape_gauss_newton`; the gradient steps leave the shape
+    alone) or ``"adam"`` (a gradient step every ``shape_every`` steps)."""
+    gn_every: int = 10
+    """steps between Gauss-Newton shape solves."""
+    gn_final: int = 6
+    """Gauss-Newton shape solves after the last step."""
+    gn_pose: bool = True
+    """the Gauss-Newton solves move the named joints' rotations too (root only while placing)."""
+    gn_pose_damping: float = 0.05
+    """damping added to each rotation's diagonal (per rad^2, in the loss's cm^2 units): a joint the
+    scan barely sees (a hand or foot in a hole) moves little per solve."""
+    gn_max_turn: float = 0.15
+    """a solve's step is scaled down so that no joint turns more than this (radians)."""
+    gn_max_shape: float = 0.08
+    """... and no shape value moves more than this share of its range (unbounded: this much)."""
+    gn_damping: float = 0.001
+    """Levenberg-Marquardt damping (a share of the normal matrix's diagonal)."""
+    pose_prior: float = 0.03
     """weight of the squared rotation (rad^2) away from the start preset, per joint (not root)."""
     shape_prior: float = 0.01
     """weight of the squared shape offset from the average (bounded: as a fraction of the range)."""
@@ -325,7 +353,22 @@ def _fit_scan(model, scan, iterations, seed, pose_init, progress, cfg, clean, un
         sigma = cfg.sigma_start * (cfg.sigma_end / cfg.sigma_start) ** t
         lr_scale = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t))
         placing = step < n_place
-        move_shape = step % max(1, cfg.shape_every) == 0 or step == iterations - 1
+        gn = cfg.shape_solver == "gauss-newton"
+        move_shape = not gn and (step % max(1, cfg.shape_every) == 0 or step == iterations - 1)
+        if gn and step > 0 and step % max(1, cfg.gn_every) == 0:
+            coarse = step < cfg.coarse_fraction * iterations
+            ns, nb = (max(1, n_scan // 2), max(1, n_body // 2)) if coarse else (n_scan, n_body)
+            new_shape, new_pose, new_trans = _gauss_newton(
+                model, current_shape().detach(), current_pose().detach(), trans.detach(),
+                lambda v: _match(v, faces_np, adjacency, used, pts, scan_tree, ns, nb, rng, None), sigma, cfg,
+                None if lo is None else (lo, hi), shape_avg, floor,
+                rows=(rows if cfg.gn_pose and not placing else [root]) if cfg.gn_pose else (), preset=base_pose, root=root)
+            _set_shape(shape_var, new_shape, lo, hi)
+            with torch.no_grad():
+                trans.copy_(new_trans)
+                named.copy_(new_pose[:, rows_t])
+            if cfg.gn_pose:
+                optim.state.clear()  # the moments point where the solve has already gone
         for g, base in zip(optim.param_groups, base_lrs):
             g["lr"] = base * lr_scale
         shp = current_shape() if move_shape else current_shape().detach()
@@ -335,7 +378,8 @@ def _fit_scan(model, scan, iterations, seed, pose_init, progress, cfg, clean, un
             v_np = verts.detach().cpu().numpy().astype(np.float64)
             coarse = step < cfg.coarse_fraction * iterations
             ns, nb = (max(1, n_scan // 2), max(1, n_body // 2)) if coarse else (n_scan, n_body)
-            corr = _correspondences(v_np, faces_np, adjacency, used, pts, scan_tree, ns, nb, rng, device, tree_cache)
+            corr = _correspondences(v_np, faces_np, adjacency, used, pts, scan_tree, ns, nb, rng, device, tree_cache,
+                                   check=cfg.body_to_scan_cos > 0 or cfg.body_to_scan_excess > 0)
         loss = _data_loss(verts, faces_t, corr, sigma, cfg)
         if floor is not None and cfg.floor_weight > 0:
             loss = loss + cfg.floor_weight * ((verts[:, 1].min() - floor) * 100.0).pow(2)
@@ -356,6 +400,17 @@ def _fit_scan(model, scan, iterations, seed, pose_init, progress, cfg, clean, un
             value = float(loss.detach())
             history.append([step, round(value, 6), round(sigma, 4)])
             _report(progress, step + 1, iterations, f"loss {value:.4f}")
+
+    if cfg.shape_solver == "gauss-newton" and cfg.gn_final > 0:
+        new_shape, new_pose, new_trans = _gauss_newton(
+            model, current_shape().detach(), current_pose().detach(), trans.detach(),
+            lambda v: _match(v, faces_np, adjacency, used, pts, scan_tree, n_scan, n_body, rng, None), sigma, cfg,
+            None if lo is None else (lo, hi), shape_avg, floor, rows=rows if cfg.gn_pose else (), preset=base_pose,
+            root=root, iterations=cfg.gn_final)
+        _set_shape(shape_var, new_shape, lo, hi)
+        with torch.no_grad():
+            trans.copy_(new_trans)
+            named.copy_(new_pose[:, rows_t])
 
     # 3. measure -------------------------------------------------------------------------------
     with torch.no_grad():
@@ -656,9 +711,10 @@ def _closest_via_neighbours(points, vertices, faces, adjacency, tree, k):
     return dist, fid, bary
 
 
-def _correspondences(v_np, faces_np, adjacency, used, pts, scan_tree, n_scan, n_body, rng, device, cache=None):
-    """Fresh random subsets and their matches: scan points -> closest body surface point
-    (face + barycentrics), body vertices (of ``used``) -> nearest scan point."""
+def _match(v_np, faces_np, adjacency, used, pts, scan_tree, n_scan, n_body, rng, cache=None, check=True) -> dict:
+    """Fresh random subsets and their matches (numpy, float64 metres): scan points -> closest
+    body surface point (face + barycentrics), body vertices (of ``used``) -> nearest scan point,
+    with what :func:`_data_loss` needs to judge each body -> scan pair."""
     # drawn with replacement: a few repeats cost nothing, a permutation of a large scan does
     s_idx = rng.integers(0, len(pts), size=n_scan) if n_scan < len(pts) else np.arange(len(pts))
     sp = pts[s_idx]
@@ -672,15 +728,174 @@ def _correspondences(v_np, faces_np, adjacency, used, pts, scan_tree, n_scan, n_
     _, fid, bary = _closest_via_neighbours(sp, v_np, faces_np, adjacency, tree, 1)
     b_idx = used[rng.integers(0, len(used), size=n_body)] if n_body < len(used) else used
     d_b, nn = scan_tree.query(v_np[b_idx])
+    target = pts[nn]
+    # How well each body -> scan pair holds up: (a) the offset's cosine with the body's normal
+    # (a vertex inside a hole of the scan finds the hole's rim sideways, along the surface);
+    # (b) how much further the vertex is from its scan point than the body is (a scan point
+    # that another part of the body already explains, e.g. the thigh next to a hand whose own
+    # points are missing).
+    cos = excess = np.zeros(len(b_idx))
+    normals = None
+    if check:
+        normals = _vertex_normals_at(v_np, faces_np, adjacency, b_idx)
+        cos = np.abs(((target - v_np[b_idx]) * normals).sum(axis=1)) / np.maximum(d_b, 1e-9)
+        # the body's distance to the scan point, from its nearest vertex (at most ~half an edge
+        # more than the distance to the surface: the test errs towards keeping a pair)
+        excess = d_b - tree.query(target, k=1)[0]
+    return {"scan_points": sp, "face": fid, "bary": bary, "body_index": b_idx, "body_target": target,
+            "body_dist": d_b, "body_cos": cos, "body_excess": excess, "body_normals": normals}
+
+
+def _vertex_normals_at(v_np, faces_np, adjacency, idx) -> np.ndarray:
+    """(len(idx), 3) unit area-weighted normals of vertices ``idx``."""
+    around = adjacency[0][idx]
+    tri = v_np[faces_np[np.maximum(around, 0)]]  # (n, M, 3, 3)
+    fn = np.cross(tri[..., 1, :] - tri[..., 0, :], tri[..., 2, :] - tri[..., 0, :])
+    vn = np.where((around >= 0)[..., None], fn, 0.0).sum(axis=1)
+    return vn / np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)
+
+
+def _correspondences(v_np, faces_np, adjacency, used, pts, scan_tree, n_scan, n_body, rng, device, cache=None,
+                     check=True):
+    """:func:`_match` as tensors on ``device``."""
+    m = _match(v_np, faces_np, adjacency, used, pts, scan_tree, n_scan, n_body, rng, cache, check)
     f32 = dict(dtype=torch.float32, device=device)
     return {
-        "scan_points": torch.as_tensor(sp, **f32),
-        "face": torch.as_tensor(fid, dtype=torch.long, device=device),
-        "bary": torch.as_tensor(bary, **f32),
-        "body_index": torch.as_tensor(b_idx, dtype=torch.long, device=device),
-        "body_target": torch.as_tensor(pts[nn], **f32),
-        "body_dist": torch.as_tensor(d_b, **f32),
+        "scan_points": torch.as_tensor(m["scan_points"], **f32),
+        "face": torch.as_tensor(m["face"], dtype=torch.long, device=device),
+        "bary": torch.as_tensor(m["bary"], **f32),
+        "body_index": torch.as_tensor(m["body_index"], dtype=torch.long, device=device),
+        "body_target": torch.as_tensor(m["body_target"], **f32),
+        "body_dist": torch.as_tensor(m["body_dist"], **f32),
+        "body_cos": torch.as_tensor(m["body_cos"], **f32),
+        "body_excess": torch.as_tensor(m["body_excess"], **f32),
     }
+
+
+def _gauss_newton(model, shape, pose, trans, m_fn, sigma, cfg, bounds, shape_avg, floor, rows=(), preset=None,
+                  root=None, iterations=1):
+    """Gauss-Newton (Levenberg-Marquardt) steps on the shape, the pose rows ``rows`` and the
+    translation together. The vertices' derivatives come from finite differences: one batched
+    forward with each shape value nudged, one with each rotation component of ``rows`` nudged
+    (the same body skinned in every pose). Residuals are point-to-plane (scan point -> body
+    surface along the face normal, body vertex -> scan point along the vertex normal), weighted
+    as the Geman-McClure loss weighs them (iteratively reweighted least squares), plus the shape
+    and pose priors and the floor.
+
+    Args:
+        shape: (1, S) raw shape; pose: (1, P, 3); trans: (1, 3) (all detached).
+        m_fn: ``m_fn(vertices (V, 3) float64) -> dict`` of :func:`_match`.
+        bounds: (lo, hi) (1, S) tensors, or None.
+        rows: pose rows solved for; preset: (1, P, 3) centre of the pose prior; root: the root's
+            row (no prior).
+
+    Returns:
+        (shape (1, S), pose (1, P, 3), trans (1, 3)) tensors.
+    """
+    n_s = shape.shape[1]
+    rows = list(rows)
+    n_p = 3 * len(rows)
+    lo, hi = bounds if bounds is not None else (None, None)
+    span = (hi - lo)[0].double().cpu().numpy() if lo is not None else np.ones(n_s)
+    h_s = 0.01 * span if lo is not None else np.full(n_s, 0.05)
+    h_p = 0.01
+    s = shape[0].double().cpu().numpy().copy()
+    t = trans[0].double().cpu().numpy().copy()
+    pz = pose[0].double().cpu().numpy().copy()
+    avg = shape_avg[0].double().cpu().numpy()
+    pre = None if preset is None else preset[0].double().cpu().numpy()
+    faces = model.faces_numpy()
+    s2 = (sigma * 100.0) ** 2
+    f32 = dict(dtype=torch.float32, device=shape.device)
+    for _ in range(int(iterations)):
+        batch = np.repeat(s[None], n_s + 1, axis=0)
+        batch[1:] += np.diag(h_s)
+        t_t = torch.as_tensor(t[None], **f32)
+        p_t = torch.as_tensor(pz[None], **f32)
+        with torch.no_grad():
+            v = model(torch.as_tensor(batch, **f32), p_t.expand(n_s + 1, -1, -1), t_t.expand(n_s + 1, -1)).vertices
+            v = v.double().cpu().numpy()
+            v0 = v[0]
+            jac = [(v[1:] - v0) / h_s[:, None, None]]  # (S, V, 3) metres per unit
+            if n_p:
+                poses = np.repeat(pz[None], n_p, axis=0)
+                for k, r in enumerate(rows):
+                    for c in range(3):
+                        poses[3 * k + c, r, c] += h_p
+                vp = model(torch.as_tensor(s[None], **f32), torch.as_tensor(poses, **f32), t_t).vertices
+                jac.append((vp.double().cpu().numpy() - v0) / h_p)
+        jac = np.concatenate(jac)  # (K, V, 3)
+        n_x = len(jac) + 3
+        m = m_fn(v0)
+        a_rows, res, wts = [], [], []
+        # scan -> body, along the face normal
+        f = faces[m["face"]]
+        tri = v0[f]
+        fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+        fn /= np.maximum(np.linalg.norm(fn, axis=1, keepdims=True), 1e-12)
+        q = (m["bary"][:, :, None] * tri).sum(axis=1)
+        diff = m["scan_points"] - q
+        jq = np.einsum("nb,kncd,nd->nk", m["bary"], jac[:, f], fn)  # (n, K)
+        d2 = (diff ** 2).sum(1) * 1e4
+        a_rows.append(np.concatenate([jq, fn], axis=1) * 100.0)
+        res.append((diff * fn).sum(1) * 100.0)
+        wts.append((s2 / (d2 + s2)) ** 2 / len(d2))
+        # body -> scan, along the vertex normal, the pairs the loss keeps
+        b = m["body_index"]
+        keep = m["body_dist"] < cfg.body_to_scan_truncate * sigma
+        if cfg.body_to_scan_cos > 0:
+            keep &= (m["body_cos"] >= cfg.body_to_scan_cos) | (m["body_dist"] < cfg.body_to_scan_free)
+        if cfg.body_to_scan_excess > 0:
+            keep &= m["body_excess"] < cfg.body_to_scan_excess
+        if keep.any() and cfg.body_to_scan_weight > 0:
+            b = b[keep]
+            vn = m["body_normals"][keep] if m["body_normals"] is not None else \
+                _vertex_normals_at(v0, faces, _vertex_faces(faces, len(v0)), b)
+            diff = m["body_target"][keep] - v0[b]
+            d2 = (diff ** 2).sum(1) * 1e4
+            a_rows.append(np.concatenate([np.einsum("knd,nd->nk", jac[:, b], vn), vn], axis=1) * 100.0)
+            res.append((diff * vn).sum(1) * 100.0)
+            wts.append(cfg.body_to_scan_weight * (s2 / (d2 + s2)) ** 2 / len(d2))
+        a_m = np.concatenate(a_rows)
+        r = np.concatenate(res)
+        w = np.concatenate(wts)
+        hess = (a_m * w[:, None]).T @ a_m
+        grad = (a_m * w[:, None]).T @ r
+        # priors: shape_prior * ((s - avg) / span)^2, pose_prior * (rotation - preset)^2
+        pw = cfg.shape_prior / span ** 2
+        hess[:n_s, :n_s] += np.diag(pw)
+        grad[:n_s] -= pw * (s - avg)
+        if n_p and pre is not None:
+            for k, r_ in enumerate(rows):
+                if r_ == root:
+                    continue
+                sl = slice(n_s + 3 * k, n_s + 3 * k + 3)
+                hess[sl, sl] += cfg.pose_prior * np.eye(3)
+                grad[sl] -= cfg.pose_prior * (pz[r_] - pre[r_])
+        if floor is not None and cfg.floor_weight > 0:
+            k = int(np.argmin(v0[:, 1]))
+            row = np.concatenate([jac[:, k, 1], [0.0, 1.0, 0.0]]) * 100.0
+            hess += cfg.floor_weight * np.outer(row, row)
+            grad += cfg.floor_weight * row * (floor - v0[k, 1]) * 100.0
+        damp = cfg.gn_damping * np.diag(hess) + 1e-9
+        damp[n_s:n_x - 3] += cfg.gn_pose_damping
+        hess += np.diag(damp)
+        step = np.linalg.solve(hess, grad)
+        if n_p:  # a trust region for the rotations: no joint turns more than gn_max_turn a step
+            turn = np.linalg.norm(step[n_s:n_x - 3].reshape(-1, 3), axis=1).max()
+            if turn > cfg.gn_max_turn:
+                step *= cfg.gn_max_turn / turn
+        move = np.abs(step[:n_s] / span).max() if n_s else 0.0
+        if move > cfg.gn_max_shape:  # and for the shape, as a share of each value's range
+            step *= cfg.gn_max_shape / move
+        s = s + step[:n_s]
+        for k, r_ in enumerate(rows):
+            pz[r_] += step[n_s + 3 * k: n_s + 3 * k + 3]
+        t = t + step[n_x - 3:]
+        if lo is not None:
+            lo_n, hi_n = lo[0].double().cpu().numpy(), hi[0].double().cpu().numpy()
+            s = np.clip(s, lo_n + 1e-3 * span, hi_n - 1e-3 * span)
+    return torch.as_tensor(s[None], **f32), torch.as_tensor(pz[None], **f32), torch.as_tensor(t[None], **f32)
 
 
 def _gm(d2: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -696,9 +911,25 @@ def _data_loss(verts, faces_t, corr, sigma, cfg: FitSettings) -> torch.Tensor:
     s2b = _gm((corr["scan_points"] - q).pow(2).sum(-1), sigma).mean()
     vb = verts[corr["body_index"]]
     d2 = (vb - corr["body_target"]).pow(2).sum(-1)
-    keep = (corr["body_dist"] < cfg.body_to_scan_truncate * sigma).float()
+    keep = corr["body_dist"] < cfg.body_to_scan_truncate * sigma
+    if cfg.body_to_scan_cos > 0:
+        keep &= (corr["body_cos"] >= cfg.body_to_scan_cos) | (corr["body_dist"] < cfg.body_to_scan_free)
+    if cfg.body_to_scan_excess > 0:
+        keep &= corr["body_excess"] < cfg.body_to_scan_excess
+    keep = keep.float()
     b2s = (_gm(d2, sigma) * keep).sum() / keep.sum().clamp(min=1.0)
     return s2b + cfg.body_to_scan_weight * b2s
+
+
+def _set_shape(shape_var: torch.Tensor, shape: torch.Tensor, lo, hi) -> None:
+    """Write a raw shape into the optimised variable (logits of the position between the bounds
+    for bounded shapes)."""
+    with torch.no_grad():
+        if lo is None:
+            shape_var.copy_(shape)
+        else:
+            frac = ((shape - lo) / (hi - lo)).clamp(1e-4, 1 - 1e-4)
+            shape_var.copy_(torch.log(frac / (1 - frac)))
 
 
 def _match_height(model: BodyModel, shape: torch.Tensor, pose: torch.Tensor, target: float, steps: int = 4):
