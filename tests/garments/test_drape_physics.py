@@ -12,7 +12,7 @@ from garments.clearance import BodyDistance
 from garments.fit import fit_table, sliced_ease
 from garments.mesher import mesh_pattern
 from garments.pattern import library_pattern
-from garments.placement import place_pattern, thin_body
+from garments.placement import landmark_heights, place_pattern, relax_lengths, thin_body
 from garments.sizes import grade
 
 
@@ -95,3 +95,40 @@ def test_sliced_ease_of_an_offset_body_is_2_pi_times_the_offset(body):
     # a looser shell has more ease
     loose = sliced_ease(v + 0.03 * normals, f, v, f, j, m)
     assert loose["waist"][0] - loose["waist"][1] > ease["waist"][0] - ease["waist"][1] + 80.0
+
+
+def test_shirt_starts_hanging_from_the_shoulders_at_its_pattern_lengths(body):
+    v, f, j, m = body
+    cloth = mesh_pattern(grade(library_pattern("t-shirt"), "M"), 0.025)
+    pos, sew = place_pattern(cloth, v, f, j, m)
+    names = [p.name for p in cloth.panels]
+    by = {p.name: p for p in cloth.panels}
+    shoulder_line = landmark_heights(m, j)["shoulder"]
+    # the shoulder seams start on top of the shoulders (above the shoulder joints), front and back
+    # ends within 6 cm of each other
+    front_sh, back_sh = by["front"].edges["shoulder_l"], by["back"].edges["shoulder_l"]
+    assert pos[front_sh, 1].min() > shoulder_line and pos[back_sh, 1].min() > shoulder_line
+    fb = (cloth.panel_of[sew[:, 0]] == names.index("front")) & (cloth.panel_of[sew[:, 1]] == names.index("back"))
+    assert np.median(np.linalg.norm(pos[sew[fb, 0]] - pos[sew[fb, 1]], axis=1)) < 0.02  # side seams start closed
+    # the cloth starts at (nearly) its flat pattern's edge lengths: the drape takes its rest from it
+    e = np.concatenate([cloth.faces[:, [0, 1]], cloth.faces[:, [1, 2]], cloth.faces[:, [2, 0]]])
+    flat = np.c_[cloth.flat, np.zeros(len(cloth.flat))]
+    ratio = np.linalg.norm(pos[e[:, 0]] - pos[e[:, 1]], axis=1) / np.linalg.norm(flat[e[:, 0]] - flat[e[:, 1]], axis=1)
+    assert 0.9 < np.percentile(ratio, 10) and np.percentile(ratio, 90) < 1.15
+    # the hem hangs below the waist, the sleeves around the upper arms
+    assert pos[by["front"].edges["hem"], 1].max() < m.waist_height_m
+    assert BodyDistance(v, f)(pos).min() > 0.004
+
+
+def test_relax_lengths_restores_rest_lengths():
+    rng = np.random.default_rng(3)
+    g = np.stack(np.meshgrid(np.arange(6.0), np.arange(6.0)), -1).reshape(-1, 2) * 0.02
+    rest = np.c_[g, np.zeros(len(g))]
+    faces = np.array([[i * 6 + k, i * 6 + k + 1, i * 6 + k + 7] for i in range(5) for k in range(5)]
+                     + [[i * 6 + k, i * 6 + k + 7, i * 6 + k + 6] for i in range(5) for k in range(5)])
+    start = rest * [1.3, 1.0, 1.0] + rng.normal(0, 0.002, rest.shape)
+    out = relax_lengths(start, faces, rest, iterations=400)
+    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    before = np.abs(np.linalg.norm(start[e[:, 0]] - start[e[:, 1]], axis=1) / np.linalg.norm(rest[e[:, 0]] - rest[e[:, 1]], axis=1) - 1)
+    after = np.abs(np.linalg.norm(out[e[:, 0]] - out[e[:, 1]], axis=1) / np.linalg.norm(rest[e[:, 0]] - rest[e[:, 1]], axis=1) - 1)
+    assert before.max() > 0.2 and after.max() < 0.02
