@@ -1,13 +1,14 @@
 """Place flat pattern panels around a posed body by their placement hints.
 
-Each panel is wrapped on a cylinder around the body region it covers (the torso, an arm from
-shoulder to elbow, or a leg): the panel's ``x = 0`` line faces the placement side, its x runs
-around the cylinder as arc length and its y along the axis, the anchor point sitting at the
-placement landmark. The radius clears the region by ``clearance`` (one radius per panel; a limb
-panel is at least wide enough to close around its share of the circle). Seam pairs then move part
-of the way towards each other (:func:`_close_seams`) and start points inside the body move out
-(:func:`_push_out`). The start shape need not keep the pattern's lengths: the drape job takes the
-cloth's rest lengths from the flat pattern (see :mod:`engine.blender.drape_job`).
+Torso panels wrap an oval around the torso row by row, sized to the garment's girth in each row
+(:class:`_TorsoWrap`), and bend over the shoulders above the shoulder line (:class:`_TopProfile`);
+panels anchored near the shoulders hang from them. Limb panels wrap a tube around their limb (the
+panel's ``x = 0`` line facing the placement side, x as arc length around it, y along its axis),
+wide enough per band to close; a sleeve moves along its arm to meet its armhole. Seam pairs then
+close (:func:`_close_seams`), the edges are relaxed back to the flat pattern's lengths
+(:func:`relax_lengths`) and start points inside the body move out (:func:`_push_out`). The drape
+job takes the cloth's rest lengths from this start shape (see :mod:`garments.dress`). The details
+and the measurements behind them are in docs/patterns.md.
 """
 
 from __future__ import annotations
