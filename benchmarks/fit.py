@@ -7,7 +7,8 @@ with a random up axis (y, z, -y, x). The fit runs as ``atelier fit --units auto`
 (up axis and units detected, floor and clutter removed). These scans use their own seeds
 (1000+) and are never used to tune the tests.
 
-Run: ``.venv/bin/python benchmarks/fit.py [--scans 3] [--points 200000] [--iterations 200]``
+Run: ``.venv/bin/python benchmarks/fit.py [--scans 3] [--points 200000] [--iterations N]`` (default: the
+fit's own default, :data:`bodies.fit.DEFAULT_ITERATIONS`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bodies  # noqa: E402
-from bodies.fit import fit_to_folder  # noqa: E402
+from bodies.fit import DEFAULT_ITERATIONS, fit_to_folder  # noqa: E402
 from bodies.measure import TAPE_KEYS, measure_model  # noqa: E402
 from bodies.scan import UNIT_SCALE, UP_ROTATIONS  # noqa: E402
 from bodies.synthetic import random_pose, random_shape  # noqa: E402
@@ -81,7 +82,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scans", type=int, default=3)
     ap.add_argument("--points", type=int, default=200_000)
-    ap.add_argument("--iterations", type=int, default=200)
+    ap.add_argument("--iterations", type=int, default=DEFAULT_ITERATIONS,
+                    help=f"optimisation steps per fit (default {DEFAULT_ITERATIONS}, the fit's default)")
     ap.add_argument("--seed", type=int, default=1000)
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
