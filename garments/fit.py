@@ -174,15 +174,44 @@ def region_planes(joints: np.ndarray, m: Measurements) -> dict:
     return out
 
 
-def sliced_ease(draped, faces, body_vertices, body_faces, joints, m: Measurements) -> dict:
+def weld_seams(faces, sew) -> np.ndarray:
+    """Faces with each seam pair's vertices merged into one (the panels of a sewn pattern are
+    separate pieces of mesh joined only by sewing springs; a plane cut through the welded mesh
+    goes round the garment in one loop). Degenerate faces are dropped."""
+    f = np.asarray(faces, np.int64)
+    pairs = np.asarray(sew, np.int64).reshape(-1, 2)
+    if not len(pairs):
+        return f
+    parent = np.arange(int(max(f.max(), pairs.max())) + 1)
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in pairs:
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    remap = np.array([root(i) for i in range(len(parent))])
+    w = remap[f]
+    keep = (w[:, 0] != w[:, 1]) & (w[:, 1] != w[:, 2]) & (w[:, 0] != w[:, 2])
+    return w[keep]
+
+
+def sliced_ease(draped, faces, body_vertices, body_faces, joints, m: Measurements, sew=None) -> dict:
     """Region -> (garment girth mm, body girth mm) where the garment goes round the region.
 
     Both girths are tape lengths (convex hull perimeters, :func:`bodies.measure.plane_circumference`)
     of the garment and of the body cut by the same plane (:func:`region_planes`); limbs average the
-    two sides. Regions where the cut misses the garment or the body are left out.
+    two sides. Regions where the cut misses the garment or the body are left out. ``sew``: the
+    garment's seam pairs, welded first (:func:`weld_seams`) so a cut goes round all its panels.
     """
     from bodies.measure import plane_circumference
 
+    if sew is not None:
+        faces = weld_seams(faces, sew)
     out = {}
     for region, planes in region_planes(joints, m).items():
         g, b = [], []
@@ -198,7 +227,7 @@ def sliced_ease(draped, faces, body_vertices, body_faces, joints, m: Measurement
 
 
 def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements, thresholds=None,
-              faces=None, body=None) -> list[RegionFit]:
+              faces=None, body=None, sew=None) -> list[RegionFit]:
     """:class:`RegionFit` for every region the garment covers (regions with < 5 vertices are left out).
 
     Args:
@@ -207,11 +236,12 @@ def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements,
         faces: (F, 3) cloth triangles and body: (vertices, faces) of the body: when both are given,
             ease is the sliced girth difference (:func:`sliced_ease`) wherever the garment goes round
             the region; otherwise (and elsewhere) 2 pi x the mean gap.
+        sew: (E, 2) seam vertex pairs of a sewn pattern (see :func:`sliced_ease`).
     """
     th = thresholds or load_thresholds()
     rows = []
     s = np.maximum(np.asarray(warp_pct), np.asarray(weft_pct))
-    sliced = sliced_ease(draped, faces, body[0], body[1], joints, m) if faces is not None and body is not None else {}
+    sliced = sliced_ease(draped, faces, body[0], body[1], joints, m, sew=sew) if faces is not None and body is not None else {}
     for name, mask in region_masks(draped, joints, m).items():
         if mask.sum() < 5:
             continue

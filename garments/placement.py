@@ -123,8 +123,8 @@ CLOSE_SHARE = 1.0
 FOLD_RADIUS = 0.04
 #: a torso panel anchored within this distance (m) below the shoulder line hangs from the shoulders
 HANG_REACH = 0.15
-#: from this far (m) below the armpit up, a torso panel's extra width goes to the front and back
-ARM_ROOM = -1.0
+#: iterations of the body-aware relax after the push-out
+RELAX_ITERATIONS = 300
 
 
 class _TopProfile:
@@ -266,16 +266,7 @@ class _TorsoWrap:
         for i in range(len(self.y)):
             per = self._perimeter(i)
             if girth[i] > per:
-                if self.y[i] > marks["armpit"] - ARM_ROOM:
-                    # beside the arms the extra girth goes to the front and back, not into the arms
-                    lo, hi = 1.0, 8.0
-                    for _ in range(30):
-                        mid = 0.5 * (lo + hi)
-                        self.kb[i] = mid
-                        lo, hi = (mid, hi) if self._perimeter(i) < girth[i] else (lo, mid)
-                    self.kb[i] = hi
-                else:
-                    self.ka[i] = self.kb[i] = girth[i] / per
+                self.ka[i] = self.kb[i] = girth[i] / per
             xs, zs = self._oval(i, self.phi)
             arc = np.r_[0.0, np.cumsum(np.hypot(np.diff(xs), np.diff(zs)))]
             self.arc.append(arc - np.interp(0.0, self.phi, arc))  # 0 at the front centre
@@ -318,13 +309,19 @@ def _flat3(cloth: ClothPattern) -> np.ndarray:
 
 
 def relax_lengths(points: np.ndarray, faces: np.ndarray, rest: np.ndarray, iterations: int = 120,
-                  stiffness: float = 0.5) -> np.ndarray:
+                  stiffness: float = 0.5, distance: BodyDistance | None = None, clearance: float = 0.0,
+                  project_every: int = 20, sew: np.ndarray | None = None) -> np.ndarray:
     """Bring a placed cloth's edge lengths back to the flat pattern's (Jacobi position-based
     projection, no body): the fold over the shoulders, the oval wrap and the seams' start leave
     some edges stretched or squashed, and the drape takes its rest lengths from its start shape.
 
     Args:
         points: (V, 3) start positions, metres. faces: (F, 3). rest: (V, 3) rest shape (same edges).
+        distance, clearance: with a body, every ``project_every`` iterations the points closer to
+            it than half the clearance go to the closest body point plus the clearance, so the
+            relaxed cloth stays outside.
+        sew: (E, 2) seam vertex pairs, pulled together as edges of rest length 0 (so seams stay
+            closed while the panels relax).
 
     Returns:
         (V, 3) float64 with the edges near their rest lengths (the shape otherwise kept).
@@ -334,8 +331,16 @@ def relax_lengths(points: np.ndarray, faces: np.ndarray, rest: np.ndarray, itera
     e = np.unique(np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1), axis=0)
     r = np.asarray(rest, np.float64)
     l0 = np.linalg.norm(r[e[:, 0]] - r[e[:, 1]], axis=1)
+    if sew is not None and len(sew):
+        e = np.concatenate([e, np.asarray(sew, np.int64).reshape(-1, 2)])
+        l0 = np.concatenate([l0, np.zeros(len(sew))])
     deg = np.bincount(e.ravel(), minlength=len(p)).astype(np.float64)[:, None]
-    for _ in range(int(iterations)):
+    for it in range(int(iterations)):
+        if distance is not None and it % project_every == project_every - 1:
+            inside = np.nonzero(distance(p) < 0.5 * clearance)[0]
+            if len(inside):
+                _d, q, n = closest_points(distance, p[inside])
+                p[inside] = q + n * clearance
         d = p[e[:, 1]] - p[e[:, 0]]
         length = np.maximum(np.linalg.norm(d, axis=1), 1e-9)
         corr = (stiffness * 0.5 * (length - l0) / length)[:, None] * d
@@ -467,6 +472,11 @@ def place_pattern(
             if e[0] > -HANG_REACH:
                 shifts[k] = float(need[0] - e[0])
     hang = float(np.mean(list(shifts.values()))) if shifts else 0.0
+    if shifts:  # the oval's rows follow the panels' new heights (else its girth rows are off by the shift)
+        for k in shifts:
+            ts[k] = ts[k] + hang
+        torso = _TorsoWrap(s, marks, clearance, [(cloth.flat[pm.vertices][:, 0], t) for (pm, panel), t in zip(panels, ts)
+                                                 if panel.placement.region == "torso"])
     march = np.zeros(cloth.num_vertices, bool)
     by_name = {pm.name: pm for pm in cloth.panels}
     # torso panels first: a sleeve is then moved along its arm to meet its armhole
@@ -479,8 +489,6 @@ def place_pattern(
             t = t + _armhole_shift(cloth, pm, by_name, t, out, root, u)
         if pl.region == "torso":
             march[pm.vertices] = True
-            if k in shifts:
-                t = t + hang
             pts = torso.place(xy[:, 0], t, _THETA0[pl.side])
             axis_pt[pm.vertices] = torso.axis(t)
             if pl.side in ("front", "back"):
@@ -531,11 +539,13 @@ def place_pattern(
     rev = _orient(cloth, out)
     if close_seams:
         out = _close_seams(cloth, out, seam_pairs(cloth, rev))
-    out = relax_lengths(out, cloth.faces, _flat3(cloth))
+    pairs = seam_pairs(cloth, rev)
+    out = relax_lengths(out, cloth.faces, _flat3(cloth), sew=pairs if close_seams else None)
     out = _push_out(out, axis_pt, distance, clearance, march)
-    # the push-out stretches the edges around the points it moved: relax once more, and whatever
-    # that brings back inside goes to the closest body point
-    out = relax_lengths(out, cloth.faces, _flat3(cloth), iterations=40)
+    # the push-out stretches the edges around the points it moved: relax again while keeping the
+    # cloth outside the body, and whatever is still inside goes to the closest body point
+    out = relax_lengths(out, cloth.faces, _flat3(cloth), iterations=RELAX_ITERATIONS, distance=distance,
+                        clearance=clearance, sew=pairs if close_seams else None)
     out = _push_out(out, axis_pt, distance, clearance, np.zeros(len(out), bool))
     return out.astype(np.float32), seam_pairs(cloth, _orient(cloth, out))
 

@@ -9,7 +9,7 @@ from bodies.model import NAMED_JOINTS
 from bodies.poses import pose_preset
 from engine.meshio import load_npz_mesh, save_npz_mesh
 from garments.clearance import BodyDistance
-from garments.fit import fit_table, sliced_ease
+from garments.fit import fit_table, sliced_ease, weld_seams
 from garments.mesher import mesh_pattern
 from garments.pattern import library_pattern
 from garments.placement import landmark_heights, place_pattern, relax_lengths, thin_body
@@ -132,3 +132,24 @@ def test_relax_lengths_restores_rest_lengths():
     before = np.abs(np.linalg.norm(start[e[:, 0]] - start[e[:, 1]], axis=1) / np.linalg.norm(rest[e[:, 0]] - rest[e[:, 1]], axis=1) - 1)
     after = np.abs(np.linalg.norm(out[e[:, 0]] - out[e[:, 1]], axis=1) / np.linalg.norm(rest[e[:, 0]] - rest[e[:, 1]], axis=1) - 1)
     assert before.max() > 0.2 and after.max() < 0.02
+
+
+def test_sliced_ease_goes_round_every_panel_of_a_sewn_garment(body):
+    v, f, j, m = body
+    # a 20 mm shell cut into a front and a back panel along x = 0.0 (as a pattern's panels: separate
+    # pieces of mesh, the seam vertices duplicated and joined only by seam pairs)
+    normals = trimesh.Trimesh(v, f, process=False).vertex_normals
+    shell = v + 0.020 * normals
+    front_face = shell[f].mean(1)[:, 2] > 0.5 * (v[:, 2].max() + v[:, 2].min())
+    verts = np.concatenate([shell, shell + [0.0, 0.0, -0.01]])  # the back 1 cm behind: seams not closed
+    faces = np.concatenate([f[front_face], f[~front_face] + len(shell)])
+    used_front, used_back = np.unique(f[front_face]), np.unique(f[~front_face])
+    shared = np.intersect1d(used_front, used_back)
+    sew = np.stack([shared, shared + len(shell)], 1)
+    welded = weld_seams(faces, sew)
+    assert len(welded) == len(faces)  # no face collapses: each seam pair is two ends of one point
+    assert np.unique(welded).size == np.unique(faces).size - len(shared)
+    assert weld_seams(np.array([[0, 1, 2], [1, 2, 3]]), np.array([[2, 3]])).tolist() == [[0, 1, 2]]
+    sewn = sliced_ease(verts, faces, v, f, j, m, sew=sew)
+    g, b = sewn["waist"]
+    assert 2 * np.pi * 20.0 - 10.0 < g - b < 2 * np.pi * 20.0 + 40.0  # the whole garment (its back 1 cm off)
