@@ -150,7 +150,7 @@ class FitSettings:
     """Levenberg-Marquardt damping (a share of the normal matrix's diagonal)."""
     pose_prior: float = 0.03
     """weight of the squared rotation (rad^2) away from the start preset, per joint (not root)."""
-    shape_prior: float = 0.01
+    shape_prior: float = 0.001
     """weight of the squared shape offset from the average (bounded: as a fraction of the range)."""
     yaw_search: bool = True
     """try four turns about +Y at placement and keep the best."""

@@ -81,3 +81,19 @@ def test_forward_is_the_same_with_and_without_shape_gradient(anny_model):
     c = anny_model(shape.clone().requires_grad_(True), pose).vertices
     assert torch.equal(a, b) and float((a - c.detach()).abs().max()) < 1e-6
     assert float(a[:, :, 1].min(dim=1).values.abs().max()) < 1e-5
+
+
+def test_one_body_many_poses_matches_one_by_one(anny_model):
+    """One shape expanded over a batch of poses (the fit's finite differences) skins one rest
+    body for every pose; each pose's body is the body that pose gives on its own."""
+    from bodies.synthetic import random_pose
+
+    rng = np.random.default_rng(11)
+    shape = torch.tensor([[0.3, 0.6, 0.4, 0.7, 0.55, 0.45]])
+    poses = torch.cat([random_pose(anny_model, "relaxed", rng) for _ in range(3)])
+    with torch.no_grad():
+        batch = anny_model(shape, poses, torch.tensor([[0.1, 0.0, -0.2]]))
+        for i in range(3):
+            one = anny_model(shape, poses[i : i + 1], torch.tensor([[0.1, 0.0, -0.2]]))
+            assert torch.allclose(batch.vertices[i], one.vertices[0], atol=1e-5)
+            assert torch.allclose(batch.joints[i], one.joints[0], atol=1e-5)

@@ -16,7 +16,7 @@ from engine.errors import InputError
 from engine.meshio import load_ply, save_ply
 from engine.storage import file_sha256, read_json
 
-#: Few steps keep the test fast. Measured on synthetic Anny scans (2 mm noise, 4 holes, seeds
+#: Few steps keep the test fast. Measured (first, Adam-only fit) on synthetic Anny scans (2 mm noise, 4 holes, seeds
 #: 0-4), 60 steps reach a mean scan-to-surface distance of 2.2-2.7 mm (p95 6-8.5 mm) from a
 #: placed start of 20-36 mm; the noise alone accounts for ~1.6 mm (the mean of |N(0, 2 mm)|).
 #: 4 mm leaves room for slower convergence and still fails a fit that only placed the body or
@@ -221,3 +221,95 @@ def test_detail_layer_and_batch(anny_model, tmp_path):
     with np.load(out / "detail_offsets.npz") as z:
         assert z["offsets"].shape == a[0].detail_offsets.shape
     assert read_json(out / "fit_report.json")["detail"]["file"] == "detail_offsets.npz"
+
+
+def test_body_to_scan_pairs_over_holes_and_other_parts_are_judged():
+    """A body vertex over a hole of the scan finds the hole's rim sideways (low cosine with its
+    normal); a vertex whose scan point the body's surface elsewhere is much nearer (a missing
+    hand beside a thigh) shows that excess. The loss drops both kinds of pair."""
+    import trimesh
+    from scipy.spatial import cKDTree
+
+    from bodies.fit import _data_loss, _match, _vertex_faces
+
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=0.1)
+    v = np.concatenate([sphere.vertices, sphere.vertices + [0.22, 0.0, 0.0]])  # "thigh", "hand" 2 cm apart
+    f = np.concatenate([sphere.faces, sphere.faces + len(sphere.vertices)])
+    rng = np.random.default_rng(0)
+    pts = _surface_points(sphere.vertices, sphere.faces, 20000, rng)
+    pts = pts[pts[:, 1] < 0.07]  # the thigh's top cap is a hole; the hand is not scanned at all
+    used = np.unique(f)
+    m = _match(v, f, _vertex_faces(f, len(v)), used, pts, cKDTree(pts), 2000, len(used), rng)
+    b = m["body_index"]
+    thigh = b < len(sphere.vertices)
+    in_hole = thigh & (v[b, 1] > 0.095)  # the middle of the cap: the rim is ~2.5 cm away sideways
+    assert in_hole.any() and (m["body_cos"][in_hole] < 0.5).all()
+    near_thigh = ~thigh & (m["body_dist"] < 0.03)  # the hand's side facing the thigh
+    assert near_thigh.any() and (m["body_excess"][near_thigh] > 0.01).all()
+    seen = thigh & (v[b, 1] < 0.05)
+    cfg = FitSettings(body_to_scan_weight=1.0)
+    assert ((m["body_cos"][seen] >= cfg.body_to_scan_cos) | (m["body_dist"][seen] < cfg.body_to_scan_free)).all()
+    assert (np.abs(m["body_excess"][seen]) < 0.005).all()
+    # the loss keeps only the pairs on the scanned part of the thigh
+    corr = {k: torch.as_tensor(x) for k, x in m.items() if x is not None}
+    for k in ("scan_points", "bary", "body_target", "body_dist", "body_cos", "body_excess"):
+        corr[k] = corr[k].float()
+    verts = torch.as_tensor(v, dtype=torch.float32).requires_grad_(True)
+    _data_loss(verts, torch.as_tensor(f), corr, 0.02, cfg).backward()
+    moved = verts.grad.abs().sum(1) > 0
+    hand = torch.arange(len(v)) >= len(sphere.vertices)
+    assert not moved[torch.as_tensor(b[near_thigh])].any()
+    assert not moved[torch.as_tensor(b[in_hole])].any()
+    assert not (moved & hand).any()  # no scan point is the hand's: nothing pulls it
+    assert moved[torch.as_tensor(b[seen])].float().mean() > 0.9
+
+
+def test_gauss_newton_solve_finds_shape_and_pose(anny_model):
+    """The solve moves shape, joints and translation together: from the average body, its
+    elbow turned 20 degrees off and 2 cm off to the side, towards a noiseless body of another
+    shape in a few solves."""
+    from scipy.spatial import cKDTree
+
+    from bodies.fit import _gauss_newton, _match, _vertex_faces
+    from bodies.model import NAMED_JOINTS
+    from bodies.synthetic import random_pose
+
+    rng = np.random.default_rng(21)
+    true_shape = torch.tensor([[0.8, 0.45, 0.6, 0.35, 0.6, 0.4]])
+    true_pose = random_pose(anny_model, "relaxed", rng)
+    with torch.no_grad():
+        out = anny_model(true_shape, true_pose)
+    faces = anny_model.faces_numpy()
+    verts = out.vertices[0].double().numpy()
+    pts = _surface_points(verts, faces, 30000, rng)
+    tree, adjacency, used = cKDTree(pts), _vertex_faces(faces, len(verts)), np.unique(faces)
+    rows = sorted({anny_model.pose_index(n) for n in NAMED_JOINTS})
+    lo, hi = (b.reshape(1, -1) for b in anny_model.shape_bounds())
+    elbow = anny_model.pose_index("left_elbow")
+    pose = true_pose.clone()
+    pose[0, elbow, 1] += math.radians(20.0)
+    shape, trans = anny_model.default_shape(1), torch.tensor([[0.02, 0.0, 0.0]])
+    with torch.no_grad():
+        start = anny_model(shape, pose, trans).vertices[0].double().numpy()
+    for sigma in (0.03, 0.02, 0.015, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01):
+        shape, pose, trans = _gauss_newton(
+            anny_model, shape, pose, trans,
+            lambda v: _match(v, faces, adjacency, used, pts, tree, 3000, 3000, rng), sigma, FitSettings(),
+            (lo, hi), anny_model.default_shape(1), None, rows=rows, preset=true_pose, root=rows[0])
+    with torch.no_grad():
+        fitted = anny_model(shape, pose, trans).vertices[0].double().numpy()
+    v2v_start = np.linalg.norm(start - verts, axis=1).mean()
+    v2v = np.linalg.norm(fitted - verts, axis=1).mean()
+    # measured: 36 mm -> 10 mm (the rest mostly the forearm, which the fit's gradient steps finish)
+    assert v2v < v2v_start / 2.5, (v2v, v2v_start)
+    assert np.abs(shape.numpy() - true_shape.numpy()).max() < 0.05  # gender, which gradient steps were slow to move
+    assert abs(float(pose[0, elbow, 1] - true_pose[0, elbow, 1])) < math.radians(12.0)  # from 20
+    assert np.abs(trans.numpy()).max() < 0.005
+
+
+def _surface_points(vertices, faces, n, rng):
+    """(n, 3) points uniform on a mesh's surface (float64)."""
+    tri = np.asarray(vertices, dtype=np.float64)[faces]
+    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    fid = rng.choice(len(faces), n, p=area / area.sum())
+    return (rng.dirichlet([1.0, 1.0, 1.0], n)[:, :, None] * tri[fid]).sum(1)
