@@ -49,10 +49,13 @@ refreshes. The placement, the four-turn search and the final exact distances on 
 take ~3 s.
 
 Measured (anny 0.6.2, 2 shared cores, 150 steps, synthetic 200k-point scans with 20 % of the
-surface cut away, 2 mm noise and a floor, 141k points after cleaning): 12.5-15 s of CPU per fit
-(wall 15-20 s with the cores shared), vertex-to-vertex error to the true body 0.7-4 mm (mean
-1.6 mm over 9 scans; the worst, 4 mm, a scan whose whole hand was cut away), p95 scan -> body
-4.1-4.5 mm, tape measurements within 3 mm on average.
+surface cut away, 2 mm noise and a floor, ~140k points after cleaning; 15 scans: seeds 1000-1002
+and 2000-2005 looked at while tuning, 3000-3005 not): 12.5-21 s of CPU per fit depending on the
+load (benchmarks/fit.py: 15.6-21.5 s wall at load average 4); vertex-to-vertex error to the true
+body 0.6-4.1 mm (mean 1.7 mm); p95 scan -> body 4.1-5.3 mm; tape measurements' mean error under
+3 mm each. Weak spots: a joint the scan does not see stays near the preset (a hand cut away
+whole: 28 mm on that hand), a large hole over the pelvis left 3.8 mm v2v and p95 5.3 mm, and age
+trades off against the other phenotype values (-0.1 on a few scans, a few mm on the girths).
 """
 
 from __future__ import annotations
