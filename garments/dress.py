@@ -92,8 +92,6 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
     Returns a :class:`garments.drape.DrapeResult` whose ``report_path`` JSON also has ``size``,
     ``fabric``, ``fit`` and ``strain``.
     """
-    from engine.blender import run_blender_job
-
     from .drape import MAX_PENETRATION, PENETRATION_DEPTH_M, DrapeResult, DrapeSettings, penetration
 
     out = Path(out_dir).resolve()
@@ -165,14 +163,7 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
         "pose_frames": min(pose_frames, max(settings.max_frames // 2, 1)),
         "snapshot_every": int(settings.snapshot_every),
     }
-    t0 = time.monotonic()
-    job = run_blender_job("drape", spec, workdir=out, timeout=timeout, progress=progress)
-    seconds = time.monotonic() - t0
-    log_path = Path(job.get("log", out / "blender.log"))
-    draped = load_npz_mesh(result_npz)["vertices"].astype(np.float32)
-    if draped.shape != start.shape or not np.all(np.isfinite(draped)):
-        raise SimulationError(f"the drape job returned unusable cloth vertices (shape {draped.shape}, expected {start.shape})",
-                              hint=f"Blender's output is kept in {log_path}", log_path=log_path)
+    job, seconds, log_path, draped = run_drape_spec(spec, out, result_npz, start.shape, timeout, progress)
     clearance_m = BodyDistance(v, f)(draped)
     pen = penetration(clearance_m)
     clearance_mm = (clearance_m * 1000.0).astype(np.float32)
@@ -229,6 +220,25 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
     return result
 
 
+def run_drape_spec(spec: dict, out: Path, result_npz: Path, shape: tuple, timeout: float, progress=None):
+    """Run the Blender drape job ``spec`` in ``out`` and read its cloth back.
+
+    Returns (job report, seconds, Blender log path, draped (V, 3) float32 vertices); raises
+    SimulationError (keeping the log) when the result is not ``shape`` or not finite.
+    """
+    from engine.blender import run_blender_job
+
+    t0 = time.monotonic()
+    job = run_blender_job("drape", spec, workdir=out, timeout=timeout, progress=progress)
+    seconds = time.monotonic() - t0
+    log_path = Path(job.get("log", out / "blender.log"))
+    draped = load_npz_mesh(result_npz)["vertices"].astype(np.float32)
+    if draped.shape != tuple(shape) or not np.all(np.isfinite(draped)):
+        raise SimulationError(f"the drape job returned unusable cloth vertices (shape {draped.shape}, expected {tuple(shape)})",
+                              hint=f"Blender's output is kept in {log_path}", log_path=log_path)
+    return job, seconds, log_path, draped
+
+
 def _safe_measure(v, f, j, fallback):
     try:
         return measure(v, f, j)
@@ -236,4 +246,4 @@ def _safe_measure(v, f, j, fallback):
         return fallback
 
 
-__all__ = ["drape_pattern", "export_glb", "cloth_edge_length", "SEW_FRAMES"]
+__all__ = ["drape_pattern", "export_glb", "cloth_edge_length", "run_drape_spec", "SEW_FRAMES"]

@@ -28,7 +28,6 @@ what to do.
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -40,7 +39,7 @@ from scipy.spatial import cKDTree
 from bodies.model import NAMED_JOINTS
 from bodies.scan import UNIT_SCALE, UNIT_WORDS, UP_ROTATIONS
 from engine.errors import InputError, SimulationError
-from engine.meshio import load_npz_mesh, save_npz_mesh, save_ply
+from engine.meshio import save_npz_mesh, save_ply
 from engine.storage import atomic_path, file_sha256, write_json
 from engine.types import PathLikeStr
 
@@ -966,7 +965,7 @@ def drape_imported(body_vertices, body_faces, joints, garment: ImportedGarment, 
         ended over 2 mm inside the body. JobError: Blender crashed or timed out.
     """
     from bodies.measure import measure
-    from engine.blender import run_blender_job
+    from .dress import run_drape_spec
 
     from .drape import MAX_PENETRATION, PENETRATION_DEPTH_M, DrapeResult, DrapeSettings, penetration
     from .fabrics import cloth_settings, get_fabric
@@ -1024,14 +1023,7 @@ def drape_imported(body_vertices, body_faces, joints, garment: ImportedGarment, 
         "pose_frames": pose_frames,
         "snapshot_every": int(getattr(settings, "snapshot_every", 0)),
     }
-    t0 = time.monotonic()
-    job = run_blender_job("drape", spec, workdir=out, timeout=timeout, progress=progress)
-    seconds = time.monotonic() - t0
-    log_path = Path(job.get("log", out / "blender.log"))
-    draped = load_npz_mesh(result_npz)["vertices"].astype(np.float32)
-    if draped.shape != start.shape or not np.all(np.isfinite(draped)):
-        raise SimulationError(f"the drape job returned unusable cloth vertices (shape {draped.shape}, expected {start.shape})",
-                              hint=f"Blender's output is kept in {log_path}", log_path=log_path)
+    job, seconds, log_path, draped = run_drape_spec(spec, out, result_npz, start.shape, timeout, progress)
 
     clearance_m = BodyDistance(v, f)(draped)
     pen = penetration(clearance_m)
