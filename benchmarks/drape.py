@@ -61,18 +61,38 @@ def run_matrix(args) -> list[dict]:
                                           size=s, fabric=fab, timeout=args.timeout)
                         row.update(vertices=len(r.vertices), frames=r.frames, settled=r.settled,
                                    seconds=round(r.seconds, 1), s_per_frame=round(r.seconds_per_frame, 3),
-                                   penetration_pct=round(r.penetration_pct, 2), error=None)
+                                   penetration_pct=round(r.penetration_pct, 2),
+                                   last_disp_mm=round(r.max_displacement_mm, 2), error=None)
                     except AtelierError as exc:
                         row.update(seconds=round(time.monotonic() - t0, 1), error=str(exc).splitlines()[0][:90])
                         rep = out / "drape_report.json"
                         if rep.exists():  # the penetration guard raises after writing the report
                             r = json.loads(rep.read_text())
                             row.update(vertices=r["vertices"], frames=r["frames"], settled=r["settled"],
-                                       penetration_pct=r["penetration_pct"])
+                                       penetration_pct=r["penetration_pct"], last_disp_mm=r["max_displacement_mm"])
                     row["load_avg_1min"] = round(os.getloadavg()[0], 2)
                     rows.append(row)
                     print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
     return rows
+
+
+def summarise(rows: list[dict]) -> None:
+    """Print the matrix's totals: drapes, explosions, guard failures, settled, worst figures."""
+    import numpy as np
+
+    errors = [r for r in rows if r.get("error")]
+    exploded = [r for r in errors if "explod" in r["error"]]
+    pen = [r["penetration_pct"] for r in rows if r.get("penetration_pct") is not None]
+    disp = [r["last_disp_mm"] for r in rows if r.get("last_disp_mm") is not None]
+    secs = [r["seconds"] for r in rows if r.get("seconds") is not None]
+    print(f"{len(rows)} drapes: {len(exploded)} exploded, {len(errors) - len(exploded)} other errors "
+          f"(penetration guard), {sum(bool(r.get('settled')) for r in rows)} settled (< 1 mm/frame)")
+    if pen:
+        print(f"penetration %: median {np.median(pen):.2f}, max {max(pen):.2f}")
+    if disp:
+        print(f"max vertex displacement in the last frame, mm: median {np.median(disp):.1f}, max {max(disp):.1f}")
+    if secs:
+        print(f"seconds per drape: median {np.median(secs):.1f}, max {max(secs):.1f}")
 
 
 def run_cusick(args) -> list[dict]:
@@ -131,6 +151,7 @@ def main(argv=None) -> int:
         print(rows[0])
     else:
         rows = run_matrix(args)
+        summarise(rows)
     (Path(args.out) / "benchmark.json").write_text(json.dumps(rows, indent=1))
     return 0
 
