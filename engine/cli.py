@@ -89,10 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Load a body scan (PLY, OBJ, STL, GLB/glTF mesh, or XYZ/NPZ points), fit the body model's shape, "
             "pose and placement to it, and write DIR/twin.json, DIR/body.ply (canonical frame: metres, +Y up, "
-            "facing +Z, feet on y=0) and DIR/fit_report.json (scan-to-body distances in mm, seconds)."
+            "facing +Z, feet on y=0) and DIR/fit_report.json (scan-to-body distances in mm, seconds). "
+            "Several scans fit one after another into DIR/<scan name>/, a bad one reported without stopping the rest."
         ),
     )
-    p.add_argument("scan", help="scan file: .ply .obj .stl .glb .gltf .xyz .txt .npz")
+    p.add_argument("scan", nargs="+", help="scan file(s): .ply .obj .stl .glb .gltf .xyz .txt .npz; with several, "
+                                           "each twin goes to DIR/<scan name>/ (seeded seed+i) and DIR/batch.json "
+                                           "lists them")
     p.add_argument("--out", required=True, help="output folder for the twin")
     p.add_argument("--units", choices=["auto", "m", "cm", "mm"], default=None,
                    help="units of the scan; default metres: a scan that is not 0.5-2.5 m tall is refused, naming the "

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import AtelierError, InputError
 from .progress import Progress, say
 from .storage import json_sha256, read_json, write_json
 
@@ -356,11 +356,49 @@ def run_fit(args) -> int:
     out = Path(args.out)
     from bodies.cli import fit_kwargs
 
-    report = stage_fit(Path(args.scan), out, Stages(out), model_name=args.model, units=args.units, up=args.up,
-                       iterations=args.iterations, seed=args.seed, quiet=args.quiet, step="", extra=fit_kwargs(args))
-    print(f"twin written to {out}/ (twin.json, body.ply, body_scanframe.ply, fit_report.json, measurements.json): "
-          f"mean {report['mean_mm']:.1f} mm, "
-          f"p95 {report['p95_mm']:.1f} mm scan-to-body in {report['seconds']:.0f} s")
+    scans = [Path(s) for s in (args.scan if isinstance(args.scan, (list, tuple)) else [args.scan])]
+    if len(scans) == 1:
+        report = stage_fit(scans[0], out, Stages(out), model_name=args.model, units=args.units, up=args.up,
+                           iterations=args.iterations, seed=args.seed, quiet=args.quiet, step="", extra=fit_kwargs(args))
+        print(f"twin written to {out}/ (twin.json, body.ply, body_scanframe.ply, fit_report.json, measurements.json): "
+              f"mean {report['mean_mm']:.1f} mm, "
+              f"p95 {report['p95_mm']:.1f} mm scan-to-body in {report['seconds']:.0f} s")
+        return 0
+    return _fit_batch(scans, out, args, fit_kwargs(args))
+
+
+def _fit_batch(scans: list[Path], out: Path, args, extra: dict) -> int:
+    """Several scans, one twin folder each (DIR/<scan name>/, seeded seed + i); a scan that fails
+    is reported and the others go on. Writes DIR/batch.json; exit 0 only when every scan fitted."""
+    names: list[str] = []
+    for scan in scans:
+        name, k = scan.stem, 2
+        while name in names:
+            name, k = f"{scan.stem}-{k}", k + 1
+        names.append(name)
+    rows = []
+    for i, (scan, name) in enumerate(zip(scans, names)):
+        twin_dir = out / name
+        step = f"[{i + 1}/{len(scans)}]"
+        try:
+            report = stage_fit(scan, twin_dir, Stages(twin_dir), model_name=args.model, units=args.units, up=args.up,
+                               iterations=args.iterations, seed=args.seed + i, quiet=args.quiet, step=step, extra=extra)
+        except AtelierError as exc:
+            say(f"{step} fit      {scan}: {exc.message}", False)
+            rows.append({"scan": str(scan), "twin": None, "error": exc.message, "hint": exc.hint})
+            continue
+        rows.append({"scan": str(scan), "twin": str(twin_dir), "seed": args.seed + i, "mean_mm": report["mean_mm"],
+                     "p95_mm": report["p95_mm"], "seconds": report["seconds"], "error": None})
+    write_json(out / "batch.json", {"scans": rows})
+    ok = [r for r in rows if not r["error"]]
+    print(f"{len(ok)} of {len(rows)} scans fitted -> {out}/<scan name>/ (listed in {out / 'batch.json'})")
+    for r in rows:
+        print(f"  {r['scan']}: " + (f"error: {r['error']}" if r["error"] else
+                                    f"mean {r['mean_mm']:.1f} mm, p95 {r['p95_mm']:.1f} mm, {r['seconds']:.0f} s"))
+    if len(ok) < len(rows):
+        raise AtelierError(f"{len(rows) - len(ok)} of {len(rows)} scans could not be fitted (the others were written)",
+                           hint=f"see {out / 'batch.json'}; fix those files and run the same command again: "
+                                "the finished twins are kept")
     return 0
 
 

@@ -79,6 +79,21 @@ def test_fit_millimetre_mesh(tmp_path, anny_model):
     assert not (tmp_path / "twin" / "twin.json").exists()
 
 
+def test_fit_batch_fits_each_scan_and_reports_the_bad_one(tmp_path, anny_model):
+    good = tmp_path / "ava.ply"
+    _write_ply_points(good, _body_points(anny_model))
+    bad = tmp_path / "empty.ply"
+    bad.write_bytes(b"")
+    out = tmp_path / "twins"
+    r = atelier("fit", str(good), str(bad), "--out", str(out), "-q")
+    _assert_clean_failure(r, "1 of 2 scans")
+    assert (out / "ava" / "twin.json").exists() and (out / "ava" / "fit_report.json").exists()
+    assert not (out / "empty").exists() or not (out / "empty" / "twin.json").exists()
+    rows = __import__("json").loads((out / "batch.json").read_text())["scans"]
+    assert [r["error"] is None for r in rows] == [True, False] and "empty" in rows[1]["error"]
+    assert rows[0]["seed"] == 0 and rows[0]["mean_mm"] < 30.0
+
+
 def test_drape_without_twin(tmp_path):
     r = atelier("drape", "--twin", str(tmp_path / "none"), "--garment", "tube-dress", "--out", str(tmp_path / "d"))
     _assert_clean_failure(r, "twin")
