@@ -429,7 +429,7 @@ def run_plan(plan: Plan, out, workers: int = 1, executor: str = "local", address
     if executor != "inline" and workers > 1:
         # split the cores between the workers: Mesa's llvmpipe and torch would each take them all
         share = str(max(1, (os.cpu_count() or 1) // workers))
-        for var in ("LP_NUM_THREADS", "OMP_NUM_THREADS"):
+        for var in ("LP_NUM_THREADS", "OMP_NUM_THREADS", "ATELIER_BLENDER_THREADS"):
             env.setdefault(var, os.environ.get(var, share))
     if authorise is None and deliver is None:
         from .rights import consent_hooks

@@ -179,7 +179,13 @@ def _setup_scene(spec: dict):
     scene.render.image_settings.color_depth = "8"
     scene.view_settings.view_transform = "Standard"
     scene.view_settings.look = "None"
-    scene.render.threads_mode = "AUTO"
+    threads = os.environ.get("ATELIER_BLENDER_THREADS", "")
+    if threads.isdigit() and int(threads) > 0:
+        # a campaign worker's share of the cores (scenes.runner.run_plan), not all of them
+        scene.render.threads_mode = "FIXED"
+        scene.render.threads = int(threads)
+    else:
+        scene.render.threads_mode = "AUTO"
     world = bpy.data.worlds.new("studio")
     scene.world = world
     ambient = tuple(spec.get("ambient", (0.25, 0.25, 0.25)))[:3]
