@@ -92,24 +92,11 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
     Returns a :class:`garments.drape.DrapeResult` whose ``report_path`` JSON also has ``size``,
     ``fabric``, ``fit`` and ``strain``.
     """
-    from .drape import MAX_PENETRATION, PENETRATION_DEPTH_M, DrapeResult, DrapeSettings, penetration
+    from .drape import MAX_PENETRATION, PENETRATION_DEPTH_M, DrapeResult, penetration
 
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    v = np.asarray(body_vertices, np.float32)
-    f = np.asarray(body_faces, np.int64)
-    j = np.asarray(joints, np.float32)
-    if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3:
-        raise InputError(f"drape needs (V, 3) body vertices and (F, 3) faces, got {v.shape}, {f.shape}")
-    settings = settings or DrapeSettings()
-    settings.max_frames = int(max_frames)
+    out, (v, f, j), (rv, rf, rj), settings = drape_inputs(out_dir, body_vertices, body_faces, joints, settings,
+                                                           max_frames, rest_body)
     pattern = garment if isinstance(garment, Pattern) else library_pattern(garment)
-    if rest_body is not None:
-        rv, rf, rj = (np.asarray(a) for a in rest_body)
-        if rv.shape != v.shape:
-            raise InputError(f"rest body has {rv.shape} vertices, the posed body {v.shape}", hint="use the same body model")
-    else:
-        rv, rf, rj = v, f, j
     meas = measure(rv, rf, rj)
     if size == "mtm":
         from .sizes import mtm_measurements
@@ -220,6 +207,30 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
     return result
 
 
+def drape_inputs(out_dir, body_vertices, body_faces, joints, settings, max_frames, rest_body):
+    """Checked inputs of a drape: (output folder, created; (v, f, j) posed body; (rv, rf, rj) the
+    rest body, the posed one when ``rest_body`` is None; settings, a new DrapeSettings when None,
+    with ``max_frames``). Raises InputError on bad shapes."""
+    from .drape import DrapeSettings
+
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    v = np.asarray(body_vertices, np.float32)
+    f = np.asarray(body_faces, np.int64)
+    j = np.asarray(joints, np.float32)
+    if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3:
+        raise InputError(f"drape needs (V, 3) body vertices and (F, 3) faces, got {v.shape}, {f.shape}")
+    settings = settings or DrapeSettings()
+    settings.max_frames = int(max_frames)
+    if rest_body is not None:
+        rv, rf, rj = (np.asarray(a) for a in rest_body)
+        if rv.shape != v.shape:
+            raise InputError(f"rest body has {rv.shape} vertices, the posed body {v.shape}", hint="use the same body model")
+    else:
+        rv, rf, rj = v, f, j
+    return out, (v, f, j), (rv, rf, rj), settings
+
+
 def run_drape_spec(spec: dict, out: Path, result_npz: Path, shape: tuple, timeout: float, progress=None):
     """Run the Blender drape job ``spec`` in ``out`` and read its cloth back.
 
@@ -246,4 +257,4 @@ def _safe_measure(v, f, j, fallback):
         return fallback
 
 
-__all__ = ["drape_pattern", "export_glb", "cloth_edge_length", "run_drape_spec", "SEW_FRAMES"]
+__all__ = ["drape_pattern", "export_glb", "cloth_edge_length", "drape_inputs", "run_drape_spec", "SEW_FRAMES"]

@@ -965,29 +965,16 @@ def drape_imported(body_vertices, body_faces, joints, garment: ImportedGarment, 
         ended over 2 mm inside the body. JobError: Blender crashed or timed out.
     """
     from bodies.measure import measure
-    from .dress import run_drape_spec
+    from .dress import drape_inputs, run_drape_spec
 
-    from .drape import MAX_PENETRATION, PENETRATION_DEPTH_M, DrapeResult, DrapeSettings, penetration
+    from .drape import MAX_PENETRATION, PENETRATION_DEPTH_M, DrapeResult, penetration
     from .fabrics import cloth_settings, get_fabric
     from .fit import fit_table
 
     if rest not in ("imported", "placed"):
         raise InputError(f"unknown rest shape {rest!r}", hint="choose imported or placed")
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    v = np.asarray(body_vertices, np.float32)
-    f = np.asarray(body_faces, np.int64)
-    j = np.asarray(joints, np.float32)
-    if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3:
-        raise InputError(f"drape needs (V, 3) body vertices and (F, 3) faces, got {v.shape}, {f.shape}")
-    settings = settings or DrapeSettings()
-    settings.max_frames = int(max_frames)
-    if rest_body is not None:
-        rv, rf, rj = (np.asarray(a) for a in rest_body)
-        if rv.shape != v.shape:
-            raise InputError(f"rest body has {rv.shape} vertices, the posed body {v.shape}", hint="use the same body model")
-    else:
-        rv, rf, rj = v, f, j
+    out, (v, f, j), (rv, rf, rj), settings = drape_inputs(out_dir, body_vertices, body_faces, joints, settings,
+                                                           max_frames, rest_body)
     fab = get_fabric(fabric or "cotton-jersey")
     meas = measure(rv, rf, rj)
     placement = align_garment(garment, rv, rf, rj, avatar=avatar, region=region, measurements=meas)
