@@ -147,6 +147,21 @@ def penetration(clearance_m: np.ndarray, depth: float = PENETRATION_DEPTH_M) -> 
     return float(np.mean(c < -depth)) if len(c) else 0.0
 
 
+def penetration_guard(fraction: float, what: str, hint: str, log_path) -> None:
+    """Raise SimulationError (keeping ``log_path``) when more than :data:`MAX_PENETRATION` of a
+    drape's cloth vertices ended deeper than :data:`PENETRATION_DEPTH_M` inside the body.
+
+    Args:
+        fraction: :func:`penetration` of the draped cloth. what: the cloth, as named in the message.
+        hint: what the user can do about it.
+    """
+    if fraction > MAX_PENETRATION:
+        raise SimulationError(
+            f"penetration guard: {fraction * 100:.1f} % of the {what} cloth vertices ended more than "
+            f"{PENETRATION_DEPTH_M * 1000:.0f} mm inside the body (limit {MAX_PENETRATION * 100:.0f} %)",
+            hint=hint, log_path=log_path)
+
+
 def drape_garment(
     body_vertices: np.ndarray,
     body_faces: np.ndarray,
@@ -300,13 +315,8 @@ def drape_garment(
     report["blender_version"] = job.get("blender_version")
     report["ok"] = pen <= MAX_PENETRATION
     write_json(result.report_path, report)
-    if pen > MAX_PENETRATION:
-        raise SimulationError(
-            f"{pen * 100:.1f} % of the {cloth.name} cloth vertices ended more than "
-            f"{PENETRATION_DEPTH_M * 1000:.0f} mm inside the body (limit {MAX_PENETRATION * 100:.0f} %)",
-            hint=f"raise the ease or the collision distance; see {ply_path} (clearance_mm) and {log_path}",
-            log_path=log_path,
-        )
+    penetration_guard(pen, cloth.name, f"raise the ease or the collision distance; see {ply_path} (clearance_mm) "
+                                       f"and {log_path}", log_path)
     return result
 
 
@@ -371,5 +381,5 @@ def drape_twin(
     return drape_garment(verts, faces, joints, garment=garment, out_dir=out_dir, **kw)
 
 
-__all__ = ["DrapeSettings", "DrapeResult", "drape_garment", "drape_twin", "penetration",
+__all__ = ["DrapeSettings", "DrapeResult", "drape_garment", "drape_twin", "penetration", "penetration_guard",
            "PENETRATION_DEPTH_M", "MAX_PENETRATION"]

@@ -92,7 +92,7 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
     Returns a :class:`garments.drape.DrapeResult` whose ``report_path`` JSON also has ``size``,
     ``fabric``, ``fit`` and ``strain``.
     """
-    from .drape import MAX_PENETRATION, PENETRATION_DEPTH_M, DrapeResult, penetration
+    from .drape import MAX_PENETRATION, DrapeResult, penetration, penetration_guard
 
     out, (v, f, j), (rv, rf, rj), settings = drape_inputs(out_dir, body_vertices, body_faces, joints, settings,
                                                            max_frames, rest_body)
@@ -198,12 +198,8 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
                    "ok": pen <= MAX_PENETRATION})
     report["files"].update({"fit": "fit.json", "glb": "dressed.glb", "pattern": "pattern.json"})
     write_json(result.report_path, report)
-    if pen > MAX_PENETRATION:
-        raise SimulationError(
-            f"penetration guard: {pen * 100:.1f} % of the {pattern.name} cloth vertices ended more than "
-            f"{PENETRATION_DEPTH_M * 1000:.0f} mm inside the body (limit {MAX_PENETRATION * 100:.0f} %)",
-            hint=f"try a larger size, more frames or a finer collider; see {ply_path} (clearance_mm) and {log_path}",
-            log_path=log_path)
+    penetration_guard(pen, pattern.name, f"try a larger size, more frames or a finer collider; see {ply_path} "
+                                         f"(clearance_mm) and {log_path}", log_path)
     return result
 
 

@@ -38,7 +38,7 @@ from scipy.spatial import cKDTree
 
 from bodies.model import NAMED_JOINTS
 from bodies.scan import UNIT_SCALE, UNIT_WORDS, UP_ROTATIONS
-from engine.errors import InputError, SimulationError
+from engine.errors import InputError
 from engine.meshio import save_npz_mesh, save_ply
 from engine.storage import atomic_path, file_sha256, write_json
 from engine.types import PathLikeStr
@@ -967,7 +967,7 @@ def drape_imported(body_vertices, body_faces, joints, garment: ImportedGarment, 
     from bodies.measure import measure
     from .dress import drape_inputs, run_drape_spec
 
-    from .drape import MAX_PENETRATION, PENETRATION_DEPTH_M, DrapeResult, penetration
+    from .drape import MAX_PENETRATION, DrapeResult, penetration, penetration_guard
     from .fabrics import cloth_settings, get_fabric
     from .fit import fit_table
 
@@ -1067,13 +1067,8 @@ def drape_imported(body_vertices, body_faces, joints, garment: ImportedGarment, 
     })
     report["files"].update({"fit": "fit.json", "glb": "dressed.glb"})
     write_json(result.report_path, report)
-    if pen > MAX_PENETRATION:
-        raise SimulationError(
-            f"penetration guard: {pen * 100:.1f} % of the imported {garment.name} cloth vertices ended more than "
-            f"{PENETRATION_DEPTH_M * 1000:.0f} mm inside the body (limit {MAX_PENETRATION * 100:.0f} %)",
-            hint=f"pass the exporter's avatar (--avatar), a --region, or more frames; see {ply_path} (clearance_mm) "
-                 f"and {log_path}",
-            log_path=log_path)
+    penetration_guard(pen, f"imported {garment.name}", f"pass the exporter's avatar (--avatar), a --region, or more "
+                                                      f"frames; see {ply_path} (clearance_mm) and {log_path}", log_path)
     return result
 
 
