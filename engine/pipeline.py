@@ -102,18 +102,28 @@ def stage_drape(twin_dir: Path, drape_dir: Path, garment: str, stages: Stages, p
     inputs = {"twin": file_sha256(twin_dir / "twin.json"), "garment": garment, "pose": pose,
               "resolution": resolution, "max_frames": max_frames, **{k: str(v) for k, v in extra.items()}}
     outputs = [drape_dir / "garment.ply", drape_dir / "body.ply", drape_dir / "drape_report.json"]
-    if stages.done("drape", inputs, outputs):
-        say(f"{step} drape    already done: {drape_dir / 'garment.ply'}", quiet)
-        return read_json(drape_dir / "drape_report.json")
-    say(f"{step} drape    simulating a {garment} in Blender (worker process; log: {drape_dir / 'blender.log'})", quiet)
-    progress = Progress("drape", quiet=quiet)
     kw = dict(extra)
     if resolution:
         kw["resolution"] = resolution
     if max_frames:
         kw["max_frames"] = max_frames
-    result = drape_twin(twin_dir, garment, drape_dir, pose=pose, timeout=timeout,
-                        progress=lambda line: progress.update(note=line), **kw)
+    return _drape_stage(stages, inputs, outputs, drape_dir, step, quiet,
+                        f"simulating a {garment} in Blender (worker process; log: {drape_dir / 'blender.log'})",
+                        lambda progress: drape_twin(twin_dir, garment, drape_dir, pose=pose, timeout=timeout,
+                                                    progress=progress, **kw))
+
+
+def _drape_stage(stages: Stages, inputs: dict, outputs: list, drape_dir: Path, step: str, quiet: bool,
+                 what: str, drape) -> dict:
+    """The drape stage's frame: skip it when ``outputs`` are there for these ``inputs``, else say
+    ``what`` it does, run ``drape(progress_callback)`` with a progress line, mark the stage done.
+    Returns the drape report."""
+    if stages.done("drape", inputs, outputs):
+        say(f"{step} drape    already done: {drape_dir / 'garment.ply'}", quiet)
+        return read_json(drape_dir / "drape_report.json")
+    say(f"{step} drape    {what}", quiet)
+    progress = Progress("drape", quiet=quiet)
+    result = drape(lambda line: progress.update(note=line))
     progress.finish(f"{result.frames} frames, penetration {result.penetration_pct:.2f} %")
     stages.mark("drape", inputs)
     return read_json(drape_dir / "drape_report.json")
@@ -137,20 +147,14 @@ def stage_drape_mesh(twin_dir: Path, drape_dir: Path, mesh: Path, stages: Stages
     inputs = {"twin": file_sha256(twin_dir / "twin.json"), "garment_mesh": digest(mesh), "pose": pose,
               "max_frames": max_frames, **{k: str(v) for k, v in extra.items()}, "avatar": digest(extra.get("avatar"))}
     outputs = [drape_dir / n for n in ("garment.ply", "body.ply", "drape_report.json", "fit.json", "dressed.glb")]
-    if stages.done("drape", inputs, outputs):
-        say(f"{step} drape    already done: {drape_dir / 'garment.ply'}", quiet)
-        return read_json(drape_dir / "drape_report.json")
-    say(f"{step} drape    aligning {mesh} to the twin and simulating it in Blender (worker process; log: "
-        f"{drape_dir / 'blender.log'})", quiet)
-    progress = Progress("drape", quiet=quiet)
     kw = dict(extra)
     if max_frames:
         kw["max_frames"] = max_frames
-    result = drape_imported_twin(twin_dir, mesh, drape_dir, pose=pose, timeout=timeout,
-                                 progress=lambda line: progress.update(note=line), **kw)
-    progress.finish(f"{result.frames} frames, penetration {result.penetration_pct:.2f} %")
-    stages.mark("drape", inputs)
-    return read_json(drape_dir / "drape_report.json")
+    return _drape_stage(stages, inputs, outputs, drape_dir, step, quiet,
+                        f"aligning {mesh} to the twin and simulating it in Blender (worker process; log: "
+                        f"{drape_dir / 'blender.log'})",
+                        lambda progress: drape_imported_twin(twin_dir, mesh, drape_dir, pose=pose, timeout=timeout,
+                                                             progress=progress, **kw))
 
 
 def load_dressed(drape_dir: Path):
