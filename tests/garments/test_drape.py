@@ -3,7 +3,6 @@ import json
 import numpy as np
 import pytest
 
-from bodies.poses import pose_preset
 from bodies.twin import Twin
 from engine.errors import SimulationError
 from engine.meshio import load_ply
@@ -11,12 +10,6 @@ from garments.drape import DrapeResult, DrapeSettings, drape_garment, drape_twin
 from garments.templates import GarmentMesh, make_garment
 
 pytestmark = pytest.mark.blender
-
-
-@pytest.fixture(scope="module")
-def body(anny_model):
-    out = anny_model(pose=pose_preset(anny_model, "a-pose"))
-    return out.vertices[0].numpy(), out.faces.numpy(), out.joints[0].numpy()
 
 
 def test_penetration_fraction():

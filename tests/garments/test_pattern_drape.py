@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import trimesh
 
-from bodies.poses import pose_preset
 from bodies.twin import Twin
 from engine.errors import SimulationError
 from engine.meshio import load_ply
@@ -13,12 +12,6 @@ from garments.cusick import cusick_test, drape_coefficient
 from garments.drape import DrapeSettings, drape_garment, drape_twin
 
 pytestmark = pytest.mark.blender
-
-
-@pytest.fixture(scope="module")
-def body(anny_model):
-    out = anny_model(pose=pose_preset(anny_model, "a-pose"))
-    return out.vertices[0].numpy(), out.faces.numpy(), out.joints[0].numpy()
 
 
 def test_drape_coefficient_of_flat_and_hanging_cloth():
