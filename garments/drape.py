@@ -109,6 +109,16 @@ class DrapeResult:
     report_path: Path
     log_path: Path
 
+    @classmethod
+    def from_job(cls, job: dict, seconds: float, penetration_fraction: float, out: Path, **fields) -> "DrapeResult":
+        """A result from the drape job's report ``job`` (frames, settled, last displacement, seconds
+        per frame), the wall ``seconds``, the penetration as a fraction, and the other attributes;
+        ``report_path`` is ``out/drape_report.json``."""
+        return cls(frames=int(job["frames"]), settled=bool(job["settled"]),
+                   max_displacement_mm=float(job["max_displacement_mm"]), seconds=seconds,
+                   seconds_per_frame=float(job["seconds_per_frame"]), penetration_pct=penetration_fraction * 100.0,
+                   report_path=Path(out) / "drape_report.json", **fields)
+
     def report(self) -> dict:
         """The JSON-serialisable summary written to ``drape_report.json``."""
         return {
@@ -292,23 +302,9 @@ def drape_garment(
         out / "garment.npz", draped, cloth.faces,
         rest_vertices=cloth.vertices, pin=cloth.pin.astype(np.float32), clearance_mm=clearance_mm,
     )
-    result = DrapeResult(
-        garment=cloth.name,
-        vertices=draped,
-        faces=cloth.faces,
-        clearance_mm=clearance_mm,
-        frames=int(job["frames"]),
-        settled=bool(job["settled"]),
-        max_displacement_mm=float(job["max_displacement_mm"]),
-        seconds=seconds,
-        seconds_per_frame=float(job["seconds_per_frame"]),
-        penetration_pct=pen * 100.0,
-        measurements=meas.to_dict(),
-        ply_path=ply_path,
-        npz_path=npz_path,
-        report_path=out / "drape_report.json",
-        log_path=log_path,
-    )
+    result = DrapeResult.from_job(job, seconds, pen, out, garment=cloth.name, vertices=draped, faces=cloth.faces,
+                                  clearance_mm=clearance_mm, measurements=meas.to_dict(), ply_path=ply_path,
+                                  npz_path=npz_path, log_path=log_path)
     report = result.report()
     report["garment_params"] = cloth.params
     report["simulation"] = {k: val for k, val in asdict(settings).items()}

@@ -183,12 +183,9 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
     write_json(out / "fit.json", fit)
     export_glb(out / "dressed.glb", [("body", v, f, (224, 186, 160, 255)), ("garment", draped, cloth.faces, (42, 77, 140, 255))])
     write_json(out / "pattern.json", graded.to_dict())
-    result = DrapeResult(
-        garment=pattern.name, vertices=draped, faces=cloth.faces, clearance_mm=clearance_mm, frames=int(job["frames"]),
-        settled=bool(job["settled"]), max_displacement_mm=float(job["max_displacement_mm"]), seconds=seconds,
-        seconds_per_frame=float(job["seconds_per_frame"]), penetration_pct=pen * 100.0, measurements=meas.to_dict(),
-        ply_path=ply_path, npz_path=npz_path, report_path=out / "drape_report.json", log_path=log_path,
-    )
+    result = DrapeResult.from_job(job, seconds, pen, out, garment=pattern.name, vertices=draped, faces=cloth.faces,
+                                  clearance_mm=clearance_mm, measurements=meas.to_dict(), ply_path=ply_path,
+                                  npz_path=npz_path, log_path=log_path)
     report = result.report()
     report.update({"size": graded.size, "fabric": fab.name, "fit": fit["regions"], "strain": fit["strain_pct"],
                    "seam_gap_mm": fit["seam_gap_mm"], "panels": len(cloth.panels), "seams": len(pattern.seams),

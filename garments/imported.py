@@ -1050,12 +1050,9 @@ def drape_imported(body_vertices, body_faces, joints, garment: ImportedGarment, 
     }
     write_json(out / "fit.json", fit)
     export_dressed_glb(out / "dressed.glb", v, f, draped, garment.faces, garment.face_uv)
-    result = DrapeResult(
-        garment=garment.name, vertices=draped, faces=garment.faces, clearance_mm=clearance_mm, frames=int(job["frames"]),
-        settled=bool(job["settled"]), max_displacement_mm=float(job["max_displacement_mm"]), seconds=seconds,
-        seconds_per_frame=float(job["seconds_per_frame"]), penetration_pct=pen * 100.0, measurements=meas.to_dict(),
-        ply_path=ply_path, npz_path=npz_path, report_path=out / "drape_report.json", log_path=log_path,
-    )
+    result = DrapeResult.from_job(job, seconds, pen, out, garment=garment.name, vertices=draped, faces=garment.faces,
+                                  clearance_mm=clearance_mm, measurements=meas.to_dict(), ply_path=ply_path,
+                                  npz_path=npz_path, log_path=log_path)
     report = result.report()
     report.update({
         "imported": True, "fabric": fab.name, "rest": rest, "rest_length_spread_pct": round(100 * spread, 2),
