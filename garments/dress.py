@@ -127,29 +127,17 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
     if rest_body is None and THIN_FACTOR >= 1.0:
         col_specs[0].update(path=str(target_npz), target=None)
     pose_frames = POSE_FRAMES if rest_body is not None else GROW_FRAMES
-    for i, (cv, cf) in enumerate(colliders or []):
-        pth = save_npz_mesh(out / f"drape_collider{i + 1}.npz", np.asarray(cv, np.float32), np.asarray(cf, np.int64))
-        col_specs.append({"path": str(pth), "decimate": 1.0, "thickness_outer": 0.002, "friction": 5.0})
+    col_specs += layer_collider_specs(out, colliders)
     if settings.rest_from not in ("start", "flat"):
         raise InputError(f"unknown rest_from {settings.rest_from!r}", hint="use 'start' or 'flat'")
     extra = {"rest": flat_rest(cloth)} if settings.rest_from == "flat" else {}
     cloth_npz = save_npz_mesh(out / "drape_cloth.npz", start, cloth.faces, sew=sew,
                               shrink=shrink.astype(np.float32), **extra)
-    result_npz = out / "drape_result.npz"
-    if result_npz.exists():
-        result_npz.unlink()
     col_over.pop("friction", None)
-    spec = {
-        "cloth": str(cloth_npz), "out": str(result_npz), "colliders": col_specs,
-        "max_frames": settings.max_frames, "min_frames": settings.min_frames, "settle_mm": settings.settle_mm,
-        "settle_frames": settings.settle_frames, "explode_m": settings.explode_m,
-        "cloth_settings": cloth_over, "collision_settings": col_over,
-        "gravity": [float(x) for x in settings.gravity], "garment": pattern.name,
-        "gravity_off_frames": min(pose_frames, settings.max_frames // 2), "gravity_ramp_frames": GRAVITY_RAMP_FRAMES,
-        "sew_frames": min(pose_frames + GRAVITY_RAMP_FRAMES, settings.max_frames // 2),
-        "pose_frames": min(pose_frames, max(settings.max_frames // 2, 1)),
-        "snapshot_every": int(settings.snapshot_every),
-    }
+    spec, result_npz = drape_job_spec(out, settings, pattern.name, cloth_npz, col_specs, cloth_over, col_over,
+                                      gravity_off_frames=min(pose_frames, settings.max_frames // 2),
+                                      sew_frames=min(pose_frames + GRAVITY_RAMP_FRAMES, settings.max_frames // 2),
+                                      pose_frames=min(pose_frames, max(settings.max_frames // 2, 1)))
     job, seconds, log_path, draped = run_drape_spec(spec, out, result_npz, start.shape, timeout, progress)
     clearance_m = BodyDistance(v, f)(draped)
     pen = penetration(clearance_m)
@@ -222,6 +210,33 @@ def drape_inputs(out_dir, body_vertices, body_faces, joints, settings, max_frame
     else:
         rv, rf, rj = v, f, j
     return out, (v, f, j), (rv, rf, rj), settings
+
+
+def layer_collider_specs(out: Path, colliders) -> list[dict]:
+    """Collider specs of the draped layers below (``[(vertices, faces)]``), saved in ``out``."""
+    specs = []
+    for i, (cv, cf) in enumerate(colliders or []):
+        pth = save_npz_mesh(out / f"drape_collider{i + 1}.npz", np.asarray(cv, np.float32), np.asarray(cf, np.int64))
+        specs.append({"path": str(pth), "decimate": 1.0, "thickness_outer": 0.002, "friction": 5.0})
+    return specs
+
+
+def drape_job_spec(out: Path, settings, name: str, cloth_npz: Path, col_specs: list, cloth_over: dict, col_over: dict,
+                   gravity_off_frames: int, sew_frames: int, pose_frames: int) -> tuple[dict, Path]:
+    """The drape job's spec (see :mod:`engine.blender.drape_job`) from the DrapeSettings and the
+    garment's own parts, and the result path (an old result there is removed)."""
+    result_npz = out / "drape_result.npz"
+    result_npz.unlink(missing_ok=True)
+    spec = {
+        "cloth": str(cloth_npz), "out": str(result_npz), "colliders": col_specs,
+        "max_frames": settings.max_frames, "min_frames": settings.min_frames, "settle_mm": settings.settle_mm,
+        "settle_frames": settings.settle_frames, "explode_m": settings.explode_m,
+        "cloth_settings": cloth_over, "collision_settings": col_over,
+        "gravity": [float(x) for x in settings.gravity], "garment": name,
+        "gravity_off_frames": gravity_off_frames, "gravity_ramp_frames": GRAVITY_RAMP_FRAMES,
+        "sew_frames": sew_frames, "pose_frames": pose_frames, "snapshot_every": int(settings.snapshot_every),
+    }
+    return spec, result_npz
 
 
 def run_drape_spec(spec: dict, out: Path, result_npz: Path, shape: tuple, timeout: float, progress=None):

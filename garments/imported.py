@@ -44,6 +44,7 @@ from engine.storage import atomic_path, file_sha256, write_json
 from engine.types import PathLikeStr
 
 from .clearance import BodyDistance, closest_points
+from .dress import GRAVITY_RAMP_FRAMES, POSE_FRAMES
 
 _J = {name: i for i, name in enumerate(NAMED_JOINTS)}
 
@@ -65,10 +66,6 @@ START_CLEARANCE_M = 0.01
 MIN_START_CLEARANCE_M = 0.006
 #: the horizontal widening never exceeds this factor.
 MAX_WIDEN = 1.6
-#: frames the collider takes to move from the rest pose (A-pose) into the drape pose, gravity off.
-POSE_FRAMES = 25
-#: gravity fades in over these frames (also when no pose change is needed).
-GRAVITY_RAMP_FRAMES = 5
 #: the imported mesh's rest lengths are used when they differ from the start shape's by more than this.
 REST_LENGTH_TOLERANCE = 0.002
 
@@ -965,7 +962,7 @@ def drape_imported(body_vertices, body_faces, joints, garment: ImportedGarment, 
         ended over 2 mm inside the body. JobError: Blender crashed or timed out.
     """
     from bodies.measure import measure
-    from .dress import drape_inputs, run_drape_spec
+    from .dress import drape_inputs, drape_job_spec, layer_collider_specs, run_drape_spec
 
     from .drape import MAX_PENETRATION, DrapeResult, penetration, penetration_guard
     from .fabrics import cloth_settings, get_fabric
@@ -990,26 +987,14 @@ def drape_imported(body_vertices, body_faces, joints, garment: ImportedGarment, 
     target_npz = save_npz_mesh(out / "drape_body_target.npz", v, f) if rest_body is not None else None
     col_specs = [{"path": str(out / "drape_body.npz"), "target": None if target_npz is None else str(target_npz),
                   "decimate": settings.decimate, "thickness_outer": settings.body_thickness, "friction": friction}]
-    for i, (cv, cf) in enumerate(colliders or []):
-        pth = save_npz_mesh(out / f"drape_collider{i + 1}.npz", np.asarray(cv, np.float32), np.asarray(cf, np.int64))
-        col_specs.append({"path": str(pth), "decimate": 1.0, "thickness_outer": 0.002, "friction": 5.0})
+    col_specs += layer_collider_specs(out, colliders)
     extra = {"rest": rest_v} if spread > REST_LENGTH_TOLERANCE else {}
     cloth_npz = save_npz_mesh(out / "drape_cloth.npz", start, garment.faces, **extra)
-    result_npz = out / "drape_result.npz"
-    if result_npz.exists():
-        result_npz.unlink()
     pose_frames = min(POSE_FRAMES, max(settings.max_frames // 2, 1)) if rest_body is not None else 0
-    spec = {
-        "cloth": str(cloth_npz), "out": str(result_npz), "colliders": col_specs,
-        "max_frames": settings.max_frames, "min_frames": settings.min_frames, "settle_mm": settings.settle_mm,
-        "settle_frames": settings.settle_frames, "explode_m": settings.explode_m,
-        "cloth_settings": cloth_over, "collision_settings": col_over,
-        "gravity": [float(x) for x in settings.gravity], "garment": garment.name,
-        "gravity_off_frames": pose_frames, "gravity_ramp_frames": GRAVITY_RAMP_FRAMES,
-        "sew_frames": min(pose_frames + GRAVITY_RAMP_FRAMES, settings.max_frames // 2),
-        "pose_frames": pose_frames,
-        "snapshot_every": int(getattr(settings, "snapshot_every", 0)),
-    }
+    spec, result_npz = drape_job_spec(out, settings, garment.name, cloth_npz, col_specs, cloth_over, col_over,
+                                      gravity_off_frames=pose_frames,
+                                      sew_frames=min(pose_frames + GRAVITY_RAMP_FRAMES, settings.max_frames // 2),
+                                      pose_frames=pose_frames)
     job, seconds, log_path, draped = run_drape_spec(spec, out, result_npz, start.shape, timeout, progress)
 
     clearance_m = BodyDistance(v, f)(draped)
