@@ -70,9 +70,9 @@ import torch
 from scipy.sparse import coo_matrix
 from scipy.spatial import cKDTree
 
-from engine.geometry import closest_on_triangles as _closest_on_triangles
-
 from engine.errors import InputError
+from engine.geometry import closest_on_triangles as _closest_on_triangles
+from engine.geometry import vertex_normals
 from engine.storage import atomic_path, write_json
 from engine.types import PathLikeStr
 
@@ -451,7 +451,7 @@ def _fit_scan(model, scan, iterations, seed, pose_init, progress, cfg, clean, un
     detail = detail_mean = None
     if cfg.detail:
         detail = fit_detail(v_final, faces_np, pts, cfg, rng, used)
-        v_detail = v_final + _vertex_normals(v_final, faces_np) * detail[:, None]
+        v_detail = v_final + vertex_normals(v_final, faces_np) * detail[:, None]
         detail_mean = float(point_surface_distance(pts, v_detail, faces_np, adjacency=adjacency)[0].mean()) * 1000.0
 
     seconds = time.monotonic() - start
@@ -573,7 +573,7 @@ def fit_detail(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray, cfg:
     v = np.asarray(vertices, dtype=np.float64)
     f = np.asarray(faces, dtype=np.int64)
     used = np.unique(f) if used is None else used
-    normals = _vertex_normals(v, f)
+    normals = vertex_normals(v, f)
     tree = cKDTree(points)
     # each vertex's target offset: the mean signed normal distance of the scan points near it
     d, nn = tree.query(v[used], k=8, distance_upper_bound=0.03)
@@ -599,13 +599,6 @@ def fit_detail(vertices: np.ndarray, faces: np.ndarray, points: np.ndarray, cfg:
     return np.clip(o, -cfg.detail_max, cfg.detail_max)
 
 
-def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
-    tri = v[f]
-    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    vn = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(vn, f[:, k], fn)
-    return vn / np.maximum(np.linalg.norm(vn, axis=1, keepdims=True), 1e-12)
 
 
 def point_surface_distance(

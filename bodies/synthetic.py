@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from engine.errors import InputError
+from engine.geometry import vertex_normals
 from engine.meshio import save_ply
 from engine.storage import file_sha256, write_json
 from engine.types import PathLikeStr
@@ -120,7 +121,7 @@ def make_synthetic_scan(
         out = model(shape, pose_t, translation)
     verts = out.vertices[0].cpu().numpy().astype(np.float64)
     faces = out.faces.cpu().numpy().astype(np.int64)
-    normals = _vertex_normals(verts, faces)
+    normals = vertex_normals(verts, faces)
 
     # holes: remove every face touching a ball around a random surface vertex
     removed = np.zeros(len(verts), dtype=bool)
@@ -200,15 +201,6 @@ def _vertex_areas(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
     return va
 
 
-def _vertex_normals(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(V, 3) area-weighted unit vertex normals."""
-    tri = verts[faces]
-    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    vn = np.zeros_like(verts)
-    for k in range(3):
-        np.add.at(vn, faces[:, k], fn)
-    n = np.linalg.norm(vn, axis=1, keepdims=True)
-    return vn / np.maximum(n, 1e-12)
 
 
 __all__ = ["make_synthetic_scan", "truth_path", "random_shape", "random_pose", "synthetic_comment"]

@@ -55,3 +55,21 @@ def closest_points_on_triangles(p: np.ndarray, tri: np.ndarray) -> np.ndarray:
     t = tri.reshape(-1, 3, 3)
     _, bary = closest_on_triangles(p.reshape(-1, 3, 3)[:, 0], t[:, 0], t[:, 1], t[:, 2])
     return np.einsum("mk,mkd->md", bary, t).reshape(*shape, 3)
+
+
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(V, 3) area-weighted unit vertex normals, in the vertices' float dtype; a vertex in no face
+    gets (0, 0, 0).
+
+    Args:
+        vertices: (V, 3) float; faces: (F, 3) int, counter-clockwise seen from outside.
+    """
+    v = np.asarray(vertices)
+    f = np.asarray(faces, dtype=np.int64)
+    tri = v[f]
+    fn = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])  # length = 2 x area
+    n = np.zeros_like(v, dtype=fn.dtype)
+    for k in range(3):
+        np.add.at(n, f[:, k], fn)
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+

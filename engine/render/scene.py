@@ -106,14 +106,11 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     Returns:
         (V, 3) float32 unit normals (an isolated vertex gets (0, 1, 0)).
     """
-    v = np.asarray(vertices, dtype=np.float64)
-    f = np.asarray(faces, dtype=np.int64)
-    fn = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])  # length = 2 x area
-    n = np.zeros_like(v)
-    for k in range(3):
-        np.add.at(n, f[:, k], fn)
-    length = np.linalg.norm(n, axis=1, keepdims=True)
-    n = np.where(length > 1e-20, n / np.maximum(length, 1e-20), np.array([0.0, 1.0, 0.0]))
+    from engine.geometry import vertex_normals as unit_normals
+
+    n = unit_normals(np.asarray(vertices, dtype=np.float64), faces)
+    isolated = ~np.any(n, axis=1)
+    n[isolated] = (0.0, 1.0, 0.0)
     return n.astype(np.float32)
 
 
