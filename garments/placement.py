@@ -133,7 +133,6 @@ class _TopProfile:
     there. A torso panel that reaches above it bends over the shoulders (:meth:`fold`)."""
 
     def __init__(self, v: np.ndarray, parts: dict, j: np.ndarray, clearance: float):
-        self.x0 = 0.0
         keep = (parts["torso"] | parts["left_arm"] | parts["right_arm"]) & (v[:, 1] < j[_J["neck"], 1])
         p = v[keep]
         self.x0 = float(p[:, 0].min())
@@ -174,13 +173,19 @@ class _TopProfile:
         k = np.clip(np.rint((np.asarray(x) - self.x0) / 0.01).astype(int), 0, len(arr) - 1)
         return arr[k]
 
-    def excess(self, p: np.ndarray, facing: float) -> tuple[np.ndarray, np.ndarray]:
-        """(arc length past the start of the bend (<= 0: below it), arc length from there to the
-        mid-plane) for points ``p`` (N, 3) of a panel facing ``facing`` (+1 front, -1 back)."""
+    def _bend(self, p: np.ndarray, facing: float):
+        """Per point: (shoulder line height plus clearance, mid-plane z, horizontal distance from
+        the mid-plane d (at least 1 cm), corner radius, arc length past the start of the bend)."""
         top, zc = self._at(self.top, p[:, 0]), self._at(self.zc, p[:, 0])
         d = np.maximum(facing * (p[:, 2] - zc), 0.01)
         rho = np.minimum(d, FOLD_RADIUS)
-        return p[:, 1] - (top - rho), 0.5 * np.pi * rho + (d - rho)
+        return top, zc, d, rho, p[:, 1] - (top - rho)
+
+    def excess(self, p: np.ndarray, facing: float) -> tuple[np.ndarray, np.ndarray]:
+        """(arc length past the start of the bend (<= 0: below it), arc length from there to the
+        mid-plane) for points ``p`` (N, 3) of a panel facing ``facing`` (+1 front, -1 back)."""
+        _top, _zc, d, rho, e = self._bend(p, facing)
+        return e, 0.5 * np.pi * rho + (d - rho)
 
     def fold(self, p: np.ndarray, facing: float) -> np.ndarray:
         """Bend points above the shoulder line over the top of the body: up the front (or back) to
@@ -188,10 +193,7 @@ class _TopProfile:
         mid-plane (arc length kept, so the panel keeps its lengths). Points may run up to 3 cm
         past the mid-plane."""
         out = np.array(p, np.float64)
-        top, zc = self._at(self.top, out[:, 0]), self._at(self.zc, out[:, 0])
-        d = np.maximum(facing * (out[:, 2] - zc), 0.01)
-        rho = np.minimum(d, FOLD_RADIUS)
-        e = out[:, 1] - (top - rho)
+        top, zc, d, rho, e = self._bend(out, facing)
         sel = e > 0
         if not sel.any():
             return out
@@ -203,6 +205,7 @@ class _TopProfile:
         out[sel, 1] = y
         out[sel, 2] = zc + facing * h
         return out
+
 
 def _row_widths(x: np.ndarray, t: np.ndarray, bins: np.ndarray, half: float = 0.015) -> np.ndarray:
     """A panel's flat width (m) in each band ``bins`` of its height coordinate ``t`` (0 outside)."""
