@@ -96,6 +96,8 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
 
     out, (v, f, j), (rv, rf, rj), settings = drape_inputs(out_dir, body_vertices, body_faces, joints, settings,
                                                            max_frames, rest_body)
+    if settings.rest_from not in ("start", "flat"):
+        raise InputError(f"unknown rest_from {settings.rest_from!r}", hint="use 'start' or 'flat'")
     pattern = garment if isinstance(garment, Pattern) else library_pattern(garment)
     meas = measure(rv, rf, rj)
     if size == "mtm":
@@ -128,8 +130,6 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
         col_specs[0].update(path=str(target_npz), target=None)
     pose_frames = POSE_FRAMES if rest_body is not None else GROW_FRAMES
     col_specs += layer_collider_specs(out, colliders)
-    if settings.rest_from not in ("start", "flat"):
-        raise InputError(f"unknown rest_from {settings.rest_from!r}", hint="use 'start' or 'flat'")
     extra = {"rest": flat_rest(cloth)} if settings.rest_from == "flat" else {}
     cloth_npz = save_npz_mesh(out / "drape_cloth.npz", start, cloth.faces, sew=sew,
                               shrink=shrink.astype(np.float32), **extra)
