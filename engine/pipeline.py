@@ -388,7 +388,7 @@ def _fit_batch(scans: list[Path], out: Path, args, extra: dict) -> int:
             report = stage_fit(scan, twin_dir, Stages(twin_dir), model_name=args.model, units=args.units, up=args.up,
                                iterations=args.iterations, seed=args.seed + i, quiet=args.quiet, step=step, extra=extra)
         except AtelierError as exc:
-            say(f"{step} fit      {scan}: {exc.message}", False)
+            say(f"{step} fit      failed: {exc.message}", args.quiet)
             rows.append({"scan": str(scan), "twin": None, "error": exc.message, "hint": exc.hint})
             continue
         rows.append({"scan": str(scan), "twin": str(twin_dir), "seed": args.seed + i, "mean_mm": report["mean_mm"],
@@ -397,10 +397,11 @@ def _fit_batch(scans: list[Path], out: Path, args, extra: dict) -> int:
     ok = [r for r in rows if not r["error"]]
     print(f"{len(ok)} of {len(rows)} scans fitted -> {out}/<scan name>/ (listed in {out / 'batch.json'})")
     for r in rows:
-        print(f"  {r['scan']}: " + (f"error: {r['error']}" if r["error"] else
-                                    f"mean {r['mean_mm']:.1f} mm, p95 {r['p95_mm']:.1f} mm, {r['seconds']:.0f} s"))
+        print(f"  error: {r['error']}" if r["error"] else
+              f"  {r['scan']}: mean {r['mean_mm']:.1f} mm, p95 {r['p95_mm']:.1f} mm, {r['seconds']:.0f} s")
     if len(ok) < len(rows):
-        raise AtelierError(f"{len(rows) - len(ok)} of {len(rows)} scans could not be fitted (the others were written)",
+        written = f" (the other {len(ok)} were written)" if ok else ""
+        raise AtelierError(f"{len(rows) - len(ok)} of {len(rows)} scans could not be fitted{written}",
                            hint=f"see {out / 'batch.json'}; fix those files and run the same command again: "
                                 "the finished twins are kept")
     return 0
