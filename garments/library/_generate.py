@@ -29,13 +29,33 @@ def _mirror(panel: dict) -> dict:
     return out
 
 
-def _bodice(m, length, neck_depth, *, sides="front", arm_ease=10.0, hem_flare=0.0, waist_shape=False):
-    """Front or back bodice drawn whole (x = 0 centre line), HPS at y = 0; returns a panel dict."""
+def _qlen(p0, c, p1, n=64):
+    """Length of the quadratic Bezier p0 -> p1 with control c (cm)."""
+    pts = []
+    for i in range(n + 1):
+        t = i / n
+        pts.append([(1 - t) ** 2 * p0[k] + 2 * t * (1 - t) * c[k] + t * t * p1[k] for k in (0, 1)])
+    return sum(((b[0] - a[0]) ** 2 + (b[1] - a[1]) ** 2) ** 0.5 for a, b in zip(pts, pts[1:]))
+
+
+def _armhole_length(panel: dict) -> float:
+    """Length of a bodice's left/right armhole curve (cm): the two are mirror images."""
+    for e in panel["edges"]:
+        if e["name"].startswith("armhole"):
+            return _qlen(panel["points"][e["from"]], e["curve"], panel["points"][e["to"]])
+    raise KeyError("no armhole edge")
+
+
+def _bodice(m, length, neck_depth, *, sides="front", arm_ease=10.0, hem_flare=0.0, waist_shape=False,
+            armhole_depth=28.0):
+    """Front or back bodice drawn whole (x = 0 centre line), HPS at y = 0; returns a panel dict.
+    ``armhole_depth``: underarm point below the HPS for a 94 cm chest, 168 cm tall body (cm); a
+    sleeved top needs a deeper armhole than a sleeveless one so its sleeve cap fits (see :func:`_sleeve`)."""
     h = m["height"] / 168.0
     cw = (m["chest"] + arm_ease) / 4.0          # quarter chest with ease
     hw = (m["hips"] + arm_ease) / 4.0 + hem_flare
     sh = m["shoulder_width"] / 2.0
-    uy = -(m["chest"] / 94.0) * 21.0 * h        # underarm depth below HPS
+    uy = -(m["chest"] / 94.0) * armhole_depth * h  # underarm depth below HPS
     L = -length * h
     # +x is body-left on the front, body-right on the back
     pos, neg = ("l", "r") if sides == "front" else ("r", "l")
@@ -69,11 +89,24 @@ def _bodice(m, length, neck_depth, *, sides="front", arm_ease=10.0, hem_flare=0.
     }
 
 
-def _sleeve(m, length, hem_ratio, side):
-    """Set-in sleeve, cap top at (0, 0); +x is the back of the arm on the left sleeve."""
+def _sleeve(m, length, hem_ratio, side, armhole_cm, cap_ease=1.0):
+    """Set-in sleeve, cap top at (0, 0); +x is the back of the arm on the left sleeve.
+
+    The cap height is solved so that each half of the cap is as long as the bodice armhole it is
+    sewn to (``armhole_cm``) plus half of ``cap_ease`` (cm): a longer cap cannot be sewn in flat and
+    pulls the underarm seam junction up into the armpit."""
     h = m["height"] / 168.0
     W = (m["upper_arm"] + 9.0) / 2.0
-    cap = 0.3 * W + 3.5
+    target = armhole_cm + 0.5 * cap_ease
+    if target <= W:
+        raise ValueError(f"sleeve {W:.1f} cm wide at the cap cannot meet an armhole of {armhole_cm:.1f} cm: deepen the armhole")
+    lo, hi = 0.0, target
+    for _ in range(60):  # cap half length grows with the cap height
+        cap = 0.5 * (lo + hi)
+        if _qlen([W, -cap], [0.55 * W, -0.1 * cap], [0.0, 0.0]) < target:
+            lo = cap
+        else:
+            hi = cap
     L = -length * h
     wh = W * hem_ratio
     pts = {"CAP": [0.0, 0.0], "UA_P": [W, -cap], "UA_N": [-W, -cap], "HEM_P": [wh, L], "HEM_N": [-wh, L]}
@@ -103,17 +136,20 @@ def _top_seams(front="front", back="back", sleeves=True):
 
 
 def t_shirt(m):
+    front = _bodice(m, 68.0, 8.0, armhole_depth=28.0)
+    arm = _armhole_length(front)
     return {
         "description": "crew-neck T-shirt with short set-in sleeves, hip length",
         "kind": "top", "ease_cm": {"chest": 10.0, "hips": 10.0, "upper_arm": 9.0},
-        "panels": {"front": _bodice(m, 68.0, 8.0), "back": _bodice(m, 68.0, 2.0, sides="back"),
-                   "sleeve_l": _sleeve(m, 20.0, 0.9, "left"), "sleeve_r": _sleeve(m, 20.0, 0.9, "right")},
+        "panels": {"front": front, "back": _bodice(m, 68.0, 2.0, sides="back", armhole_depth=28.0),
+                   "sleeve_l": _sleeve(m, 20.0, 0.9, "left", arm), "sleeve_r": _sleeve(m, 20.0, 0.9, "right", arm)},
         "seams": _top_seams(),
     }
 
 
 def button_shirt(m):
-    front = _bodice(m, 74.0, 8.0, arm_ease=12.0)
+    front = _bodice(m, 74.0, 8.0, arm_ease=12.0, armhole_depth=28.0)
+    arm = _armhole_length(front)
     # split the front at the centre line into two fronts with a button stand each (sewn shut = buttoned)
     left = {"points": {}, "edges": [], "grain": [0.0, 1.0], "placement": dict(front["placement"], anchor="HPS_l")}
     right = {"points": {}, "edges": [], "grain": [0.0, 1.0], "placement": dict(front["placement"], anchor="HPS_r")}
@@ -142,8 +178,8 @@ def button_shirt(m):
     return {
         "description": "long-sleeved button shirt (the button stand sewn shut), no collar",
         "kind": "top", "ease_cm": {"chest": 12.0, "hips": 12.0, "upper_arm": 9.0},
-        "panels": {"front_l": left, "front_r": right, "back": _bodice(m, 76.0, 2.0, sides="back", arm_ease=12.0),
-                   "sleeve_l": _sleeve(m, 58.0, 0.55, "left"), "sleeve_r": _sleeve(m, 58.0, 0.55, "right")},
+        "panels": {"front_l": left, "front_r": right, "back": _bodice(m, 76.0, 2.0, sides="back", arm_ease=12.0, armhole_depth=28.0),
+                   "sleeve_l": _sleeve(m, 58.0, 0.55, "left", arm), "sleeve_r": _sleeve(m, 58.0, 0.55, "right", arm)},
         "seams": seams,
     }
 
