@@ -85,6 +85,18 @@ def _frame(region: str, side: str, j: np.ndarray, mid: np.ndarray):
     return root, u, f, s
 
 
+def _rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(3, 3) the smallest rotation taking unit vector ``a`` to unit vector ``b``."""
+    c = float(a @ b)
+    k = np.cross(a, b)
+    sn = float(np.linalg.norm(k))
+    if sn < 1e-9:
+        return np.eye(3)
+    k = k / sn
+    K = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
+    return np.eye(3) + sn * K + (1.0 - c) * (K @ K)
+
+
 def thin_body(vertices: np.ndarray, joints: np.ndarray, factor: float = 0.6) -> np.ndarray:
     """The body drawn in towards its bones: each vertex keeps ``factor`` of its distance to the
     nearest bone segment of its part (:func:`body_parts`). Used as the collider's start shape while
@@ -123,8 +135,13 @@ CLOSE_SHARE = 1.0
 FOLD_RADIUS = 0.04
 #: a torso panel anchored within this distance (m) below the shoulder line hangs from the shoulders
 HANG_REACH = 0.15
-#: iterations of the body-aware relax after the push-out
-RELAX_ITERATIONS = 300
+#: iterations of the body-aware relax after the push-out, its momentum and how often (iterations)
+#: it puts the cloth back outside the body. Measured on the M T-shirt (3,000 vertices, average
+#: body): 300 plain iterations left the shoulder and upper-arm strain at 24-27 % (98th percentile);
+#: 500 with momentum 0.95 bring them to 6-10 % in about as much time.
+RELAX_ITERATIONS = 500
+RELAX_MOMENTUM = 0.95
+RELAX_PROJECT_EVERY = 10
 
 
 class _TopProfile:
@@ -313,7 +330,7 @@ def _flat3(cloth: ClothPattern) -> np.ndarray:
 
 def relax_lengths(points: np.ndarray, faces: np.ndarray, rest: np.ndarray, iterations: int = 120,
                   stiffness: float = 0.5, distance: BodyDistance | None = None, clearance: float = 0.0,
-                  project_every: int = 20, sew: np.ndarray | None = None) -> np.ndarray:
+                  project_every: int = 20, sew: np.ndarray | None = None, momentum: float = 0.0) -> np.ndarray:
     """Bring a placed cloth's edge lengths back to the flat pattern's (Jacobi position-based
     projection, no body): the fold over the shoulders, the oval wrap and the seams' start leave
     some edges stretched or squashed, and the drape takes its rest lengths from its start shape.
@@ -325,6 +342,9 @@ def relax_lengths(points: np.ndarray, faces: np.ndarray, rest: np.ndarray, itera
             relaxed cloth stays outside.
         sew: (E, 2) seam vertex pairs, pulled together as edges of rest length 0 (so seams stay
             closed while the panels relax).
+        momentum: each step adds this share of the previous step (heavy-ball acceleration; 0.95
+            reaches in 500 iterations what plain Jacobi steps reach in several thousand). A point
+            put back outside the body loses its momentum.
 
     Returns:
         (V, 3) float64 with the edges near their rest lengths (the shape otherwise kept).
@@ -338,19 +358,25 @@ def relax_lengths(points: np.ndarray, faces: np.ndarray, rest: np.ndarray, itera
         e = np.concatenate([e, np.asarray(sew, np.int64).reshape(-1, 2)])
         l0 = np.concatenate([l0, np.zeros(len(sew))])
     deg = np.bincount(e.ravel(), minlength=len(p)).astype(np.float64)[:, None]
+    step = np.zeros_like(p)
+    near = np.arange(len(p))
     for it in range(int(iterations)):
         if distance is not None and it % project_every == project_every - 1:
-            inside = np.nonzero(distance(p) < 0.5 * clearance)[0]
+            if (it // project_every) % 5 == 0:  # every 5th projection looks at all points, the others at those near the body
+                near = np.nonzero(distance(p) < clearance + 0.03)[0]
+            inside = near[distance(p[near]) < 0.5 * clearance] if len(near) else near
             if len(inside):
                 _d, q, n = closest_points(distance, p[inside])
                 p[inside] = q + n * clearance
+                step[inside] = 0.0
         d = p[e[:, 1]] - p[e[:, 0]]
         length = np.maximum(np.linalg.norm(d, axis=1), 1e-9)
         corr = (stiffness * 0.5 * (length - l0) / length)[:, None] * d
         acc = np.zeros_like(p)
         np.add.at(acc, e[:, 0], corr)
         np.add.at(acc, e[:, 1], -corr)
-        p += acc / np.maximum(deg, 1.0)
+        step = acc / np.maximum(deg, 1.0) + momentum * step
+        p += step
     return p
 
 
@@ -513,6 +539,17 @@ def place_pattern(
             if pl.region.endswith("arm") else 0.0
         rt = rv @ u
         rr = np.linalg.norm(rv - rt[:, None] * u, axis=1)
+        bend = None
+        if pl.region.endswith("arm"):  # a sleeve follows the forearm past the elbow (its own axis)
+            elbow = j[_J[f"{side_name}_elbow"]]
+            u2 = elbow - j[_J[f"{side_name}_wrist"]]
+            u2 = u2 / np.linalg.norm(u2)
+            bend = (elbow, u2, _rotation(u, u2))
+            fore = rt < -limb_len
+            w = v[mask][fore] - elbow
+            s2 = w @ u2
+            rt[fore] = -limb_len + s2
+            rr[fore] = np.linalg.norm(w - s2[:, None] * u2, axis=1)
         # body radius per 2 cm band along the axis (the largest distance in the band and its neighbours)
         bins = np.arange(t.min() - 0.04, t.max() + 0.06, 0.02)
         rad = np.zeros(len(bins))
@@ -536,8 +573,16 @@ def place_pattern(
         radius_b = np.maximum(rad + min(clearance, 0.005), girth / (2.0 * np.pi))
         radius = np.interp(t, bins, radius_b)
         theta = _THETA0[pl.side] + xy[:, 0] / radius
-        axis_pt[pm.vertices] = root + t[:, None] * u
-        out[pm.vertices] = axis_pt[pm.vertices] + radius[:, None] * (np.cos(theta)[:, None] * f + np.sin(theta)[:, None] * sd)
+        base = root + t[:, None] * u
+        fv = np.broadcast_to(f, base.shape).copy()
+        sv = np.broadcast_to(sd, base.shape).copy()
+        if bend is not None:
+            elbow, u2, rot = bend
+            fore = t < -limb_len
+            base[fore] = elbow + (t[fore] + limb_len)[:, None] * u2
+            fv[fore], sv[fore] = rot @ f, rot @ sd
+        axis_pt[pm.vertices] = base
+        out[pm.vertices] = base + radius[:, None] * (np.cos(theta)[:, None] * fv + np.sin(theta)[:, None] * sv)
     distance = distance or BodyDistance(v, faces)
     rev = _orient(cloth, out)
     if close_seams:
@@ -548,7 +593,8 @@ def place_pattern(
     # the push-out stretches the edges around the points it moved: relax again while keeping the
     # cloth outside the body, and whatever is still inside goes to the closest body point
     out = relax_lengths(out, cloth.faces, _flat3(cloth), iterations=RELAX_ITERATIONS, distance=distance,
-                        clearance=clearance, sew=pairs if close_seams else None)
+                        clearance=clearance, project_every=RELAX_PROJECT_EVERY, momentum=RELAX_MOMENTUM,
+                        sew=pairs if close_seams else None)
     out = _push_out(out, axis_pt, distance, clearance, np.zeros(len(out), bool))
     return out.astype(np.float32), seam_pairs(cloth, _orient(cloth, out))
 
