@@ -200,23 +200,28 @@ def weld_seams(faces, sew) -> np.ndarray:
     return w[keep]
 
 
-def sliced_ease(draped, faces, body_vertices, body_faces, joints, m: Measurements, sew=None) -> dict:
+def sliced_ease(draped, faces, body_vertices, body_faces, joints, m: Measurements, sew=None, arm_faces=None) -> dict:
     """Region -> (garment girth mm, body girth mm) where the garment goes round the region.
 
     Both girths are tape lengths (convex hull perimeters, :func:`bodies.measure.plane_circumference`)
     of the garment and of the body cut by the same plane (:func:`region_planes`); limbs average the
     two sides. Regions where the cut misses the garment or the body are left out. ``sew``: the
     garment's seam pairs, welded first (:func:`weld_seams`) so a cut goes round all its panels.
+    ``arm_faces``: (F,) bool, the faces of sleeves, left out of the bust, waist and hips cuts (a
+    sleeve hanging beside the chest is not part of its girth).
     """
     from bodies.measure import plane_circumference
 
+    faces = np.asarray(faces, np.int64)
+    trunk = faces[~np.asarray(arm_faces, bool)] if arm_faces is not None else faces
     if sew is not None:
-        faces = weld_seams(faces, sew)
+        faces, trunk = weld_seams(faces, sew), weld_seams(trunk, sew)
     out = {}
     for region, planes in region_planes(joints, m).items():
         g, b = [], []
         for origin, normal, rmax in planes:
-            gg = plane_circumference(draped, faces, origin, normal, max_radius=rmax + 0.1)
+            cut = trunk if region in ("bust", "waist", "hips") else faces
+            gg = plane_circumference(draped, cut, origin, normal, max_radius=rmax + 0.1)
             bb = plane_circumference(body_vertices, body_faces, origin, normal, max_radius=rmax)
             if np.isfinite(gg) and np.isfinite(bb):
                 g.append(gg)
@@ -227,7 +232,7 @@ def sliced_ease(draped, faces, body_vertices, body_faces, joints, m: Measurement
 
 
 def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements, thresholds=None,
-              faces=None, body=None, sew=None) -> list[RegionFit]:
+              faces=None, body=None, sew=None, arm_faces=None) -> list[RegionFit]:
     """:class:`RegionFit` for every region the garment covers (regions with < 5 vertices are left out).
 
     Args:
@@ -236,12 +241,13 @@ def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements,
         faces: (F, 3) cloth triangles and body: (vertices, faces) of the body: when both are given,
             ease is the sliced girth difference (:func:`sliced_ease`) wherever the garment goes round
             the region; otherwise (and elsewhere) 2 pi x the mean gap.
-        sew: (E, 2) seam vertex pairs of a sewn pattern (see :func:`sliced_ease`).
+        sew: (E, 2) seam vertex pairs of a sewn pattern; arm_faces: (F,) bool, its sleeve faces
+            (see :func:`sliced_ease`).
     """
     th = thresholds or load_thresholds()
     rows = []
     s = np.maximum(np.asarray(warp_pct), np.asarray(weft_pct))
-    sliced = sliced_ease(draped, faces, body[0], body[1], joints, m, sew=sew) if faces is not None and body is not None else {}
+    sliced = sliced_ease(draped, faces, body[0], body[1], joints, m, sew=sew, arm_faces=arm_faces) if faces is not None and body is not None else {}
     for name, mask in region_masks(draped, joints, m).items():
         if mask.sum() < 5:
             continue
