@@ -47,7 +47,7 @@ def _armhole_length(panel: dict) -> float:
 
 
 def _bodice(m, length, neck_depth, *, sides="front", arm_ease=10.0, hem_flare=0.0, waist_shape=False,
-            armhole_depth=28.0):
+            armhole_depth=21.0):
     """Front or back bodice drawn whole (x = 0 centre line), HPS at y = 0; returns a panel dict.
     ``armhole_depth``: underarm point below the HPS for a 94 cm chest, 168 cm tall body (cm); a
     sleeved top needs a deeper armhole than a sleeveless one so its sleeve cap fits (see :func:`_sleeve`)."""
