@@ -153,3 +153,65 @@ def test_sliced_ease_goes_round_every_panel_of_a_sewn_garment(body):
     sewn = sliced_ease(verts, faces, v, f, j, m, sew=sew)
     g, b = sewn["waist"]
     assert 2 * np.pi * 20.0 - 10.0 < g - b < 2 * np.pi * 20.0 + 40.0  # the whole garment (its back 1 cm off)
+
+
+def test_sliced_ease_leaves_sleeves_out_of_the_torso_girths(body):
+    v, f, j, m = body
+    normals = trimesh.Trimesh(v, f, process=False).vertex_normals
+    shell = v + 0.010 * normals
+    # faces marked as sleeve faces: here a half-size copy of the shell about the body's axis, whose
+    # cut also goes round the bust plane's origin (the tape takes the shortest loop round it)
+    axis = np.array([j[0, 0], 0.0, j[0, 2]])
+    inner = axis + (shell - axis) * [0.5, 1.0, 0.5]
+    verts = np.concatenate([shell, inner])
+    faces = np.concatenate([f, f + len(shell)])
+    arm = np.r_[np.zeros(len(f), bool), np.ones(len(f), bool)]
+    with_arm = sliced_ease(verts, faces, v, f, j, m)
+    without = sliced_ease(verts, faces, v, f, j, m, arm_faces=arm)
+    assert without["bust"][0] - without["bust"][1] == pytest.approx(62.8, abs=10.0)  # the torso shell alone
+    assert with_arm["bust"][0] < without["bust"][0] - 200.0  # the sleeve faces were cut too
+    assert without["upper_arm"][0] == pytest.approx(with_arm["upper_arm"][0])  # limbs keep every face
+
+
+def test_relax_lengths_momentum_converges_faster():
+    rng = np.random.default_rng(5)
+    n = 16
+    g = np.stack(np.meshgrid(np.arange(float(n)), np.arange(float(n))), -1).reshape(-1, 2) * 0.02
+    rest = np.c_[g, np.zeros(len(g))]
+    faces = np.array([[i * n + k, i * n + k + 1, i * n + k + n + 1] for i in range(n - 1) for k in range(n - 1)]
+                     + [[i * n + k, i * n + k + n + 1, i * n + k + n] for i in range(n - 1) for k in range(n - 1)])
+    start = rest * [1.4, 0.8, 1.0] + rng.normal(0, 0.002, rest.shape)
+    e = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
+    err = lambda p: np.abs(np.linalg.norm(p[e[:, 0]] - p[e[:, 1]], axis=1)  # noqa: E731
+                           / np.linalg.norm(rest[e[:, 0]] - rest[e[:, 1]], axis=1) - 1).max()
+    plain = relax_lengths(start, faces, rest, iterations=300)
+    fast = relax_lengths(start, faces, rest, iterations=300, momentum=0.95)
+    assert err(plain) > 0.2  # plain Jacobi steps are still far off after 300 iterations
+    assert err(fast) < 0.02
+
+
+def test_long_sleeves_follow_the_forearm_and_tops_start_near_flat_lengths(body):
+    v, f, j, m = body
+    cloth = mesh_pattern(grade(library_pattern("button-shirt"), "M"), 0.03)
+    pos, sew = place_pattern(cloth, v, f, j, m)
+    by = {p.name: p for p in cloth.panels}
+    for side in ("l", "r"):
+        hem = pos[by[f"sleeve_{side}"].edges["hem"]].mean(0)
+        wrist = j[NAMED_JOINTS.index(f"{'left' if side == 'l' else 'right'}_wrist")]
+        # the cuff ends round the forearm near the wrist; a straight tube along the upper arm
+        # ended 15 cm away from it
+        assert np.linalg.norm(hem - wrist) < 0.09
+    from garments.fit import strain
+
+    warp, weft = strain(cloth.flat, pos, cloth.faces, cloth.grain[cloth.panel_of])
+    assert np.percentile(np.maximum(warp, weft), 98) < 12.0  # % against the flat pattern
+
+
+def test_library_sleeve_caps_match_their_armholes():
+    for name in ("t-shirt", "button-shirt"):
+        for size in ("XS", "M", "XXL"):
+            pat = grade(library_pattern(name), size)
+            cap = sum(pat.panels["sleeve_l"].edge_length(e) for e in ("cap_p", "cap_n"))
+            front = next(p for p in pat.panels if p.startswith("front"))
+            arm = pat.panels[front].edge_length("armhole_l") + pat.panels["back"].edge_length("armhole_l")
+            assert 0.0 <= cap - arm < 3.0, (name, size, cap, arm)  # cm of cap ease
