@@ -86,7 +86,7 @@ def flat_rest(cloth) -> np.ndarray:
 
 def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolution=5000, max_frames=120,
                   timeout=900.0, progress=None, settings=None, size=None, fabric=None, rest_body=None,
-                  colliders=None, clearance: float = 0.015):
+                  colliders=None, clearance: float = 0.012):
     """Grade, mesh, place, sew and drape a pattern garment; see :func:`garments.drape.drape_garment`.
 
     Returns a :class:`garments.drape.DrapeResult` whose ``report_path`` JSON also has ``size``,
@@ -125,7 +125,8 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
     start_npz = save_npz_mesh(out / "drape_body_start.npz", thin_body(rv, rj, THIN_FACTOR), rf)
     target_npz = save_npz_mesh(out / "drape_body_target.npz", v, f)
     col_specs = [{"path": str(start_npz), "target": str(target_npz), "decimate": settings.decimate,
-                  "thickness_outer": settings.body_thickness, "friction": col_over.get("friction", 5.0)}]
+                  "thickness_outer": settings.body_thickness, "friction": col_over.get("friction", 5.0),
+                  "damping": settings.body_damping}]
     if rest_body is None and THIN_FACTOR >= 1.0:
         col_specs[0].update(path=str(target_npz), target=None)
     pose_frames = POSE_FRAMES if rest_body is not None else GROW_FRAMES

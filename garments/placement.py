@@ -446,7 +446,7 @@ def place_pattern(
     faces: np.ndarray,
     joints: np.ndarray,
     measurements: Measurements,
-    clearance: float = 0.015,
+    clearance: float = 0.012,
     distance: BodyDistance | None = None,
     close_seams: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
