@@ -51,8 +51,6 @@ class DrapeSettings:
         collision: overrides of Blender ClothCollisionSettings (e.g. {"distance_min": 0.004}).
         gravity: (3,) canonical-frame gravity, m/s^2.
         body_thickness: outer collision thickness of the body collider, metres (pattern drapes).
-        body_damping: the body collider's collision damping, 0-1 (how much of the cloth's speed
-            into the body a contact takes away; pattern drapes).
         rest_from: where a pattern garment's rest lengths come from: "start" (default), its start
             shape, whose edges :func:`garments.placement.relax_lengths` brings to the flat pattern's
             lengths; or "flat", the flat pattern itself through Blender's dynamic mesh (exact
@@ -72,7 +70,6 @@ class DrapeSettings:
     collision: dict = field(default_factory=dict)
     gravity: tuple = (0.0, -9.81, 0.0)
     body_thickness: float = 0.006
-    body_damping: float = 0.5
     snapshot_every: int = 0
     rest_from: str = "start"
 

@@ -125,8 +125,7 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
     start_npz = save_npz_mesh(out / "drape_body_start.npz", thin_body(rv, rj, THIN_FACTOR), rf)
     target_npz = save_npz_mesh(out / "drape_body_target.npz", v, f)
     col_specs = [{"path": str(start_npz), "target": str(target_npz), "decimate": settings.decimate,
-                  "thickness_outer": settings.body_thickness, "friction": col_over.get("friction", 5.0),
-                  "damping": settings.body_damping}]
+                  "thickness_outer": settings.body_thickness, "friction": col_over.get("friction", 5.0)}]
     if rest_body is None and THIN_FACTOR >= 1.0:
         col_specs[0].update(path=str(target_npz), target=None)
     pose_frames = POSE_FRAMES if rest_body is not None else GROW_FRAMES

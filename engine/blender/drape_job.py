@@ -177,7 +177,7 @@ def _add_collider(spec_c: dict, name: str, pose_frames: int):
     col.thickness_outer = float(spec_c.get("thickness_outer", 0.003))
     col.thickness_inner = float(spec_c.get("thickness_inner", 0.01))
     col.cloth_friction = float(spec_c.get("friction", 5.0))
-    col.damping = float(spec_c.get("damping", 0.5))
+    col.damping = 0.5
     return obj
 
 
