@@ -105,7 +105,7 @@ def cusick_test(fabric: str, out_dir, edge_m: float = 0.012, max_frames: int = 8
     save_npz_mesh(out / "specimen.npz", v, tri, pin=pin)
     spec = {"cloth": str(out / "specimen.npz"), "out": str(out / "draped.npz"),
             "colliders": [{"path": str(out / "disc.npz"), "decimate": 1.0, "thickness_outer": 0.002, "friction": 5.0}],
-            "max_frames": max_frames, "min_frames": 20, "settle_mm": 0.5, "settle_frames": 3, "explode_m": 0.5,
+            "max_frames": max_frames, "min_frames": 20, "settle_mm": 0.5, "settle_frames": 3, "settle_window": 1, "explode_m": 0.5,
             "cloth_settings": {"quality": 6, **cs}, "collision_settings": {**col, "distance_min": 0.003},
             "gravity": [0.0, -9.81, 0.0], "garment": f"cusick-{fab.name}"}
     t0 = time.monotonic()

@@ -43,8 +43,12 @@ class DrapeSettings:
     Attributes:
         max_frames: frame cap (24 frames per simulated second).
         min_frames: frames always simulated before the settle test applies.
-        settle_mm: a frame counts as calm when no cloth vertex moved more than this, mm.
+        settle_mm: a frame counts as calm when no cloth vertex moved more than this per frame, mm,
+            net over the last ``settle_window`` frames.
         settle_frames: consecutive calm frames that end the simulation.
+        settle_window: frames over which each vertex's move is measured net (then divided by them):
+            a vertex buzzing 1-2 mm back and forth against the body is calm, one drifting is not;
+            1 compares consecutive frames only.
         decimate: collider Decimate ratio (0.2 keeps 20 % of the body's triangles).
         explode_m: per-frame vertex displacement treated as an explosion, metres.
         cloth: overrides of Blender ClothSettings (e.g. {"quality": 5, "mass": 0.3}).
@@ -64,6 +68,7 @@ class DrapeSettings:
     min_frames: int = 5
     settle_mm: float = 1.0
     settle_frames: int = 3
+    settle_window: int = 3
     decimate: float = 0.2
     explode_m: float = 0.5
     cloth: dict = field(default_factory=dict)
@@ -85,7 +90,9 @@ class DrapeResult:
         clearance_mm: (V,) float32 signed distance of each cloth vertex to the body, mm (+ outside).
         frames: frames simulated.
         settled: True if the cloth came to rest before the frame cap.
-        max_displacement_mm: the largest per-frame vertex move in the last frame, mm.
+        max_displacement_mm: the largest vertex move in the last frame, mm.
+        window_displacement_mm: the largest net vertex move per frame over the last
+            ``settle_window`` frames, mm (what the settle test looks at); None from older jobs.
         seconds: wall time of the Blender job (start-up included), s.
         seconds_per_frame: simulation time per frame, s.
         penetration_pct: % of cloth vertices more than 2 mm inside the body.
@@ -108,6 +115,7 @@ class DrapeResult:
     npz_path: Path
     report_path: Path
     log_path: Path
+    window_displacement_mm: float | None = None
 
     @classmethod
     def from_job(cls, job: dict, seconds: float, penetration_fraction: float, out: Path, **fields) -> "DrapeResult":
@@ -115,7 +123,9 @@ class DrapeResult:
         per frame), the wall ``seconds``, the penetration as a fraction, and the other attributes;
         ``report_path`` is ``out/drape_report.json``."""
         return cls(frames=int(job["frames"]), settled=bool(job["settled"]),
-                   max_displacement_mm=float(job["max_displacement_mm"]), seconds=seconds,
+                   max_displacement_mm=float(job["max_displacement_mm"]),
+                   window_displacement_mm=(float(job["window_displacement_mm"]) if "window_displacement_mm" in job else None),
+                   seconds=seconds,
                    seconds_per_frame=float(job["seconds_per_frame"]), penetration_pct=penetration_fraction * 100.0,
                    report_path=Path(out) / "drape_report.json", **fields)
 
@@ -131,6 +141,8 @@ class DrapeResult:
             "seconds_per_frame": round(float(self.seconds_per_frame), 4),
             "penetration_pct": round(float(self.penetration_pct), 4),
             "max_displacement_mm": round(float(self.max_displacement_mm), 3),
+            "window_displacement_mm": (round(float(self.window_displacement_mm), 3)
+                                       if self.window_displacement_mm is not None else None),
             "clearance_mm": {
                 "min": round(float(self.clearance_mm.min()), 2),
                 "median": round(float(np.median(self.clearance_mm)), 2),
@@ -271,6 +283,7 @@ def drape_garment(
         "min_frames": settings.min_frames,
         "settle_mm": settings.settle_mm,
         "settle_frames": settings.settle_frames,
+        "settle_window": settings.settle_window,
         "decimate": settings.decimate,
         "explode_m": settings.explode_m,
         "cloth_settings": dict(settings.cloth),

@@ -159,7 +159,7 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
     arm_panel = np.array([pnl.placement.region.endswith("arm") for pnl in cloth.pattern.panels.values()])
     arm_faces = arm_panel[cloth.panel_of[cloth.faces[:, 0]]]
     table = fit_table(draped, clearance_mm, warp, weft, j, posed_meas, faces=cloth.faces, body=(v, f), sew=sew,
-                      arm_faces=arm_faces)
+                      arm_faces=arm_faces, arm_vertices=arm_panel[cloth.panel_of], fabric_stretch_pct=fab.stretch_pct)
     fit = {
         "garment": pattern.name, "size": graded.size, "fabric": fab.name,
         "regions": {r.region: {k: val for k, val in asdict(r).items() if k != "region"} for r in table},
@@ -233,7 +233,7 @@ def drape_job_spec(out: Path, settings, name: str, cloth_npz: Path, col_specs: l
     spec = {
         "cloth": str(cloth_npz), "out": str(result_npz), "colliders": col_specs,
         "max_frames": settings.max_frames, "min_frames": settings.min_frames, "settle_mm": settings.settle_mm,
-        "settle_frames": settings.settle_frames, "explode_m": settings.explode_m,
+        "settle_frames": settings.settle_frames, "settle_window": settings.settle_window, "explode_m": settings.explode_m,
         "cloth_settings": cloth_over, "collision_settings": col_over,
         "gravity": [float(x) for x in settings.gravity], "garment": name,
         "gravity_off_frames": gravity_off_frames, "gravity_ramp_frames": GRAVITY_RAMP_FRAMES,
