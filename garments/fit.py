@@ -73,11 +73,25 @@ def load_thresholds(path=None) -> dict:
     return json.loads(Path(path or THRESHOLDS).read_text())
 
 
-def verdict(region: str, ease_mm: float, max_strain_pct: float, thresholds: dict | None = None) -> str:
-    """"tight", "fitted", "relaxed" or "loose" for a region's ease (mm) and max strain (%)."""
+def tight_strain(region: str, thresholds: dict | None = None, fabric_stretch_pct: float | None = None) -> float:
+    """Strain (%) above which a region is tight: the region's ``tight_strain_pct``, or for a fabric
+    that stretches (a knit) ``stretch_share`` of its stretch when that is more (a jersey of 30 %
+    stretch worn 10 % stretched is a close fit, not a tight one; a poplin 10 % stretched is tight)."""
     th = thresholds or load_thresholds()
     t = {**th["default"], **th.get("regions", {}).get(region, {})}
-    if ease_mm < t["tight_below_mm"] or max_strain_pct > t["tight_strain_pct"]:
+    limit = float(t["tight_strain_pct"])
+    if fabric_stretch_pct is not None:
+        limit = max(limit, float(th.get("stretch_share", 0.0)) * float(fabric_stretch_pct))
+    return limit
+
+
+def verdict(region: str, ease_mm: float, max_strain_pct: float, thresholds: dict | None = None,
+            fabric_stretch_pct: float | None = None) -> str:
+    """"tight", "fitted", "relaxed" or "loose" for a region's ease (mm) and max strain (%);
+    ``fabric_stretch_pct``: the fabric's stretch (see :func:`tight_strain`)."""
+    th = thresholds or load_thresholds()
+    t = {**th["default"], **th.get("regions", {}).get(region, {})}
+    if ease_mm < t["tight_below_mm"] or max_strain_pct > tight_strain(region, th, fabric_stretch_pct):
         return "tight"
     if ease_mm < t["fitted_below_mm"]:
         return "fitted"
@@ -92,13 +106,17 @@ def _near_segment(p, a, b, radius):
     return np.linalg.norm(p - (a + t[:, None] * ab), axis=1) < radius, t
 
 
-def region_masks(draped: np.ndarray, joints: np.ndarray, m: Measurements, band: float = 0.025) -> dict:
+def region_masks(draped: np.ndarray, joints: np.ndarray, m: Measurements, band: float = 0.025,
+                 arm_vertices: np.ndarray | None = None) -> dict:
     """Cloth vertices of each body region: name -> (V,) bool.
 
     bust/waist/hips: within ``band`` m of the landmark height and within 0.3 m of the body's
     vertical axis (not on a sleeve); shoulders: between the armpit and the shoulder joints' height
     + 8 cm, within 12 cm of a shoulder joint; upper arm: around the middle third of a shoulder-elbow
     segment; thigh: around the upper third of a hip-knee segment, under the crotch.
+    ``arm_vertices``: (V,) bool, the vertices of the garment's sleeves when known: the upper arm is
+    then on the sleeves only (not the side of the bodice under the arm; none for a sleeveless
+    garment) and bust, waist and hips leave the sleeves out.
     """
     p = np.asarray(draped, np.float64)
     j = np.asarray(joints, np.float64)
@@ -124,6 +142,11 @@ def region_masks(draped: np.ndarray, joints: np.ndarray, m: Measurements, band: 
         ua |= near & (t > 0.33) & (t < 0.67)
         near, t = _near_segment(p, j[_J[f"{s}_hip"]], j[_J[f"{s}_knee"]], 0.14)
         th |= near & (t > 0.15) & (t < 0.45) & (p[:, 1] < m.crotch_height_m)
+    if arm_vertices is not None:
+        sleeve = np.asarray(arm_vertices, bool)
+        ua &= sleeve
+        for name in ("bust", "waist", "hips"):
+            out[name] &= ~sleeve
     out["upper_arm"] = ua
     out["thigh"] = th
     return out
@@ -232,7 +255,8 @@ def sliced_ease(draped, faces, body_vertices, body_faces, joints, m: Measurement
 
 
 def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements, thresholds=None,
-              faces=None, body=None, sew=None, arm_faces=None) -> list[RegionFit]:
+              faces=None, body=None, sew=None, arm_faces=None, arm_vertices=None,
+              fabric_stretch_pct=None) -> list[RegionFit]:
     """:class:`RegionFit` for every region the garment covers (regions with < 5 vertices are left out).
 
     Args:
@@ -242,13 +266,15 @@ def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements,
             ease is the sliced girth difference (:func:`sliced_ease`) wherever the garment goes round
             the region; otherwise (and elsewhere) 2 pi x the mean gap.
         sew: (E, 2) seam vertex pairs of a sewn pattern; arm_faces: (F,) bool, its sleeve faces
-            (see :func:`sliced_ease`).
+            (see :func:`sliced_ease`); arm_vertices: (V,) bool, its sleeve vertices (see
+            :func:`region_masks`).
+        fabric_stretch_pct: the fabric's stretch, % (see :func:`tight_strain`).
     """
     th = thresholds or load_thresholds()
     rows = []
     s = np.maximum(np.asarray(warp_pct), np.asarray(weft_pct))
     sliced = sliced_ease(draped, faces, body[0], body[1], joints, m, sew=sew, arm_faces=arm_faces) if faces is not None and body is not None else {}
-    for name, mask in region_masks(draped, joints, m).items():
+    for name, mask in region_masks(draped, joints, m, arm_vertices=arm_vertices).items():
         if mask.sum() < 5:
             continue
         gap = float(np.mean(clearance_mm[mask]))
@@ -257,12 +283,13 @@ def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements,
             gg, bg = sliced[name]
             ease = gg - bg
             rows.append(RegionFit(name, int(mask.sum()), round(gap, 2), round(ease, 1), round(mx, 2),
-                                  verdict(name, ease, mx, th), "slice", round(gg, 1), round(bg, 1)))
+                                  verdict(name, ease, mx, th, fabric_stretch_pct), "slice", round(gg, 1), round(bg, 1)))
         else:
             ease = 2.0 * np.pi * gap
-            rows.append(RegionFit(name, int(mask.sum()), round(gap, 2), round(ease, 1), round(mx, 2), verdict(name, ease, mx, th)))
+            rows.append(RegionFit(name, int(mask.sum()), round(gap, 2), round(ease, 1), round(mx, 2),
+                                  verdict(name, ease, mx, th, fabric_stretch_pct)))
     return rows
 
 
-__all__ = ["strain", "verdict", "load_thresholds", "region_masks", "region_planes", "sliced_ease", "fit_table", "RegionFit",
+__all__ = ["strain", "verdict", "tight_strain", "load_thresholds", "region_masks", "region_planes", "sliced_ease", "fit_table", "RegionFit",
            "REGIONS", "THRESHOLDS"]

@@ -1017,7 +1017,8 @@ def drape_imported(body_vertices, body_faces, joints, garment: ImportedGarment, 
         posed_meas = measure(v, f, j) if rest_body is not None else meas
     except InputError:
         posed_meas = meas
-    table = fit_table(draped, clearance_mm, smax, smax, j, posed_meas, faces=garment.faces, body=(v, f))
+    table = fit_table(draped, clearance_mm, smax, smax, j, posed_meas, faces=garment.faces, body=(v, f),
+                      fabric_stretch_pct=fab.stretch_pct)
     fit = {
         "garment": garment.name, "source": Path(garment.info.get("path", "")).name, "imported": True,
         "size": None, "fabric": fab.name,

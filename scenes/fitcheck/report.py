@@ -325,6 +325,10 @@ def write_report(out: PathLikeStr, m: dict) -> Path:
     text = "; ".join(f"{k.replace('_', ' ')}: tight under {v.get('tight_below_mm')} mm or over {v.get('tight_strain_pct')} % "
                      f"strain, fitted under {v.get('fitted_below_mm')} mm, relaxed under {v.get('relaxed_below_mm')} mm"
                      for k, v in rows.items())
+    if th.get("stretch_share"):
+        text += (f"; a fabric that stretches may be stretched up to {th['stretch_share']:g} x its stretch "
+                 f"before it is tight" + (f" ({th['stretch_share'] * fab['stretch_pct']:g} % for {fab['name']})"
+                                          if fab and fab.get("stretch_pct") is not None else ""))
     h.append(f"<dt>verdict thresholds</dt><dd>{escape(text)} (ease in mm)</dd>")
     h.append("</dl></main>")
     h.append("<script>" + JS % {"glb_js": json.dumps(glb_js)} + "</script></body></html>")

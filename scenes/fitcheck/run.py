@@ -40,7 +40,7 @@ from engine.types import PathLikeStr
 from .maps import CLEARANCE, MAP_AMBIENT, MAPS, STRAIN, legend_png, map_lights, map_meshes
 
 #: bump when a change here makes cached drapes stale.
-DRAPE_CACHE_VERSION = 1
+DRAPE_CACHE_VERSION = 2  # 2: deeper armholes, relaxed start shapes, fabric-aware strain verdicts
 DRAPE_MANIFEST = "fitcheck_drape.json"
 #: views rendered per dressed body: (file suffix, shot name, what is shown).
 VIEWS = (("front", "front", "dressed"), ("back", "back", "dressed"),

@@ -215,3 +215,27 @@ def test_library_sleeve_caps_match_their_armholes():
             front = next(p for p in pat.panels if p.startswith("front"))
             arm = pat.panels[front].edge_length("armhole_l") + pat.panels["back"].edge_length("armhole_l")
             assert 0.0 <= cap - arm < 3.0, (name, size, cap, arm)  # cm of cap ease
+
+
+def test_knits_may_be_worn_stretched_and_the_upper_arm_is_on_the_sleeves(body):
+    from garments.fit import load_thresholds, region_masks, tight_strain, verdict
+
+    th = load_thresholds()
+    # 10 % stretch with plenty of ease: tight in a woven (2 % stretch), not in a 30 % jersey
+    assert verdict("bust", 120.0, 10.0, th, fabric_stretch_pct=2.0) == "tight"
+    assert verdict("bust", 120.0, 10.0, th, fabric_stretch_pct=30.0) == "relaxed"
+    assert verdict("bust", 120.0, 20.0, th, fabric_stretch_pct=30.0) == "tight"
+    assert tight_strain("bust", th, 30.0) == pytest.approx(th["stretch_share"] * 30.0)
+    assert tight_strain("bust", th) == th["regions"]["bust"]["tight_strain_pct"]
+    v, f, j, m = body
+    cloth = mesh_pattern(grade(library_pattern("t-shirt"), "M"), 0.03)
+    pos, _ = place_pattern(cloth, v, f, j, m)
+    arm_panel = np.array([p.placement.region.endswith("arm") for p in cloth.pattern.panels.values()])
+    sleeve = arm_panel[cloth.panel_of]
+    plain = region_masks(pos, j, m)
+    known = region_masks(pos, j, m, arm_vertices=sleeve)
+    assert known["upper_arm"].sum() > 20 and not (known["upper_arm"] & ~sleeve).any()
+    assert (plain["upper_arm"] & ~sleeve).any()  # by distance alone the bodice under the arm was in it
+    assert not (known["bust"] & sleeve).any()
+    # a sleeveless garment has no upper-arm region
+    assert not region_masks(pos, j, m, arm_vertices=np.zeros(len(pos), bool))["upper_arm"].any()
