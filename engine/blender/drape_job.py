@@ -71,6 +71,28 @@ COLLISION_DEFAULTS = {
 }
 
 
+class SettleTest:
+    """The settle test, fed one frame's cloth positions at a time.
+
+    A frame is calm when no vertex is further than ``settle_mm`` x ``window`` from where it was
+    ``window`` frames before; the cloth has settled after ``settle_frames`` calm frames in a row.
+    """
+
+    def __init__(self, first: np.ndarray, settle_mm: float, settle_frames: int, window: int):
+        self.settle_mm, self.settle_frames, self.window = float(settle_mm), int(settle_frames), max(int(window), 1)
+        self.history = [np.asarray(first, np.float64)]
+        self.calm = 0
+        self.net_mm = float("nan")
+
+    def update(self, cur: np.ndarray) -> bool:
+        """Add a frame; True once settled (``net_mm``: the largest net move per frame, mm)."""
+        self.history = (self.history + [np.asarray(cur, np.float64)])[-(self.window + 1):]
+        self.net_mm = 1000.0 * float(np.linalg.norm(self.history[-1] - self.history[0], axis=1).max()) / (len(self.history) - 1)
+        full = len(self.history) == self.window + 1
+        self.calm = self.calm + 1 if full and self.net_mm < self.settle_mm else 0
+        return self.calm >= self.settle_frames
+
+
 class SimulationFailed(RuntimeError):
     """Reported to the main process as engine.errors.SimulationError."""
 
@@ -283,10 +305,8 @@ def run(spec: dict, workdir) -> dict:
     if len(prev) != n_v:
         raise RuntimeError(f"cloth has {len(prev)} evaluated vertices, expected {n_v}")
     settled = False
-    calm = 0
+    settle = SettleTest(prev, settle_mm, settle_frames, window)
     maxdisp = float("nan")
-    netdisp = float("nan")
-    history = [prev]
     frames = 0
     snap_every = int(spec.get("snapshot_every", 0))
     snaps = {"frame_0": blender_to_canonical(prev).astype(np.float32)} if snap_every > 0 else None
@@ -310,11 +330,9 @@ def run(spec: dict, workdir) -> dict:
                 hint="check the cloth settings and that the garment starts outside the body",
             )
         prev = cur
-        history = (history + [cur])[-(window + 1):]
-        netdisp = float(np.linalg.norm(cur - history[0], axis=1).max()) / (len(history) - 1)
-        calm = calm + 1 if netdisp * 1000.0 < settle_mm and len(history) == window + 1 else 0
-        print(f"PROGRESS frame {frames}/{max_frames} maxdisp={maxdisp * 1000:.2f}mm net={netdisp * 1000:.2f}mm/frame", flush=True)
-        if frames >= max(min_frames, quiet_frames) and calm >= settle_frames:
+        calm = settle.update(cur)
+        print(f"PROGRESS frame {frames}/{max_frames} maxdisp={maxdisp * 1000:.2f}mm net={settle.net_mm:.2f}mm/frame", flush=True)
+        if frames >= max(min_frames, quiet_frames) and calm:
             settled = True
             break
     elapsed = time.monotonic() - t0
@@ -330,7 +348,7 @@ def run(spec: dict, workdir) -> dict:
         "frames": frames,
         "settled": settled,
         "max_displacement_mm": maxdisp * 1000.0,
-        "window_displacement_mm": netdisp * 1000.0,
+        "window_displacement_mm": settle.net_mm,
         "settle_window": window,
         "seconds_per_frame": elapsed / max(frames, 1),
         "sim_seconds": elapsed,

@@ -239,3 +239,20 @@ def test_knits_may_be_worn_stretched_and_the_upper_arm_is_on_the_sleeves(body):
     assert not (known["bust"] & sleeve).any()
     # a sleeveless garment has no upper-arm region
     assert not region_masks(pos, j, m, arm_vertices=np.zeros(len(pos), bool))["upper_arm"].any()
+
+
+def test_settle_test_takes_buzz_for_rest_and_drift_for_motion():
+    pytest.importorskip("bpy")
+    from engine.blender.drape_job import SettleTest
+
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(50, 3))
+    buzz = lambda k: base + np.where(np.arange(50)[:, None] == 7, [0.0012 * (-1) ** k, 0.0, 0.0], 0.0)  # noqa: E731
+    t = SettleTest(base, settle_mm=1.0, settle_frames=3, window=3)
+    done = [t.update(buzz(k)) for k in range(1, 9)]
+    assert not done[1] and done[-1]  # one vertex jumping 2.4 mm back and forth every frame
+    one = SettleTest(base, settle_mm=1.0, settle_frames=3, window=1)
+    assert not any(one.update(buzz(k)) for k in range(1, 30))  # the frame-to-frame test never settles
+    drift = SettleTest(base, settle_mm=1.0, settle_frames=3, window=3)
+    assert not any(drift.update(base + [0.0012 * k, 0.0, 0.0]) for k in range(1, 30))  # 1.2 mm per frame
+    assert drift.net_mm == pytest.approx(1.2)
