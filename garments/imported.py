@@ -599,8 +599,10 @@ def garment_region(vertices: np.ndarray, avatar_height: float | None = None) -> 
     """Guess a garment's region from its vertical extent on its avatar (canonical frame, metres,
     the exporter's placement: feet on y = 0): "bottom" when its top edge is under 67 % of the
     avatar's height (between the waist, ~62 %, and a strapless top's edge under the armpits,
-    ~72 %), "top" when its hem is over 47 % (the crotch), "dress" when its hem is over 15 % (above
-    the ankles), else "full". Without the avatar's height 1.7 m is assumed; a
+    ~72 %), "top" when its hem is over 47 % (the crotch), or over 40 % with the garment under
+    0.72 m long (a long T-shirt's hem on a shorter avatar: a Marvelous Designer T-shirt 0.60 m
+    long ended at 46 %), "dress" when its hem is over 15 % (above the ankles), else "full".
+    Without the avatar's height 1.7 m is assumed; a
     garment not standing on the floor is judged by its length alone (under 0.8 m: top; under
     1.35 m: dress; else full)."""
     v = np.asarray(vertices, np.float64)
@@ -610,7 +612,7 @@ def garment_region(vertices: np.ndarray, avatar_height: float | None = None) -> 
     if on_avatar:
         if y1 < 0.67 * h:
             return "bottom"
-        if y0 > 0.47 * h:
+        if y0 > 0.47 * h or (y0 > 0.40 * h and y1 - y0 < 0.72):
             return "top"
         return "dress" if y0 > 0.15 * h else "full"
     length = y1 - y0

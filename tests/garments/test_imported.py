@@ -345,6 +345,9 @@ def test_region_guess():
     assert garment_region(dress + [0, 0.4, 0]) == "top"
     assert garment_region(np.array([[0, 0.5, 0], [0, 1.05, 0]], float)) == "bottom"
     assert garment_region(np.array([[0, 0.05, 0], [0, 1.45, 0]], float)) == "full"
+    # a long T-shirt (0.60 m, hem at 46 % of 1.7 m) is a top; a mini dress as low is a dress
+    assert garment_region(np.array([[0, 0.784, 0], [0, 1.38, 0]], float)) == "top"
+    assert garment_region(np.array([[0, 0.70, 0], [0, 1.45, 0]], float)) == "dress"
 
 
 def test_surface_strain_against_the_rest_mesh():
