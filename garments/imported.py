@@ -550,6 +550,10 @@ class Placement:
         pushed: vertices moved out of the body after the widening.
         outside_pct: % of start vertices with clearance >= 0.
         clearance_mm: min, 1st percentile and median start clearance, mm.
+        lean_m: how far (m, horizontally) the middle of the garment's top 15 % of height sits from
+            that of its bottom 15 % as exported: a few cm for a garment exported on an avatar in
+            the A-pose or T-pose; more when it was exported on a posed avatar (leaning, dancing),
+            which the bounding-box placement cannot undo.
     """
 
     vertices: np.ndarray
@@ -563,6 +567,7 @@ class Placement:
     pushed: int
     outside_pct: float
     clearance_mm: dict
+    lean_m: float = 0.0
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -593,6 +598,26 @@ def torso_centre(vertices: np.ndarray) -> np.ndarray:
 
 def _height(v: np.ndarray) -> float:
     return float(np.percentile(v[:, 1], 99.9) - np.percentile(v[:, 1], 0.1))
+
+
+#: a garment leaning more than this (m, see :attr:`Placement.lean_m`) was likely exported on a posed avatar
+#: (library garments placed on the A-pose body lean 0-3 cm; a Marvelous Designer T-shirt exported
+#: mid-dance leaned 9.9 cm)
+POSED_LEAN_M = 0.06
+
+
+def garment_lean(vertices: np.ndarray) -> float:
+    """Horizontal distance (m) between the middles (bounding-box centres in x and z) of the
+    garment's top 15 % and bottom 15 % of height, canonical frame."""
+    v = np.asarray(vertices, np.float64)
+    y0, y1 = np.percentile(v[:, 1], [0.2, 99.8])
+    band = 0.15 * (y1 - y0)
+    top, bottom = v[v[:, 1] > y1 - band], v[v[:, 1] < y0 + band]
+    if not len(top) or not len(bottom):
+        return 0.0
+    mid = lambda q: 0.5 * (q.min(0) + q.max(0))  # noqa: E731
+    d = mid(top) - mid(bottom)
+    return float(np.hypot(d[0], d[2]))
 
 
 def garment_region(vertices: np.ndarray, avatar_height: float | None = None) -> str:
@@ -695,6 +720,7 @@ def align_garment(garment: ImportedGarment, body_vertices: np.ndarray, body_face
     av = None if avatar is None else np.asarray(getattr(avatar, "vertices", avatar), np.float64)
     region_source = "given" if region else "detected"
     region = region or garment_region(g, _height(av) if av is not None else None)
+    lean = garment_lean(g)
 
     if av is not None:
         scale = _height(bv) / max(_height(av), 1e-6)
@@ -732,6 +758,7 @@ def align_garment(garment: ImportedGarment, body_vertices: np.ndarray, body_face
         outside_pct=round(100.0 * float(np.mean(sd >= 0.0)), 3),
         clearance_mm={"min": round(1000 * float(sd.min()), 2), "p1": round(1000 * float(np.percentile(sd, 1)), 2),
                       "median": round(1000 * float(np.median(sd)), 2)},
+        lean_m=round(lean, 4),
     )
 
 
@@ -977,6 +1004,8 @@ def drape_imported(body_vertices, body_faces, joints, garment: ImportedGarment, 
     fab = get_fabric(fabric or "cotton-jersey")
     meas = measure(rv, rf, rj)
     placement = align_garment(garment, rv, rf, rj, avatar=avatar, region=region, measurements=meas)
+    if progress is not None and placement.method == "landmarks" and placement.lean_m > POSED_LEAN_M:
+        progress(f"warning: {garment.name} leans {100 * placement.lean_m:.0f} cm (exported on a posed avatar?)")
     start = placement.vertices
     rest_v = np.asarray(garment.vertices if rest == "imported" else start, np.float32)
     spread = _edge_ratio_spread(start, rest_v, garment.faces)
@@ -1052,8 +1081,11 @@ def drape_imported(body_vertices, body_faces, joints, garment: ImportedGarment, 
     })
     report["files"].update({"fit": "fit.json", "glb": "dressed.glb"})
     write_json(result.report_path, report)
-    penetration_guard(pen, f"imported {garment.name}", f"pass the exporter's avatar (--avatar), a --region, or more "
-                                                      f"frames; see {ply_path} (clearance_mm) and {log_path}", log_path)
+    posed = (f"the garment leans {100 * placement.lean_m:.0f} cm between its top and its hem, so it was probably "
+             f"exported on a posed avatar: export it on the avatar in the A-pose or T-pose, or ") \
+        if placement.method == "landmarks" and placement.lean_m > POSED_LEAN_M else ""
+    penetration_guard(pen, f"imported {garment.name}", f"{posed}pass the exporter's avatar (--avatar), a --region, or "
+                                                      f"more frames; see {ply_path} (clearance_mm) and {log_path}", log_path)
     return result
 
 

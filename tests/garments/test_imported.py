@@ -339,6 +339,16 @@ def test_shirt_with_shoulders_hangs_from_the_shoulders(twins, tmp_path):
     assert pl.vertices[:, 1].max() > m.armpit_height_m + 0.05 and pl.vertices[:, 1].min() < m.chest_height_m
 
 
+def test_lean_of_a_garment_exported_on_a_posed_avatar():
+    from garments.imported import POSED_LEAN_M, garment_lean
+
+    rng = np.random.default_rng(1)
+    upright = np.c_[rng.uniform(-0.25, 0.25, 400), rng.uniform(0.8, 1.4, 400), rng.uniform(-0.12, 0.12, 400)]
+    assert garment_lean(upright) < 0.03
+    leaning = upright + np.c_[np.zeros(400), np.zeros(400), 0.3 * (upright[:, 1] - 0.8)]  # 18 cm forward at the top
+    assert garment_lean(leaning) == pytest.approx(0.18, abs=0.03) and garment_lean(leaning) > POSED_LEAN_M
+
+
 def test_region_guess():
     dress = np.array([[0, 0.45, 0], [0, 1.2, 0]], float)
     assert garment_region(dress) == "dress"
