@@ -233,7 +233,8 @@ def drape_job_spec(out: Path, settings, name: str, cloth_npz: Path, col_specs: l
     spec = {
         "cloth": str(cloth_npz), "out": str(result_npz), "colliders": col_specs,
         "max_frames": settings.max_frames, "min_frames": settings.min_frames, "settle_mm": settings.settle_mm,
-        "settle_frames": settings.settle_frames, "settle_window": settings.settle_window, "explode_m": settings.explode_m,
+        "settle_frames": settings.settle_frames, "settle_window": settings.settle_window,
+        "settle_air_damping": settings.settle_air_damping, "explode_m": settings.explode_m,
         "cloth_settings": cloth_over, "collision_settings": col_over,
         "gravity": [float(x) for x in settings.gravity], "garment": name,
         "gravity_off_frames": gravity_off_frames, "gravity_ramp_frames": GRAVITY_RAMP_FRAMES,

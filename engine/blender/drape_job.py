@@ -9,7 +9,8 @@ metres in ``.npz`` files with ``vertices`` (V, 3) float32 and ``faces`` (F, 3) i
 - ``max_frames`` (int), ``settle_mm`` (max per-frame vertex displacement counted as settled),
   ``settle_frames`` (consecutive settled frames needed), ``min_frames``, ``settle_window`` (frames
   over which a vertex's displacement is measured, net, then divided by them; default
-  ``settle_frames``; 1 = frame to frame).
+  ``settle_frames``; 1 = frame to frame), ``settle_air_damping`` (air damping reached over the 10
+  frames after the seams have closed and gravity is on, when higher than the cloth's own).
 - ``decimate`` (collider Decimate ratio, 0.2), ``explode_m`` (per-frame displacement that counts
   as an explosion, 0.5 m).
 - ``cloth_settings``: overrides of the cloth settings below (Blender ``ClothSettings`` attribute names);
@@ -290,6 +291,13 @@ def run(spec: dict, workdir) -> dict:
         ew.gravity = 1.0
         ew.keyframe_insert("gravity", frame=1 + off + max(ramp, 1))
     quiet_frames = max(int(spec.get("sew_frames", 0)), pose_frames, ramp + off)
+    settle_air = float(spec.get("settle_air_damping", 0.0))
+    if settle_air > settings.air_damping:
+        # once the seams are closed and gravity is on, heavier air damping calms the slow swing of
+        # a hem (the resting shape does not depend on damping, only how long it takes to get there)
+        settings.keyframe_insert("air_damping", frame=1 + quiet_frames)
+        settings.air_damping = settle_air
+        settings.keyframe_insert("air_damping", frame=1 + quiet_frames + 10)
 
     scene.use_gravity = True
     g = np.asarray(spec.get("gravity", [0.0, -9.81, 0.0]), dtype=np.float64)
