@@ -223,12 +223,49 @@ def weld_seams(faces, sew) -> np.ndarray:
     return w[keep]
 
 
+def tape_girth(vertices, faces, origin, normal, max_radius: float) -> float:
+    """Tape length round a garment cut by a plane, metres: the perimeter of the convex hull of every
+    point of the cut within ``max_radius`` of ``origin``. A tape goes round the outermost cloth
+    whether or not the cut is one closed loop (a plane through an armhole opening cuts a bodice in
+    pieces). NaN when the hull does not enclose ``origin``."""
+    from scipy.spatial import ConvexHull
+
+    from bodies.measure import slice_plane
+
+    n = np.asarray(normal, np.float64)
+    n = n / max(np.linalg.norm(n), 1e-12)
+    o = np.asarray(origin, np.float64)
+    pieces = slice_plane(vertices, faces, o, n)
+    if not pieces:
+        return float("nan")
+    helper = np.array([0.0, 0.0, 1.0]) if abs(n[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    u = np.cross(n, helper)
+    u /= np.linalg.norm(u)
+    w = np.cross(u, n)
+    pts = np.concatenate(pieces) - o
+    uv = np.stack([pts @ u, pts @ w], axis=1)
+    uv = uv[np.linalg.norm(uv, axis=1) <= max_radius]
+    if len(uv) < 3:
+        return float("nan")
+    try:
+        hull = uv[ConvexHull(uv).vertices]
+    except Exception:  # all points on a line
+        return float("nan")
+    edge = np.roll(hull, -1, axis=0) - hull
+    cross = edge[:, 0] * (-hull[:, 1]) - edge[:, 1] * (-hull[:, 0])
+    if not (np.all(cross >= 0) or np.all(cross <= 0)):
+        return float("nan")
+    return float(np.linalg.norm(edge, axis=1).sum())
+
+
 def sliced_ease(draped, faces, body_vertices, body_faces, joints, m: Measurements, sew=None, arm_faces=None) -> dict:
     """Region -> (garment girth mm, body girth mm) where the garment goes round the region.
 
     Both girths are tape lengths (convex hull perimeters, :func:`bodies.measure.plane_circumference`)
     of the garment and of the body cut by the same plane (:func:`region_planes`); limbs average the
-    two sides. Regions where the cut misses the garment or the body are left out. ``sew``: the
+    two sides. With ``arm_faces``, round the torso the garment's tape goes round all the cut points
+    of its other panels (:func:`tape_girth`), so a cut through an armhole opening still measures
+    the bodice (the shortest loop round the middle was then one panel and its chord). Regions where the cut misses the garment or the body are left out. ``sew``: the
     garment's seam pairs, welded first (:func:`weld_seams`) so a cut goes round all its panels.
     ``arm_faces``: (F,) bool, the faces of sleeves, left out of the bust, waist and hips cuts (a
     sleeve hanging beside the chest is not part of its girth).
@@ -243,8 +280,10 @@ def sliced_ease(draped, faces, body_vertices, body_faces, joints, m: Measurement
     for region, planes in region_planes(joints, m).items():
         g, b = [], []
         for origin, normal, rmax in planes:
-            cut = trunk if region in ("bust", "waist", "hips") else faces
-            gg = plane_circumference(draped, cut, origin, normal, max_radius=rmax + 0.1)
+            if region in ("bust", "waist", "hips") and arm_faces is not None:
+                gg = tape_girth(draped, trunk, origin, normal, max_radius=rmax + 0.1)
+            else:
+                gg = plane_circumference(draped, faces, origin, normal, max_radius=rmax + 0.1)
             bb = plane_circumference(body_vertices, body_faces, origin, normal, max_radius=rmax)
             if np.isfinite(gg) and np.isfinite(bb):
                 g.append(gg)
@@ -291,5 +330,5 @@ def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements,
     return rows
 
 
-__all__ = ["strain", "verdict", "tight_strain", "load_thresholds", "region_masks", "region_planes", "sliced_ease", "fit_table", "RegionFit",
+__all__ = ["strain", "verdict", "tight_strain", "tape_girth", "load_thresholds", "region_masks", "region_planes", "sliced_ease", "fit_table", "RegionFit",
            "REGIONS", "THRESHOLDS"]

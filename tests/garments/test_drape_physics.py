@@ -155,22 +155,48 @@ def test_sliced_ease_goes_round_every_panel_of_a_sewn_garment(body):
     assert 2 * np.pi * 20.0 - 10.0 < g - b < 2 * np.pi * 20.0 + 40.0  # the whole garment (its back 1 cm off)
 
 
-def test_sliced_ease_leaves_sleeves_out_of_the_torso_girths(body):
+def _ring_piece(center, radius, a0, a1, heights, n=48):
+    """Vertices and faces of a piece of vertical cylinder from angle a0 to a1 (radians)."""
+    ang = np.linspace(a0, a1, n)
+    rows = [np.c_[center[0] + radius * np.cos(ang), np.full(n, y), center[2] + radius * np.sin(ang)] for y in heights]
+    verts = np.concatenate(rows)
+    faces = []
+    for r in range(len(heights) - 1):
+        for k in range(n - 1):
+            p, q = r * n + k, (r + 1) * n + k
+            faces += [[p, q, p + 1], [p + 1, q, q + 1]]
+    return verts, np.array(faces)
+
+
+def test_torso_tape_goes_round_every_bodice_piece_and_leaves_sleeves_out(body):
+    from garments.fit import region_planes
+
     v, f, j, m = body
-    normals = trimesh.Trimesh(v, f, process=False).vertex_normals
-    shell = v + 0.010 * normals
-    # faces marked as sleeve faces: here a half-size copy of the shell about the body's axis, whose
-    # cut also goes round the bust plane's origin (the tape takes the shortest loop round it)
-    axis = np.array([j[0, 0], 0.0, j[0, 2]])
-    inner = axis + (shell - axis) * [0.5, 1.0, 0.5]
-    verts = np.concatenate([shell, inner])
-    faces = np.concatenate([f, f + len(shell)])
-    arm = np.r_[np.zeros(len(f), bool), np.ones(len(f), bool)]
-    with_arm = sliced_ease(verts, faces, v, f, j, m)
-    without = sliced_ease(verts, faces, v, f, j, m, arm_faces=arm)
-    assert without["bust"][0] - without["bust"][1] == pytest.approx(62.8, abs=10.0)  # the torso shell alone
-    assert with_arm["bust"][0] < without["bust"][0] - 200.0  # the sleeve faces were cut too
-    assert without["upper_arm"][0] == pytest.approx(with_arm["upper_arm"][0])  # limbs keep every face
+    origin = region_planes(j, m)["bust"][0][0]
+    heights = origin[1] + np.array([-0.04, 0.0, 0.04])
+    # a bodice cut in two by its armhole openings (one piece 200 degrees round, the other 140),
+    # 15 cm round the bust plane's middle, and a "sleeve" ring of 7.5 cm round the same middle
+    front = _ring_piece(origin, 0.15, np.radians(-10.0), np.radians(190.0), heights)
+    back = _ring_piece(origin, 0.15, np.radians(200.0), np.radians(340.0), heights)
+    sleeve = _ring_piece(origin, 0.075, 0.0, 2 * np.pi, heights)
+    verts, faces, arm, off = [], [], [], 0
+    for (pv, pf), is_arm in ((front, False), (back, False), (sleeve, True)):
+        verts.append(pv)
+        faces.append(pf + off)
+        arm.append(np.full(len(pf), is_arm))
+        off += len(pv)
+    verts, faces, arm = np.concatenate(verts), np.concatenate(faces), np.concatenate(arm)
+    known = sliced_ease(verts, faces, v, f, j, m, arm_faces=arm)
+    assert known["bust"][0] == pytest.approx(2 * np.pi * 150.0, rel=0.02)  # round both bodice pieces
+    # without knowing the sleeve, the shortest loop round the middle is the sleeve's
+    assert sliced_ease(verts, faces, v, f, j, m)["bust"][0] == pytest.approx(2 * np.pi * 75.0, rel=0.02)
+    # and the bodice alone, cut open: its biggest piece and chord is all the loop-based tape sees
+    trunk = faces[~arm]
+    from bodies.measure import plane_circumference
+    from garments.fit import tape_girth
+
+    n = np.array([0.0, 1.0, 0.0])
+    assert plane_circumference(verts, trunk, origin, n, max_radius=0.5) < 0.9 * tape_girth(verts, trunk, origin, n, 0.5)
 
 
 def test_relax_lengths_momentum_converges_faster():
