@@ -553,10 +553,14 @@ def place_pattern(
         # body radius per 2 cm band along the axis (the largest distance in the band and its neighbours)
         bins = np.arange(t.min() - 0.04, t.max() + 0.06, 0.02)
         rad = np.zeros(len(bins))
+        below = rt < -0.45 * limb_len if pl.region.endswith("arm") else np.ones(len(rt), bool)
         for b_i, b in enumerate(bins):
-            sel = np.abs(rt - b) < 0.03
+            # the shoulder joint: its torso-side vertices would blow the sleeve up, so an arm band
+            # looks only at vertices below it (a band centred just below, whose 3 cm window reached
+            # into it, made one sleeve of the heavy body 14 cm round instead of 6)
+            sel = (np.abs(rt - b) < 0.03) & below
             if pl.region.endswith("arm") and b > -0.45 * limb_len:
-                continue  # the shoulder joint: its torso-side vertices would blow the sleeve up
+                continue
             rad[b_i] = np.percentile(rr[sel], 95) if sel.sum() > 5 else 0.0
         if not np.any(rad > 0):
             raise InputError(f"panel {panel.name!r} does not reach its body region {pl.region!r}",
