@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/drape.py                    # all garments x XS, M, XXL x 3 fabrics x 2 bodies
     .venv/bin/python benchmarks/drape.py --cusick           # drape coefficient of every fabric preset
     .venv/bin/python benchmarks/drape.py --target           # the ~8k-vertex T-shirt target (<= 60 s)
+    .venv/bin/python benchmarks/drape.py --garments t-shirt # the matrix for some garments only
 
 Prints one row per drape: garment, size, fabric, body, vertices, frames, settled, seconds (the
 Blender job; total_s adds grading, meshing, placing and the fit numbers), s/frame, penetration %,
@@ -49,6 +50,8 @@ def run_matrix(args) -> list[dict]:
     else:
         garments, sizes = library_names(), ["XS", "M", "XXL"]
         fabrics, body_names = ["cotton-jersey", "cotton-poplin", "denim"], ["average", "heavy"]
+    if args.garments:
+        garments = [g.strip() for g in args.garments.split(",") if g.strip()]
     rows = []
     for bname, (v, f, j) in _bodies(model, body_names).items():
         for g in garments:
@@ -126,6 +129,7 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="a small subset")
     p.add_argument("--cusick", action="store_true", help="only the Cusick drape test table")
     p.add_argument("--target", action="store_true", help="only the ~8k-vertex T-shirt")
+    p.add_argument("--garments", default="", help="comma-separated library garments instead of all of them")
     p.add_argument("--vertices", type=int, default=3000, help="cloth vertices per garment (default 3000)")
     p.add_argument("--frames", type=int, default=120, help="frame cap (default 120, DrapeSettings' own)")
     p.add_argument("--timeout", type=float, default=600.0)
