@@ -83,6 +83,14 @@ class DrapeSettings:
     snapshot_every: int = 0
     rest_from: str = "start"
 
+    def job_fields(self) -> dict:
+        """The drape job's spec entries (:mod:`engine.blender.drape_job`) that come from these
+        settings alone: frame cap, settle test, explosion limit, gravity."""
+        return {"max_frames": self.max_frames, "min_frames": self.min_frames, "settle_mm": self.settle_mm,
+                "settle_frames": self.settle_frames, "settle_window": self.settle_window,
+                "settle_air_damping": self.settle_air_damping, "explode_m": self.explode_m,
+                "gravity": [float(x) for x in self.gravity]}
+
 
 @dataclass
 class DrapeResult:
@@ -284,17 +292,10 @@ def drape_garment(
         "body": str(body_npz),
         "cloth": str(cloth_npz),
         "out": str(result_npz),
-        "max_frames": settings.max_frames,
-        "min_frames": settings.min_frames,
-        "settle_mm": settings.settle_mm,
-        "settle_frames": settings.settle_frames,
-        "settle_window": settings.settle_window,
-        "settle_air_damping": settings.settle_air_damping,
+        **settings.job_fields(),
         "decimate": settings.decimate,
-        "explode_m": settings.explode_m,
         "cloth_settings": dict(settings.cloth),
         "collision_settings": dict(settings.collision),
-        "gravity": [float(x) for x in settings.gravity],
         "garment": cloth.name,
     }
     from engine.blender import run_blender_job

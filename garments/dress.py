@@ -240,12 +240,8 @@ def drape_job_spec(out: Path, settings, name: str, cloth_npz: Path, col_specs: l
     result_npz = out / "drape_result.npz"
     result_npz.unlink(missing_ok=True)
     spec = {
-        "cloth": str(cloth_npz), "out": str(result_npz), "colliders": col_specs,
-        "max_frames": settings.max_frames, "min_frames": settings.min_frames, "settle_mm": settings.settle_mm,
-        "settle_frames": settings.settle_frames, "settle_window": settings.settle_window,
-        "settle_air_damping": settings.settle_air_damping, "explode_m": settings.explode_m,
-        "cloth_settings": cloth_over, "collision_settings": col_over,
-        "gravity": [float(x) for x in settings.gravity], "garment": name,
+        "cloth": str(cloth_npz), "out": str(result_npz), "colliders": col_specs, **settings.job_fields(),
+        "cloth_settings": cloth_over, "collision_settings": col_over, "garment": name,
         "gravity_off_frames": gravity_off_frames, "gravity_ramp_frames": GRAVITY_RAMP_FRAMES,
         "sew_frames": sew_frames, "pose_frames": pose_frames, "snapshot_every": int(settings.snapshot_every),
     }
