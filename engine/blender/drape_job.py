@@ -229,7 +229,7 @@ def run(spec: dict, workdir) -> dict:
     # frames before: cloth resting on the body buzzes back and forth by 1-2 mm from one frame to the
     # next at a few contact vertices (measured on the T-shirt), which a one-frame test never calls
     # settled, while it moves less than that net (window 1: the plain one-frame test)
-    window = max(int(spec.get("settle_window", settle_frames)), 1)
+    window = int(spec.get("settle_window", settle_frames))
     explode_m = float(spec.get("explode_m", 0.5))
 
     pose_frames = int(spec.get("pose_frames", 0))
@@ -357,7 +357,7 @@ def run(spec: dict, workdir) -> dict:
         "settled": settled,
         "max_displacement_mm": maxdisp * 1000.0,
         "window_displacement_mm": settle.net_mm,
-        "settle_window": window,
+        "settle_window": settle.window,
         "seconds_per_frame": elapsed / max(frames, 1),
         "sim_seconds": elapsed,
         "cloth_vertices": n_v,
