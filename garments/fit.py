@@ -73,13 +73,16 @@ def load_thresholds(path=None) -> dict:
     return json.loads(Path(path or THRESHOLDS).read_text())
 
 
+def _region_thresholds(region: str, th: dict) -> dict:
+    return {**th["default"], **th.get("regions", {}).get(region, {})}
+
+
 def tight_strain(region: str, thresholds: dict | None = None, fabric_stretch_pct: float | None = None) -> float:
     """Strain (%) above which a region is tight: the region's ``tight_strain_pct``, or for a fabric
     that stretches (a knit) ``stretch_share`` of its stretch when that is more (a jersey of 30 %
     stretch worn 10 % stretched is a close fit, not a tight one; a poplin 10 % stretched is tight)."""
     th = thresholds or load_thresholds()
-    t = {**th["default"], **th.get("regions", {}).get(region, {})}
-    limit = float(t["tight_strain_pct"])
+    limit = float(_region_thresholds(region, th)["tight_strain_pct"])
     if fabric_stretch_pct is not None:
         limit = max(limit, float(th.get("stretch_share", 0.0)) * float(fabric_stretch_pct))
     return limit
@@ -90,7 +93,7 @@ def verdict(region: str, ease_mm: float, max_strain_pct: float, thresholds: dict
     """"tight", "fitted", "relaxed" or "loose" for a region's ease (mm) and max strain (%);
     ``fabric_stretch_pct``: the fabric's stretch (see :func:`tight_strain`)."""
     th = thresholds or load_thresholds()
-    t = {**th["default"], **th.get("regions", {}).get(region, {})}
+    t = _region_thresholds(region, th)
     if ease_mm < t["tight_below_mm"] or max_strain_pct > tight_strain(region, th, fabric_stretch_pct):
         return "tight"
     if ease_mm < t["fitted_below_mm"]:
@@ -230,7 +233,7 @@ def tape_girth(vertices, faces, origin, normal, max_radius: float) -> float:
     pieces). NaN when the hull does not enclose ``origin``."""
     from scipy.spatial import ConvexHull
 
-    from bodies.measure import slice_plane
+    from bodies.measure import _inside, _perimeter, _plane_basis, slice_plane
 
     n = np.asarray(normal, np.float64)
     n = n / max(np.linalg.norm(n), 1e-12)
@@ -238,10 +241,7 @@ def tape_girth(vertices, faces, origin, normal, max_radius: float) -> float:
     pieces = slice_plane(vertices, faces, o, n)
     if not pieces:
         return float("nan")
-    helper = np.array([0.0, 0.0, 1.0]) if abs(n[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
-    u = np.cross(n, helper)
-    u /= np.linalg.norm(u)
-    w = np.cross(u, n)
+    u, w = _plane_basis(n)
     pts = np.concatenate(pieces) - o
     uv = np.stack([pts @ u, pts @ w], axis=1)
     uv = uv[np.linalg.norm(uv, axis=1) <= max_radius]
@@ -251,11 +251,7 @@ def tape_girth(vertices, faces, origin, normal, max_radius: float) -> float:
         hull = uv[ConvexHull(uv).vertices]
     except Exception:  # all points on a line
         return float("nan")
-    edge = np.roll(hull, -1, axis=0) - hull
-    cross = edge[:, 0] * (-hull[:, 1]) - edge[:, 1] * (-hull[:, 0])
-    if not (np.all(cross >= 0) or np.all(cross <= 0)):
-        return float("nan")
-    return float(np.linalg.norm(edge, axis=1).sum())
+    return _perimeter(hull) if _inside(hull, np.zeros(2)) else float("nan")
 
 
 def sliced_ease(draped, faces, body_vertices, body_faces, joints, m: Measurements, sew=None, arm_faces=None) -> dict:
