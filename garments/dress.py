@@ -166,9 +166,8 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
                              strain_warp_pct=warp, strain_weft_pct=weft)
     posed_meas = meas if rest_body is None else _safe_measure(v, f, j, meas)
     arm_panel = np.array([pnl.placement.region.endswith("arm") for pnl in cloth.pattern.panels.values()])
-    arm_faces = arm_panel[cloth.panel_of[cloth.faces[:, 0]]]
     table = fit_table(draped, clearance_mm, warp, weft, j, posed_meas, faces=cloth.faces, body=(v, f), sew=sew,
-                      arm_faces=arm_faces, arm_vertices=arm_panel[cloth.panel_of], fabric_stretch_pct=fab.stretch_pct)
+                      arm_vertices=arm_panel[cloth.panel_of], fabric_stretch_pct=fab.stretch_pct)
     fit = {
         "garment": pattern.name, "size": graded.size, "fabric": fab.name,
         "regions": {r.region: {k: val for k, val in asdict(r).items() if k != "region"} for r in table},

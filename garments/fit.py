@@ -254,29 +254,30 @@ def tape_girth(vertices, faces, origin, normal, max_radius: float) -> float:
     return _perimeter(hull) if _inside(hull, np.zeros(2)) else float("nan")
 
 
-def sliced_ease(draped, faces, body_vertices, body_faces, joints, m: Measurements, sew=None, arm_faces=None) -> dict:
+def sliced_ease(draped, faces, body_vertices, body_faces, joints, m: Measurements, sew=None,
+                arm_vertices=None) -> dict:
     """Region -> (garment girth mm, body girth mm) where the garment goes round the region.
 
     Both girths are tape lengths (convex hull perimeters, :func:`bodies.measure.plane_circumference`)
     of the garment and of the body cut by the same plane (:func:`region_planes`); limbs average the
-    two sides. With ``arm_faces``, round the torso the garment's tape goes round all the cut points
-    of its other panels (:func:`tape_girth`), so a cut through an armhole opening still measures
-    the bodice (the shortest loop round the middle was then one panel and its chord). Regions where the cut misses the garment or the body are left out. ``sew``: the
+    two sides. Regions where the cut misses the garment or the body are left out. ``sew``: the
     garment's seam pairs, welded first (:func:`weld_seams`) so a cut goes round all its panels.
-    ``arm_faces``: (F,) bool, the faces of sleeves, left out of the bust, waist and hips cuts (a
-    sleeve hanging beside the chest is not part of its girth).
+    ``arm_vertices``: (V,) bool, the sleeves' vertices. With them, the bust, waist and hips tapes
+    leave the sleeves out (a sleeve hanging beside the chest is not part of its girth) and go round
+    every cut point of the other panels (:func:`tape_girth`), so a cut through an armhole opening
+    still measures the bodice (the shortest loop round the middle was one panel and its chord).
     """
     from bodies.measure import plane_circumference
 
     faces = np.asarray(faces, np.int64)
-    trunk = faces[~np.asarray(arm_faces, bool)] if arm_faces is not None else faces
+    trunk = faces[~np.asarray(arm_vertices, bool)[faces[:, 0]]] if arm_vertices is not None else faces
     if sew is not None:
         faces, trunk = weld_seams(faces, sew), weld_seams(trunk, sew)
     out = {}
     for region, planes in region_planes(joints, m).items():
         g, b = [], []
         for origin, normal, rmax in planes:
-            if region in ("bust", "waist", "hips") and arm_faces is not None:
+            if region in ("bust", "waist", "hips") and arm_vertices is not None:
                 gg = tape_girth(draped, trunk, origin, normal, max_radius=rmax + 0.1)
             else:
                 gg = plane_circumference(draped, faces, origin, normal, max_radius=rmax + 0.1)
@@ -290,8 +291,7 @@ def sliced_ease(draped, faces, body_vertices, body_faces, joints, m: Measurement
 
 
 def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements, thresholds=None,
-              faces=None, body=None, sew=None, arm_faces=None, arm_vertices=None,
-              fabric_stretch_pct=None) -> list[RegionFit]:
+              faces=None, body=None, sew=None, arm_vertices=None, fabric_stretch_pct=None) -> list[RegionFit]:
     """:class:`RegionFit` for every region the garment covers (regions with < 5 vertices are left out).
 
     Args:
@@ -300,15 +300,14 @@ def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements,
         faces: (F, 3) cloth triangles and body: (vertices, faces) of the body: when both are given,
             ease is the sliced girth difference (:func:`sliced_ease`) wherever the garment goes round
             the region; otherwise (and elsewhere) 2 pi x the mean gap.
-        sew: (E, 2) seam vertex pairs of a sewn pattern; arm_faces: (F,) bool, its sleeve faces
-            (see :func:`sliced_ease`); arm_vertices: (V,) bool, its sleeve vertices (see
-            :func:`region_masks`).
+        sew: (E, 2) seam vertex pairs of a sewn pattern; arm_vertices: (V,) bool, its sleeve
+            vertices (see :func:`sliced_ease` and :func:`region_masks`).
         fabric_stretch_pct: the fabric's stretch, % (see :func:`tight_strain`).
     """
     th = thresholds or load_thresholds()
     rows = []
     s = np.maximum(np.asarray(warp_pct), np.asarray(weft_pct))
-    sliced = sliced_ease(draped, faces, body[0], body[1], joints, m, sew=sew, arm_faces=arm_faces) if faces is not None and body is not None else {}
+    sliced = sliced_ease(draped, faces, body[0], body[1], joints, m, sew=sew, arm_vertices=arm_vertices) if faces is not None and body is not None else {}
     for name, mask in region_masks(draped, joints, m, arm_vertices=arm_vertices).items():
         if mask.sum() < 5:
             continue
