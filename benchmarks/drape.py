@@ -52,6 +52,10 @@ def run_matrix(args) -> list[dict]:
         fabrics, body_names = ["cotton-jersey", "cotton-poplin", "denim"], ["average", "heavy"]
     if args.garments:
         garments = [g.strip() for g in args.garments.split(",") if g.strip()]
+        unknown = [g for g in garments if g not in library_names()]
+        if unknown:
+            raise SystemExit(f"drape benchmark: unknown garment(s) {', '.join(unknown)}; "
+                             f"choose from: {', '.join(library_names())}")
     rows = []
     for bname, (v, f, j) in _bodies(model, body_names).items():
         for g in garments:
