@@ -48,13 +48,30 @@ POSED_IMPULSE_CLAMP = 0.03
 THIN_FACTOR = 1.0
 
 
-#: how much an elastic edge's rest lengths shrink in the drape. The start shape's waist sits the
-#: start clearance off the body, so its rest girth is several cm over the pattern's: measured on the M
-#: A-line skirt (2 cm of waist ease), at 4 % the skirt dropped 7 cm to the hips when gravity came on;
-#: at 12 % it stays at the waist, but the waistband keeps buzzing 3-6 mm a frame against the body
-#: (net over 3 frames), so skirts do not meet the settle test (nor with impulse clamp 0.03, collision
-#: distance 8 mm or quality 8).
+#: Elastic edges (waistbands, cuffs) are pinned where the start shape puts them: snug round the
+#: body, the start clearance off it, following the body when it moves into a pose. Measured on the
+#: M A-line skirt and straight trousers (average body, 2,000 vertices): with the waistband's rest
+#: lengths shrunk instead, a 4 % shrink let the skirt slide 7 cm down to the hips, and 12 % held it
+#: but the band, pressed into the waist, buzzed 3-6 mm a frame (net over 3 frames) and neither
+#: garment settled in 240 frames; pinned, the trousers settle at frame 73 and the skirt at 129.
+#: The pin's weight (1: held fully; Blender's pin group):
+ELASTIC_PIN = 1.0
+#: with ``rest_from="flat"`` the pin cannot be used (Blender then reads the flat pattern as the
+#: pinned vertices' goal), so elastic edges shrink their rest lengths by this share instead
 ELASTIC_SHRINK = 0.12
+
+
+def follow_body(start: np.ndarray, which: np.ndarray, rest_body: np.ndarray, target_body: np.ndarray) -> np.ndarray:
+    """(V, 3) float32: ``start`` with the ``which`` vertices carried along with the body from
+    ``rest_body`` to ``target_body`` (same vertex count): each moves as its closest body vertex does."""
+    from scipy.spatial import cKDTree
+
+    out = np.asarray(start, np.float32).copy()
+    idx = np.nonzero(which)[0]
+    if len(idx):
+        _d, nn = cKDTree(np.asarray(rest_body, np.float64)).query(out[idx].astype(np.float64))
+        out[idx] += (np.asarray(target_body, np.float64)[nn] - np.asarray(rest_body, np.float64)[nn]).astype(np.float32)
+    return out
 
 
 def cloth_edge_length(pattern: Pattern, resolution) -> float:
@@ -126,8 +143,9 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
     # under the guard (measured on the library T-shirt: 0.002 let the sleeves through the arms)
     clamp = IMPULSE_CLAMP if rest_body is None else POSED_IMPULSE_CLAMP
     col_over = {**col, "impulse_clamp": clamp, **settings.collision}
-    # elastic edges: the shrink group pulls them in by ELASTIC_SHRINK
-    shrink = cloth.elastic * ELASTIC_SHRINK
+    elastic = cloth.elastic > 0
+    flat_rest_lengths = settings.rest_from == "flat"
+    shrink = cloth.elastic * (ELASTIC_SHRINK if flat_rest_lengths else 0.0)
     # The collider starts as the body drawn in towards its bones and grows into the (posed) body
     # while the seams close with gravity off, so no sewing spring pulls cloth through the body.
     save_npz_mesh(out / "drape_body.npz", rv, rf)
@@ -139,7 +157,11 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
         col_specs[0].update(path=str(target_npz), target=None)
     pose_frames = POSE_FRAMES if rest_body is not None else GROW_FRAMES
     col_specs += layer_collider_specs(out, colliders)
-    extra = {"rest": flat_rest(cloth)} if settings.rest_from == "flat" else {}
+    extra = {"rest": flat_rest(cloth)} if flat_rest_lengths else {}
+    if elastic.any() and not flat_rest_lengths:
+        extra["pin"] = np.where(elastic, ELASTIC_PIN, 0.0).astype(np.float32)
+        if rest_body is not None:
+            extra["pin_target"] = follow_body(start, elastic, rv, v)
     cloth_npz = save_npz_mesh(out / "drape_cloth.npz", start, cloth.faces, sew=sew,
                               shrink=shrink.astype(np.float32), **extra)
     col_over.pop("friction", None)
@@ -162,7 +184,7 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
                   "clearance_mm: signed distance to the body in mm, negative inside",
                   "strain_*_pct: stretch against the flat pattern along the grain (warp) and across it (weft), %"])
     npz_path = save_npz_mesh(out / "garment.npz", draped, cloth.faces, rest_vertices=start, flat=cloth.flat.astype(np.float32),
-                             sew=sew, pin=np.zeros(len(draped), np.float32), clearance_mm=clearance_mm,
+                             sew=sew, pin=extra.get("pin", np.zeros(len(draped), np.float32)), clearance_mm=clearance_mm,
                              strain_warp_pct=warp, strain_weft_pct=weft)
     posed_meas = meas if rest_body is None else _safe_measure(v, f, j, meas)
     arm_panel = np.array([pnl.placement.region.endswith("arm") for pnl in cloth.pattern.panels.values()])

@@ -76,7 +76,7 @@ class Panel:
         edges: the closed outline, counter-clockwise, each edge starting where the previous ended.
         grain: (2,) unit vector, the warp (lengthwise grain) direction in the panel frame.
         placement: :class:`Placement`.
-        elastic: names of edges gathered by elastic (waistbands, cuffs): they shrink in the drape.
+        elastic: names of edges gathered by elastic (waistbands, cuffs): the drape holds them round the body.
         folds: fold or pleat lines, each {"kind": "fold"|"pleat", "from": [x, y], "to": [x, y]}.
     """
 

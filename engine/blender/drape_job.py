@@ -27,7 +27,10 @@ Pattern garments add (all optional, so older specs keep working):
   the cloth's rest shape (rest lengths and rest angles; bpy 5.0.1 ignores ``rest_shape_key``, so
   this is a shape key switched on at frame 2 under a dynamic base mesh, see :func:`run`); ``sew`` (E, 2) int64 seam vertex
   pairs, added as loose edges that Blender's sewing springs pull shut; ``shrink`` (V,) float32
-  weights of elastic edges (the shrink vertex group).
+  weights of elastic edges (the shrink vertex group); ``pin_target`` (V, 3) float32, where the
+  pinned vertices go (canonical frame, metres) over ``pose_frames`` frames while the body moves into
+  a pose (a shape key of the cloth's input mesh, which Blender reads as the pins' goal; not with
+  ``rest``, whose shape key would move the goals to the flat pattern).
 - ``gravity_off_frames``: gravity stays off for these frames (the sewing phase), then
   ``gravity_ramp_frames``: gravity fades in over these frames.
 - ``sew_frames``: frames during which the settle test does not apply (seams still closing).
@@ -257,6 +260,19 @@ def run(spec: dict, workdir) -> dict:
     if sew is not None and len(sew):
         settings.use_sewing_springs = True
     rest = cloth.get("rest")
+    pin_target = cloth.get("pin_target")
+    if pin_target is not None:
+        if rest is not None:
+            raise ValueError("the cloth has both 'rest' and 'pin_target'; the drape job takes one or the other")
+        # without a dynamic mesh the solver keeps the rest lengths of frame 1 and reads only the
+        # pinned vertices' goals from its input each frame: a shape key carries them into the pose
+        cloth_obj.shape_key_add(name="Basis", from_mix=False)
+        key = cloth_obj.shape_key_add(name="pose", from_mix=False)
+        key.data.foreach_set("co", canonical_to_blender(np.asarray(pin_target, np.float64)).astype(np.float32).reshape(-1))
+        key.value = 0.0
+        key.keyframe_insert("value", frame=1)
+        key.value = 1.0
+        key.keyframe_insert("value", frame=1 + max(1, pose_frames))
     if rest is not None:
         # Rest lengths from the flat pattern. Measured with bpy 5.0.1: ``rest_shape_key`` is
         # ignored, but with a dynamic base mesh the solver re-reads its rest lengths from the

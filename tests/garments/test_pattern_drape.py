@@ -94,3 +94,27 @@ def test_pattern_explosion_guard(body, tmp_path):
                       settings=DrapeSettings(gravity=(0.0, -2.0e4, 0.0)))
     assert "exploded" in str(info.value)
     assert "SimulationFailed" in info.value.log_path.read_text()
+
+
+def test_elastic_waistband_holds_the_skirt_at_the_waist(body, tmp_path):
+    v, f, j = body
+    res = drape_garment(v, f, j, "a-line-skirt", tmp_path, resolution=500, max_frames=40)
+    z = np.load(tmp_path / "garment.npz")
+    band = z["pin"] > 0
+    assert 10 < band.sum() < 0.2 * len(band)  # the waistband's vertices, pinned
+    start_y, end_y = z["rest_vertices"][band, 1], res.vertices[band, 1]
+    # with gravity on since frame 20 the band is where the start shape put it, round the waist ...
+    assert np.abs(end_y - start_y).max() < 0.005
+    assert abs(float(np.median(end_y)) - float(dress.measure(v, f, j).waist_height_m)) < 0.06
+    # ... and snug: the start clearance off the body, not inside it
+    assert 0.0 < float(np.median(res.clearance_mm[band])) < 25.0
+
+
+def test_pinned_vertices_follow_the_body_into_a_pose():
+    rest = np.array([[0.0, 1.0, 0.0], [0.0, 0.5, 0.0], [1.0, 1.0, 0.0]])
+    target = rest + [[0.0, 0.1, 0.0], [0.0, 0.0, 0.0], [0.2, 0.0, 0.0]]
+    start = np.array([[0.0, 1.01, 0.02], [0.01, 0.52, 0.0], [0.5, 0.2, 0.0]], np.float32)
+    moved = dress.follow_body(start, np.array([True, True, False]), rest, target)
+    assert moved[0] == pytest.approx(start[0] + [0.0, 0.1, 0.0])  # went with the body point beside it
+    assert moved[1] == pytest.approx(start[1])
+    assert moved[2] == pytest.approx(start[2])  # not pinned: left to the simulation
