@@ -43,12 +43,12 @@ class DrapeSettings:
     Attributes:
         max_frames: frame cap (24 frames per simulated second).
         min_frames: frames always simulated before the settle test applies.
-        settle_mm: a frame counts as calm when no cloth vertex moved more than this per frame, mm,
-            net over the last ``settle_window`` frames.
+        settle_mm: a frame counts as calm when no cloth vertex's mean position over the last
+            ``settle_window`` frames moved more than this per frame (mm) from its mean over the
+            ``settle_window`` frames before.
         settle_frames: consecutive calm frames that end the simulation.
-        settle_window: frames over which each vertex's move is measured net (then divided by them):
-            a vertex buzzing 1-2 mm back and forth against the body is calm, one drifting is not;
-            1 compares consecutive frames only.
+        settle_window: frames averaged by the settle test: a vertex buzzing a few mm round a fixed
+            place against the body is calm, one drifting is not; 1 compares consecutive frames only.
         decimate: collider Decimate ratio (0.2 keeps 20 % of the body's triangles).
         explode_m: per-frame vertex displacement treated as an explosion, metres.
         cloth: overrides of Blender ClothSettings (e.g. {"quality": 5, "mass": 0.3}).
@@ -72,7 +72,7 @@ class DrapeSettings:
     min_frames: int = 5
     settle_mm: float = 1.0
     settle_frames: int = 3
-    settle_window: int = 3
+    settle_window: int = 4
     settle_air_damping: float = 5.0
     decimate: float = 0.2
     explode_m: float = 0.5
@@ -104,8 +104,8 @@ class DrapeResult:
         frames: frames simulated.
         settled: True if the cloth came to rest before the frame cap.
         max_displacement_mm: the largest vertex move in the last frame, mm.
-        window_displacement_mm: the largest net vertex move per frame over the last
-            ``settle_window`` frames, mm (what the settle test looks at); None from older jobs.
+        window_displacement_mm: the largest move per frame of a vertex's mean position over the
+            last ``settle_window`` frames, mm (what the settle test looks at); None from older jobs.
         seconds: wall time of the Blender job (start-up included), s.
         seconds_per_frame: simulation time per frame, s.
         penetration_pct: % of cloth vertices more than 2 mm inside the body.

@@ -282,6 +282,16 @@ def test_settle_test_takes_buzz_for_rest_and_drift_for_motion():
     drift = SettleTest(base, settle_mm=1.0, settle_frames=3, window=3)
     assert not any(drift.update(base + [0.0012 * k, 0.0, 0.0]) for k in range(1, 30))  # 1.2 mm per frame
     assert drift.net_mm == pytest.approx(1.2)
+    # ten vertices jumping anywhere in a 5 mm box every frame (an armhole squeezed between arm and
+    # torso) rest where they are; the same buzz on top of a 1.2 mm/frame drift still moves
+    jump = lambda k: np.where(np.arange(50)[:, None] < 10, rng.uniform(-0.0025, 0.0025, (50, 3)), 0.0)  # noqa: E731
+    rest = SettleTest(base, settle_mm=1.0, settle_frames=3, window=4)
+    assert any(rest.update(base + jump(k)) for k in range(1, 40))
+    moving = SettleTest(base, settle_mm=1.0, settle_frames=3, window=4)
+    assert not any(moving.update(base + jump(k) + [0.0012 * k, 0.0, 0.0]) for k in range(1, 40))
+    assert 1.0 < moving.net_mm < 2.0
+    old = SettleTest(base, settle_mm=1.0, settle_frames=3, window=1)
+    assert not any(old.update(base + jump(k)) for k in range(1, 40))
 
 
 def test_sleeves_start_round_the_arms_of_a_heavy_body(anny_model):
