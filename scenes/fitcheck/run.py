@@ -40,7 +40,7 @@ from engine.types import PathLikeStr
 from .maps import CLEARANCE, MAP_AMBIENT, MAPS, STRAIN, legend_png, map_lights, map_meshes
 
 #: bump when a change here makes cached drapes stale.
-DRAPE_CACHE_VERSION = 2  # 2: deeper armholes, relaxed start shapes, fabric-aware strain verdicts
+DRAPE_CACHE_VERSION = 3  # 2: deeper armholes, relaxed start shapes, fabric-aware strain verdicts; 3: pinned waistbands, fabric friction, settle test on mean positions
 DRAPE_MANIFEST = "fitcheck_drape.json"
 #: views rendered per dressed body: (file suffix, shot name, what is shown).
 VIEWS = (("front", "front", "dressed"), ("back", "back", "dressed"),
@@ -110,7 +110,7 @@ class FitcheckSettings:
     fabric: str | None = None
     pose: str | None = "a-pose"
     resolution: int = 5000
-    max_frames: int = 120
+    max_frames: int = 200
     timeout: float = 900.0
     image_px: int = 512
     cache: PathLikeStr | None = None
