@@ -90,7 +90,7 @@ def test_pattern_penetration_guard_keeps_the_log(body, tmp_path, monkeypatch):
 def test_pattern_explosion_guard(body, tmp_path):
     v, f, j = body
     with pytest.raises(SimulationError) as info:
-        drape_garment(v, f, j, "a-line-skirt", tmp_path, resolution=400, max_frames=8,
+        drape_garment(v, f, j, "shift-dress", tmp_path, resolution=400, max_frames=8,
                       settings=DrapeSettings(gravity=(0.0, -2.0e4, 0.0)))
     assert "exploded" in str(info.value)
     assert "SimulationFailed" in info.value.log_path.read_text()
