@@ -44,7 +44,7 @@ from engine.storage import atomic_path, file_sha256, write_json
 from engine.types import PathLikeStr
 
 from .clearance import BodyDistance, closest_points
-from .dress import GRAVITY_RAMP_FRAMES, POSE_FRAMES
+from .dress import GRAVITY_RAMP_FRAMES, POSE_FRAMES, hand_vertices
 
 _J = {name: i for i, name in enumerate(NAMED_JOINTS)}
 
@@ -1014,8 +1014,9 @@ def drape_imported(body_vertices, body_faces, joints, garment: ImportedGarment, 
     cloth_over = {"quality": 4, **cs, **settings.cloth}
     col_over = {**col, **settings.collision}
     friction = col_over.pop("friction", 5.0)
-    save_npz_mesh(out / "drape_body.npz", rv, rf)
-    target_npz = save_npz_mesh(out / "drape_body_target.npz", v, f) if rest_body is not None else None
+    keep = hand_vertices(rv, rj).astype(np.float32)
+    save_npz_mesh(out / "drape_body.npz", rv, rf, keep=keep)
+    target_npz = save_npz_mesh(out / "drape_body_target.npz", v, f, keep=keep) if rest_body is not None else None
     col_specs = [{"path": str(out / "drape_body.npz"), "target": None if target_npz is None else str(target_npz),
                   "decimate": settings.decimate, "thickness_outer": settings.body_thickness, "friction": friction}]
     col_specs += layer_collider_specs(out, colliders)

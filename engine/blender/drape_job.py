@@ -20,7 +20,8 @@ metres in ``.npz`` files with ``vertices`` (V, 3) float32 and ``faces`` (F, 3) i
 Pattern garments add (all optional, so older specs keep working):
 
 - ``colliders``: a list of ``{"path": npz, "decimate": ratio, "target": npz or null,
-  "thickness_outer": m, "friction": f}`` used instead of ``body`` (layering: the body plus the
+  "thickness_outer": m, "friction": f}`` used instead of ``body`` (a ``keep`` (V,) array in the
+  npz marks vertices the decimation spares, the hands) (layering: the body plus the
   draped lower layers). A ``target`` (same vertex count) animates the collider from its rest
   shape to the target over ``pose_frames`` frames (draping into a pose); a decimated animated
   collider is baked first and the target carried to its vertices through the closest triangles.
@@ -163,10 +164,31 @@ def _evaluated_vertices(obj) -> np.ndarray:
 
 
 def _add_collider(spec_c: dict, name: str, pose_frames: int):
-    """A collision object from a collider spec; returns (object, faces of the collision mesh)."""
+    """The collision object(s) of a collider spec: one, or two when its mesh marks ``keep``
+    vertices (the hands): the faces among them go undecimated into a second object, so a cuff
+    resting on a hand meets its real shape (Blender's Decimate, limited by a vertex group, collapsed
+    the rest of the body to a spike instead)."""
     data = _load(spec_c["path"])
     ratio = float(spec_c.get("decimate", 1.0))
     target = _load(spec_c["target"])["vertices"] if spec_c.get("target") else None
+    keep = data.get("keep")
+    faces = np.asarray(data["faces"], np.int64)
+    if keep is not None and ratio < 0.999 and np.any(keep > 0):
+        kept = np.all(keep[faces] > 0, axis=1)
+        for part, sel, r in ((name, ~kept, ratio), (name + "_kept", kept, 1.0)):
+            used = np.unique(faces[sel])
+            index = np.full(len(data["vertices"]), -1, np.int64)
+            index[used] = np.arange(len(used))
+            _collider_object(part, data["vertices"][used], index[faces[sel]],
+                             None if target is None else np.asarray(target)[used], r, spec_c, pose_frames)
+        return
+    _collider_object(name, data["vertices"], faces, target, ratio, spec_c, pose_frames)
+
+
+def _collider_object(name, vertices, faces, target, ratio, spec_c, pose_frames):
+    """One collision object: ``vertices`` (canonical) and ``faces``, decimated to ``ratio``,
+    moving to ``target`` (same vertex count, or None) over ``pose_frames``."""
+    data = {"vertices": vertices, "faces": faces}
     obj = _make_object(name, data["vertices"], data["faces"])
     if ratio < 0.999:
         dec = obj.modifiers.new("Decimate", "DECIMATE")

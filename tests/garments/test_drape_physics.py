@@ -353,3 +353,25 @@ def test_fabric_friction_holds_jersey_on_a_gentle_slope(tmp_path):
     # 1.3 cm in the second, and loose dresses rock on the bust for 200 frames.
     assert abs(_slope_slide(tmp_path / "a", "cotton-jersey", 15.0)) < 0.01
     assert _slope_slide(tmp_path / "b", "cotton-jersey", 15.0, friction=0.0) > 0.05
+
+
+def test_hands_stay_whole_in_the_collider(body, tmp_path):
+    bpy = pytest.importorskip("bpy")
+    from engine.blender.drape_job import _add_collider
+    from garments.dress import hand_vertices
+
+    v, f, j, _m = body
+    hands = hand_vertices(v, j)
+    wrists = j[[NAMED_JOINTS.index("left_wrist"), NAMED_JOINTS.index("right_wrist")]]
+    assert 1000 < hands.sum() < 0.4 * len(v)
+    assert np.linalg.norm(v[hands][:, None] - wrists[None], axis=2).min(1).max() < 0.25
+    assert v[hands][:, 1].min() > j[NAMED_JOINTS.index("left_hip"), 1] - 0.2  # nothing from the legs
+    save_npz_mesh(tmp_path / "body.npz", v, f, keep=hands.astype(np.float32))
+    _add_collider({"path": str(tmp_path / "body.npz"), "decimate": 0.2}, "testbody", 0)
+    depsgraph = bpy.context.evaluated_depsgraph_get()
+    rest = bpy.data.objects["testbody"].evaluated_get(depsgraph).data
+    kept = bpy.data.objects["testbody_kept"].evaluated_get(depsgraph).data
+    hand_faces = int(np.all(hands[f], axis=1).sum())
+    assert len(kept.polygons) == hand_faces  # every hand triangle, undecimated
+    assert len(rest.polygons) < 0.3 * (len(f) - hand_faces)  # the rest of the body decimated
+    assert "Collision" in [m.type.title() for m in bpy.data.objects["testbody_kept"].modifiers]
