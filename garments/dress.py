@@ -53,7 +53,7 @@ THIN_FACTOR = 1.0
 #: M A-line skirt and straight trousers (average body, 2,000 vertices): with the waistband's rest
 #: lengths shrunk instead, a 4 % shrink let the skirt slide 7 cm down to the hips, and 12 % held it
 #: but the band, pressed into the waist, buzzed 3-6 mm a frame (net over 3 frames) and neither
-#: garment settled in 240 frames; pinned, the trousers settle at frame 73 and the skirt at 129.
+#: garment settled in 120 frames; pinned, the trousers settle by frame 73 and the skirt by 150.
 #: The pin's weight (1: held fully; Blender's pin group):
 ELASTIC_PIN = 1.0
 #: with ``rest_from="flat"`` the pin cannot be used (Blender then reads the flat pattern as the
@@ -63,8 +63,8 @@ ELASTIC_SHRINK = 0.12
 
 #: hands keep all their triangles in the collider while the rest of the body is decimated: a
 #: long sleeve's cuff resting on a hand decimated to 20 % caught on its facets and flapped
-#: 2-10 mm a frame for 200 frames (M and XXL button shirt on the average body); the 3,300 hand
-#: vertices of an Anny body add about 20 % to the collider's triangles.
+#: 2-10 mm a frame for 200 frames (the M button shirt on the average body; whole hands: settled at
+#: frame 87). The 3,300 hand vertices of an Anny body about double the collider's triangles.
 KEEP_HANDS = True
 
 
