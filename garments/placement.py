@@ -372,9 +372,10 @@ def relax_lengths(points: np.ndarray, faces: np.ndarray, rest: np.ndarray, itera
         d = p[e[:, 1]] - p[e[:, 0]]
         length = np.maximum(np.linalg.norm(d, axis=1), 1e-9)
         corr = (stiffness * 0.5 * (length - l0) / length)[:, None] * d
-        acc = np.zeros_like(p)
-        np.add.at(acc, e[:, 0], corr)
-        np.add.at(acc, e[:, 1], -corr)
+        # per-vertex sums of the edge corrections (bincount: np.add.at took 2.6 of the 13 s that
+        # placing the 8k-vertex T-shirt took)
+        acc = np.stack([np.bincount(e[:, 0], corr[:, k], len(p)) - np.bincount(e[:, 1], corr[:, k], len(p))
+                        for k in range(3)], axis=1)
         step = acc / np.maximum(deg, 1.0) + momentum * step
         p += step
     return p
