@@ -39,6 +39,16 @@ def _bodies(model, which):
     return out
 
 
+def _chosen(text: str, choices: list[str], what: str) -> list[str]:
+    """The comma-separated names in ``text``; stops the benchmark at once, naming the ``choices``,
+    when one is not among them."""
+    names = [x.strip() for x in text.split(",") if x.strip()]
+    unknown = [x for x in names if x not in choices]
+    if unknown:
+        raise SystemExit(f"drape benchmark: unknown {what}(s) {', '.join(unknown)}; choose from: {', '.join(choices)}")
+    return names
+
+
 def run_matrix(args) -> list[dict]:
     import bodies
     from engine.errors import AtelierError
@@ -51,19 +61,12 @@ def run_matrix(args) -> list[dict]:
     else:
         garments, sizes = library_names(), ["XS", "M", "XXL"]
         fabrics, body_names = ["cotton-jersey", "cotton-poplin", "denim"], ["average", "heavy"]
-    if args.garments:
-        garments = [g.strip() for g in args.garments.split(",") if g.strip()]
-        unknown = [g for g in garments if g not in library_names()]
-        if unknown:
-            raise SystemExit(f"drape benchmark: unknown garment(s) {', '.join(unknown)}; "
-                             f"choose from: {', '.join(library_names())}")
-    if args.sizes:
-        sizes = [x.strip() for x in args.sizes.split(",") if x.strip()]
-        from garments.sizes import size_names
+    from garments.sizes import size_names
 
-        unknown = [x for x in sizes if x not in size_names()]
-        if unknown:
-            raise SystemExit(f"drape benchmark: unknown size(s) {', '.join(unknown)}; choose from: {', '.join(size_names())}")
+    if args.garments:
+        garments = _chosen(args.garments, library_names(), "garment")
+    if args.sizes:
+        sizes = _chosen(args.sizes, size_names(), "size")
     rows = []
     for bname, (v, f, j) in _bodies(model, body_names).items():
         for g in garments:
