@@ -188,8 +188,7 @@ def _add_collider(spec_c: dict, name: str, pose_frames: int):
 def _collider_object(name, vertices, faces, target, ratio, spec_c, pose_frames):
     """One collision object: ``vertices`` (canonical) and ``faces``, decimated to ``ratio``,
     moving to ``target`` (same vertex count, or None) over ``pose_frames``."""
-    data = {"vertices": vertices, "faces": faces}
-    obj = _make_object(name, data["vertices"], data["faces"])
+    obj = _make_object(name, vertices, faces)
     if ratio < 0.999:
         dec = obj.modifiers.new("Decimate", "DECIMATE")
         dec.decimate_type = "COLLAPSE"
@@ -199,20 +198,20 @@ def _collider_object(name, vertices, faces, target, ratio, spec_c, pose_frames):
             # to the decimated vertices through their closest triangles of the full rest mesh.
             from mathutils.bvhtree import BVHTree
 
-            rest_b = canonical_to_blender(np.asarray(data["vertices"], dtype=np.float64))
+            rest_b = canonical_to_blender(np.asarray(vertices, dtype=np.float64))
             depsgraph = bpy.context.evaluated_depsgraph_get()
             baked = bpy.data.meshes.new_from_object(obj.evaluated_get(depsgraph))
             obj.modifiers.remove(dec)
             old = obj.data
             obj.data = baked
             bpy.data.meshes.remove(old)
-            tree = BVHTree.FromPolygons([tuple(map(float, p)) for p in rest_b], [tuple(map(int, f)) for f in data["faces"]])
+            faces = np.asarray(faces, dtype=np.int64)
+            tree = BVHTree.FromPolygons([tuple(map(float, p)) for p in rest_b], [tuple(map(int, f)) for f in faces])
             co = np.empty(len(baked.vertices) * 3, dtype=np.float32)
             baked.vertices.foreach_get("co", co)
             co = co.reshape(-1, 3).astype(np.float64)
             tgt_b = canonical_to_blender(np.asarray(target, dtype=np.float64))
             mapped = np.empty_like(co)
-            faces = np.asarray(data["faces"], dtype=np.int64)
             for i, p in enumerate(co):
                 loc, _n, fi, _d = tree.find_nearest(tuple(p))
                 a, b, c = rest_b[faces[fi]]
