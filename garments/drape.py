@@ -66,6 +66,10 @@ class DrapeSettings:
             long the cloth takes to come to rest, not where (0: the fabric's own throughout; Blender
             caps it at 10, the default: with 5, the 8k T-shirt settled at frames 61-92, with 10 at 69
             and the same strain).
+        turn_up: a pattern garment's sleeves and trouser legs longer than the body's arms and legs
+            start turned up at the wrist and above the floor (the length turned up is in
+            ``fit.json``, ``turned_up_cm``); False lets them hang past the hands and below the feet,
+            where they may not settle (see :mod:`garments.placement`, SLEEVE_PAST_WRIST).
         snapshot_every: when > 0, the job also writes ``drape_result_frames.npz``, the cloth every
             that many frames (to look at how a drape went).
     """
@@ -84,6 +88,7 @@ class DrapeSettings:
     body_thickness: float = 0.006
     snapshot_every: int = 0
     rest_from: str = "start"
+    turn_up: bool = True
 
     def job_fields(self) -> dict:
         """The drape job's spec entries (:mod:`engine.blender.drape_job`) that come from these

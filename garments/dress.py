@@ -156,7 +156,8 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
     graded = grade(pattern, size) if size is not None else pattern
     fab = get_fabric(fabric or "cotton-jersey")
     cloth = mesh_pattern(graded, cloth_edge_length(graded, resolution))
-    start, sew = place_pattern(cloth, rv, rf, rj, meas, clearance=clearance)
+    placed = {}
+    start, sew = place_pattern(cloth, rv, rf, rj, meas, clearance=clearance, turn_up=settings.turn_up, info=placed)
     cs, col = cloth_settings(fab, cloth.flat_area_m2() / cloth.num_vertices)
     cloth_over = {"quality": 4, "use_sewing_springs": True, "sewing_force_max": 0.0, "shrink_min": 0.0,
                   "shrink_max": 1.0,
@@ -221,6 +222,7 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
                        "p98": round(float(np.percentile(smax, 98)), 2), "max": round(float(smax.max()), 2)},
         "seam_gap_mm": {"median": round(float(np.median(gap_mm)), 1), "p95": round(float(np.percentile(gap_mm, 95)), 1)},
         "clearance_mm": {"min": round(float(clearance_mm.min()), 1), "median": round(float(np.median(clearance_mm)), 1)},
+        "turned_up_cm": placed.get("turned_up_cm", {}),
         "units": {"ease": "mm, garment girth minus body girth cut by the same plane (ease_method slice), "
                            "else 2 pi x mean gap (gap)", "strain": "% against the flat pattern, max = 98th percentile"},
         "thresholds": "garments/data/fit_thresholds.json",
@@ -233,7 +235,7 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
                                   npz_path=npz_path, log_path=log_path)
     report = result.report()
     report.update({"size": graded.size, "fabric": fab.name, "fit": fit["regions"], "strain": fit["strain_pct"],
-                   "seam_gap_mm": fit["seam_gap_mm"], "panels": len(cloth.panels), "seams": len(pattern.seams),
+                   "seam_gap_mm": fit["seam_gap_mm"], "turned_up_cm": fit["turned_up_cm"], "panels": len(cloth.panels), "seams": len(pattern.seams),
                    "cloth_edge_m": round(cloth.edge_m, 4), "posed_from_rest": rest_body is not None,
                    "layers_below": len(colliders or []), "blender_version": job.get("blender_version"),
                    "simulation": {"cloth": spec["cloth_settings"], "collision": col_over, "max_frames": settings.max_frames},

@@ -9,7 +9,7 @@ from bodies.model import NAMED_JOINTS
 from bodies.poses import pose_preset
 from engine.meshio import load_npz_mesh, save_npz_mesh
 from garments.clearance import BodyDistance
-from garments.fit import fit_table, sliced_ease, weld_seams
+from garments.fit import fit_table, sliced_ease, strain, weld_seams
 from garments.mesher import mesh_pattern
 from garments.pattern import library_pattern
 from garments.placement import landmark_heights, place_pattern, relax_lengths, thin_body
@@ -375,3 +375,50 @@ def test_hands_stay_whole_in_the_collider(body, tmp_path):
     assert len(kept.polygons) == hand_faces  # every hand triangle, undecimated
     assert len(rest.polygons) < 0.3 * (len(f) - hand_faces)  # the rest of the body decimated
     assert "Collision" in [m.type.title() for m in bpy.data.objects["testbody_kept"].modifiers]
+
+
+def test_turn_up_folds_the_axis_and_keeps_its_length():
+    from garments.placement import _turn_up
+
+    t = np.linspace(0.0, -0.5, 501)  # 1 mm steps down a limb, to 50 cm
+    tf, extra = _turn_up(t, -0.40, rho=0.01)
+    # before the limit nothing moves; past it the points fold back up, outside the limb
+    assert np.array_equal(tf[t >= -0.40], t[t >= -0.40]) and not extra[t >= -0.40].any()
+    assert tf.min() >= -0.40 - 0.01 - 1e-9
+    assert extra[-1] == pytest.approx(0.02) and tf[-1] == pytest.approx(-0.40 + 0.10 - np.pi * 0.01)
+    # the folded path (along the axis, off it) is as long, step for step, as the straight one
+    steps = np.hypot(np.diff(tf), np.diff(extra))
+    assert np.allclose(steps, 0.001, rtol=0.02)
+
+
+@pytest.mark.parametrize("garment, region", [("button-shirt", "arm"), ("straight-trousers", "leg")])
+def test_too_long_sleeves_and_legs_start_turned_up(body, garment, region):
+    # the XXL shirt's sleeves reach 4-5 cm past the average body's wrists and the XXL trousers 5 cm
+    # below its soles: hanging there they did not settle in 200 frames; turned up they do
+    from garments import placement as P
+
+    v, f, j, m = body
+    cloth = mesh_pattern(grade(library_pattern(garment), "XXL"), 0.04)
+    strain_p98 = lambda p: np.percentile(np.maximum(*strain(cloth.flat, p, cloth.faces, cloth.grain[cloth.panel_of])), 98)  # noqa: E731
+    info, free = {}, {}
+    pos, _ = place_pattern(cloth, v, f, j, m, info=info)
+    long, _ = place_pattern(cloth, v, f, j, m, turn_up=False, info=free)
+    limb = np.array([p.placement.region.endswith(region) for p in cloth.pattern.panels.values()])[cloth.panel_of]
+    assert set(info["turned_up_cm"]) == {f"left_{region}", f"right_{region}"}
+    assert min(info["turned_up_cm"].values()) > 1.0 and free["turned_up_cm"] == {}
+    if region == "arm":
+        e, w = j[NAMED_JOINTS.index("left_elbow")], j[NAMED_JOINTS.index("left_wrist")]
+        u = (w - e) / np.linalg.norm(w - e)
+        left = limb & (pos[:, 0] > 0)
+        past = lambda p: 100 * (float(((p[left] - e) @ u).max()) - np.linalg.norm(w - e))  # noqa: E731
+        assert past(long) > 4.5  # cm past the wrist, hanging free (5.3 at this resolution)
+        assert past(pos) < min(past(long) - 1.5, 100 * (P.SLEEVE_PAST_WRIST + P.TURN_UP_RADIUS) + 0.5)
+    else:
+        floor = float(v[:, 1].min())
+        assert float(long[limb, 1].min()) < floor - 0.02  # below the soles
+        assert float(pos[limb, 1].min()) > floor - 0.005
+    assert strain_p98(pos) < 8.0  # the fold keeps the cloth's lengths
+    # a garment that fits is left as it is
+    m_info = {}
+    place_pattern(mesh_pattern(grade(library_pattern(garment), "M"), 0.04), v, f, j, m, info=m_info)
+    assert m_info["turned_up_cm"] == {}
