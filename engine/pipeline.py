@@ -426,6 +426,10 @@ def run_drape(args) -> int:
                          extra=drape_kwargs(args))
     print(f"draped {report.get('garment')} written to {out}/garment.ply ({report.get('vertices')} vertices, "
           f"{report.get('frames')} frames, penetration {report.get('penetration_pct', 0):.2f} %)")
+    turned = report.get("turned_up_cm") or {}
+    if turned:
+        print("  longer than the body, turned up: " + ", ".join(f"{k.replace('_', ' ')} {v} cm" for k, v in sorted(turned.items()))
+              + " (fit.json turned_up_cm)")
     return 0
 
 

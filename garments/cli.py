@@ -28,11 +28,15 @@ def add_parsers(subparsers) -> None:
 
 
 def add_drape_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--size`` and ``--fabric`` to the ``atelier drape`` parser (``--pose`` is already there)."""
+    """Add ``--size``, ``--fabric`` and ``--no-turn-up`` to the ``atelier drape`` parser (``--pose``
+    is already there)."""
     parser.add_argument("--size", default=None,
                         help="size for pattern garments: XS, S, M, L, XL, XXL, or mtm (made to measure from the twin); default M")
     parser.add_argument("--fabric", default=None,
                         help="fabric preset: cotton-jersey, cotton-poplin, denim, silk-charmeuse, wool-suiting, polyester")
+    parser.add_argument("--no-turn-up", action="store_true",
+                        help="pattern garments: let sleeves and trouser legs longer than the twin's arms and legs hang "
+                             "past the hands and below the feet instead of turning them up (they may not settle there)")
 
 
 def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,6 +76,9 @@ def mesh_kwargs(args) -> dict:
         if getattr(args, attr, None):
             raise InputError(f"{flag} does not apply to --garment-mesh: an imported mesh keeps its own size and resolution",
                              hint="grade or remesh the garment in CLO / Marvelous Designer and export it again")
+    if getattr(args, "no_turn_up", False):
+        raise InputError("--no-turn-up does not apply to --garment-mesh: an imported mesh is draped as it was made, "
+                         "nothing is turned up", hint="leave --no-turn-up out")
     kw = {k: getattr(args, k, None) for k in ("units", "up", "avatar", "region")}
     fabric = getattr(args, "fabric", None)
     if fabric:
@@ -81,11 +88,15 @@ def mesh_kwargs(args) -> dict:
 
 def drape_kwargs(args) -> dict:
     """Keyword arguments for :func:`garments.drape.drape_twin` from parsed ``--size``/``--fabric``
-    (validated here so a typo fails before Blender starts)."""
+    (validated here so a typo fails before Blender starts) and ``--no-turn-up``."""
     from .fabrics import get_fabric
     from .sizes import size_measurements
 
     kw = {}
+    if getattr(args, "no_turn_up", False):
+        from .drape import DrapeSettings
+
+        kw["settings"] = DrapeSettings(turn_up=False)
     size = getattr(args, "size", None)
     if size:
         if size.lower() != "mtm":

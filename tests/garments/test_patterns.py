@@ -155,3 +155,10 @@ def test_cli_list_and_show_svg(tmp_path, capsys):
     assert cli.drape_kwargs(dp.parse_args(["--size", "xl", "--fabric", "denim"])) == {"size": "XL", "fabric": "denim"}
     with pytest.raises(InputError):
         cli.drape_kwargs(dp.parse_args(["--fabric", "tweed"]))
+    assert cli.drape_kwargs(dp.parse_args(["--no-turn-up"]))["settings"].turn_up is False
+    assert "settings" not in cli.drape_kwargs(dp.parse_args([]))
+    cli.add_mesh_arguments(dp)
+    dp.add_argument("--garment-mesh")
+    dp.add_argument("--resolution", type=int)
+    with pytest.raises(InputError, match="--no-turn-up does not apply to --garment-mesh"):
+        cli.mesh_kwargs(dp.parse_args(["--garment-mesh", "dress.obj", "--no-turn-up"]))
