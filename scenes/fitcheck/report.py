@@ -86,7 +86,7 @@ th{background:#efede8;font-weight:600}
 .rec{outline:3px solid #2f8f4e;outline-offset:-3px}
 .badge{display:inline-block;border-radius:9px;padding:1px 7px;margin:1px;font-size:11px;color:#fff}
 .tight{background:#b3261e}.fitted{background:#2f8f4e}.relaxed{background:#3b73b9}.loose{background:#7a5bb0}
-.warn{color:#9a4b00;font-size:12px}.grid .warn{max-width:calc(var(--img-h) * 1.5);margin:auto}.fail{color:#b3261e;font-size:12px}
+.warn{color:#9a4b00;font-size:12px}.note{color:#555;font-size:12px}.grid .warn{max-width:calc(var(--img-h) * 1.5);margin:auto}.fail{color:#b3261e;font-size:12px}
 .muted{color:#777;font-size:12px}
 .legend img{height:64px;margin-right:24px}
 .viewers{display:flex;flex-wrap:wrap;gap:18px}
@@ -142,6 +142,17 @@ JS = r"""
   });
 })();
 """
+
+
+def _turned_up(turned: dict | None) -> str:
+    """A cell's note on sleeves or legs turned up because the size is longer than the body's."""
+    if not turned:
+        return ""
+    parts = {}
+    for region, cm in sorted(turned.items()):
+        parts.setdefault("sleeves" if region.endswith("arm") else "legs", []).append(float(cm))
+    text = "; ".join(f"{k} too long: turned up {max(v):.0f} cm" for k, v in parts.items())
+    return f'<div class="note">{escape(text)}</div>'
 
 
 def _badges(regions: list) -> str:
@@ -217,6 +228,7 @@ def write_report(out: PathLikeStr, m: dict) -> Path:
                 continue
             imgs = _img(c["images"].get("front"), f"{b['name']} size {s} front") + _img(c["images"].get("back"), f"{b['name']} size {s} back")
             warn = f'<div class="warn">{escape(c["message"])}</div>' if c["status"] == "guard" else ""
+            warn += _turned_up(c.get("turned_up_cm"))
             row.append(f"<td{cls}><div class=\"pair\">{imgs}</div><div>{_badges(c['regions'])}</div>{warn}</td>")
         h.append("<tr>" + "".join(row) + "</tr>")
     h.append('</table></div><p class="muted">Front and back; the outlined cell is the recommended size. Badges: region verdicts '

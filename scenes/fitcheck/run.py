@@ -40,7 +40,7 @@ from engine.types import PathLikeStr
 from .maps import CLEARANCE, MAP_AMBIENT, MAPS, STRAIN, legend_png, map_lights, map_meshes
 
 #: bump when a change here makes cached drapes stale.
-DRAPE_CACHE_VERSION = 3  # 2: deeper armholes, relaxed start shapes, fabric-aware strain verdicts; 3: pinned waistbands, fabric friction, settle test on mean positions
+DRAPE_CACHE_VERSION = 4  # 2: deeper armholes, relaxed start shapes, fabric-aware strain verdicts; 3: pinned waistbands, fabric friction, settle test on mean positions; 4: too-long sleeves and legs turned up
 DRAPE_MANIFEST = "fitcheck_drape.json"
 #: views rendered per dressed body: (file suffix, shot name, what is shown).
 VIEWS = (("front", "front", "dressed"), ("back", "back", "dressed"),
@@ -156,6 +156,8 @@ class Cell:
         clearance_mm: {"min", "median", "p95"}.
         penetration_pct: % of cloth vertices more than 2 mm inside the body.
         settled: the drape came to rest before its frame cap.
+        turned_up_cm: per limb region, the sleeve or trouser length (cm) turned up because the
+            garment is longer than the body's arm or leg ({} when none; see ``fit.json``).
         images: view suffix -> path relative to ``out``.
         glb: path of the GLB relative to ``out`` (and ``glb_js``, its data-URI script).
     """
@@ -173,6 +175,7 @@ class Cell:
     clearance_mm: dict = field(default_factory=dict)
     penetration_pct: float | None = None
     settled: bool | None = None
+    turned_up_cm: dict = field(default_factory=dict)
     images: dict = field(default_factory=dict)
     glb: str | None = None
     glb_js: str | None = None
@@ -659,6 +662,7 @@ def run_fitcheck(settings: FitcheckSettings, twins: list[PathLikeStr], out: Path
             report = read_json(drape_dir / "drape_report.json") if (drape_dir / "drape_report.json").exists() else {}
             cell.penetration_pct = report.get("penetration_pct")
             cell.settled = report.get("settled")
+            cell.turned_up_cm = dict(report.get("turned_up_cm") or {})
             from bodies.twin import Twin
 
             twin = Twin.load(e.twin_dir)

@@ -99,6 +99,14 @@ def test_recommendation_is_the_smallest_size_with_no_tight_region():
     assert recommend([_cell("S", [], status="failed")], sizes).size is None
 
 
+def test_grid_cell_says_when_sleeves_or_legs_are_turned_up():
+    from scenes.fitcheck.report import _turned_up
+
+    assert _turned_up({}) == "" and _turned_up(None) == ""
+    note = _turned_up({"left_arm": 4.3, "right_arm": 3.6, "left_leg": 6.7})
+    assert "sleeves too long: turned up 4 cm" in note and "legs too long: turned up 7 cm" in note
+
+
 def test_real_twins_need_consent_and_synthetic_ones_do_not(tmp_path):
     info = default_authorise(tmp_path, {"source": {"synthetic": True}})
     assert info["twin_id"] == "synthetic" and info["grant_id"]
