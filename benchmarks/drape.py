@@ -84,6 +84,8 @@ def run_matrix(args) -> list[dict]:
                                    penetration_pct=round(r.penetration_pct, 2),
                                    last_disp_mm=round(r.max_displacement_mm, 2),
                                    net_disp_mm=round(r.window_displacement_mm, 2), total_s=round(time.monotonic() - t0, 1),
+                                   turned_up_cm=max(json.loads(r.report_path.read_text()).get("turned_up_cm", {}).values(),
+                                                    default=0.0),
                                    error=None)
                     except AtelierError as exc:
                         row.update(seconds=round(time.monotonic() - t0, 1), error=str(exc).splitlines()[0][:90])
@@ -112,6 +114,11 @@ def summarise(rows: list[dict]) -> None:
     secs = [r["seconds"] for r in rows if r.get("seconds") is not None]
     print(f"{len(rows)} drapes: {len(exploded)} exploded, {len(errors) - len(exploded)} other errors "
           f"(penetration guard), {sum(bool(r.get('settled')) for r in rows)} settled (no vertex's mean position moving 1 mm/frame)")
+    turned = [r for r in rows if r.get("turned_up_cm")]
+    if turned:
+        print(f"turned up (sleeves or legs longer than the body's): {len(turned)} drapes, "
+              + ", ".join(f"{r['garment']} {r['size']} on {r['body']} {r['turned_up_cm']} cm" for r in turned[:6])
+              + (" ..." if len(turned) > 6 else ""))
     if frames:
         print(f"frames to settle: median {np.median(frames):.0f}, max {max(frames)}")
     if pen:
