@@ -154,7 +154,7 @@ def main(argv=None) -> int:
     p.add_argument("--garments", default="", help="comma-separated library garments instead of all of them")
     p.add_argument("--sizes", default="", help="comma-separated sizes instead of XS, M, XXL")
     p.add_argument("--vertices", type=int, default=3000, help="cloth vertices per garment (default 3000)")
-    p.add_argument("--frames", type=int, default=200, help="frame cap (default 200, DrapeSettings' own)")
+    p.add_argument("--frames", type=int, default=250, help="frame cap (default 250, DrapeSettings' own)")
     p.add_argument("--timeout", type=float, default=600.0)
     p.add_argument("--out", default="/tmp/atelier_drape_bench")
     args = p.parse_args(argv)

@@ -74,7 +74,7 @@ class DrapeSettings:
             that many frames (to look at how a drape went).
     """
 
-    max_frames: int = 200
+    max_frames: int = 250
     min_frames: int = 5
     settle_mm: float = 1.0
     settle_frames: int = 3
@@ -211,7 +211,7 @@ def drape_garment(
     garment: str | GarmentMesh = "tube-dress",
     out_dir: PathLikeStr = "drape",
     resolution: int = 5000,
-    max_frames: int = 200,
+    max_frames: int = 250,
     timeout: float = 900.0,
     progress=None,
     settings: DrapeSettings | None = None,

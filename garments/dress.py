@@ -133,7 +133,7 @@ def flat_rest(cloth) -> np.ndarray:
     return rest
 
 
-def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolution=5000, max_frames=200,
+def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolution=5000, max_frames=250,
                   timeout=900.0, progress=None, settings=None, size=None, fabric=None, rest_body=None,
                   colliders=None, clearance: float = 0.012):
     """Grade, mesh, place, sew and drape a pattern garment; see :func:`garments.drape.drape_garment`.

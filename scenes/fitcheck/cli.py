@@ -33,7 +33,7 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--out", required=True, help="output folder (index.html, images, GLBs, drapes)")
     p.add_argument("--pose", default="a-pose", help="pose preset to drape in (default a-pose; 'own' keeps each twin's pose)")
     p.add_argument("--resolution", type=int, default=5000, help="approximate cloth vertices per drape (default 5000)")
-    p.add_argument("--frames", type=int, default=200, help="simulation frame cap per drape (default 200)")
+    p.add_argument("--frames", type=int, default=250, help="simulation frame cap per drape (default 250)")
     p.add_argument("--timeout", type=float, default=900.0, help="seconds per drape (default 900)")
     p.add_argument("--px", type=int, default=512, help="image height in pixels (default 512)")
     p.add_argument("--cache", default=None, help="drape cache folder, shareable between runs (default OUT/drapes)")

@@ -110,7 +110,7 @@ class FitcheckSettings:
     fabric: str | None = None
     pose: str | None = "a-pose"
     resolution: int = 5000
-    max_frames: int = 200
+    max_frames: int = 250
     timeout: float = 900.0
     image_px: int = 512
     cache: PathLikeStr | None = None
