@@ -423,8 +423,9 @@ _THETA0 = {"front": 0.0, "top": 0.0, "left": np.pi / 2, "back": np.pi, "right": 
 def _turn_up(t: np.ndarray, t_lim: float, rho: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Fold a limb panel's axial coordinates ``t`` (m, decreasing towards the hand or foot) back
     at ``t_lim``: a point ``e`` past it goes round a half circle of radius ``rho`` (default
-    TURN_UP_RADIUS) and then ``e`` minus the half circle back up. Arc length along the axis is kept, so the panel keeps its
-    lengths. Returns (folded t, extra radius (m) off the limb: 0 before the fold, 2 rho after)."""
+    TURN_UP_RADIUS) and then ``e`` minus the half circle back up. Arc length along the axis is
+    kept, so the panel keeps its lengths. Returns (folded t, extra radius (m) off the limb: 0
+    before the fold, 2 rho after)."""
     rho = TURN_UP_RADIUS if rho is None else rho
     t = np.asarray(t, np.float64)
     e = t_lim - t
