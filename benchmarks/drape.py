@@ -147,6 +147,8 @@ def run_cusick(args) -> list[dict]:
 
 
 def main(argv=None) -> int:
+    from garments.drape import MAX_FRAMES
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="a small subset")
     p.add_argument("--cusick", action="store_true", help="only the Cusick drape test table")
@@ -154,7 +156,7 @@ def main(argv=None) -> int:
     p.add_argument("--garments", default="", help="comma-separated library garments instead of all of them")
     p.add_argument("--sizes", default="", help="comma-separated sizes instead of XS, M, XXL")
     p.add_argument("--vertices", type=int, default=3000, help="cloth vertices per garment (default 3000)")
-    p.add_argument("--frames", type=int, default=250, help="frame cap (default 250, DrapeSettings' own)")
+    p.add_argument("--frames", type=int, default=MAX_FRAMES, help=f"frame cap (default {MAX_FRAMES}, DrapeSettings' own)")
     p.add_argument("--timeout", type=float, default=600.0)
     p.add_argument("--out", default="/tmp/atelier_drape_bench")
     args = p.parse_args(argv)

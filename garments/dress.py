@@ -25,6 +25,7 @@ from engine.meshio import load_npz_mesh, save_npz_mesh, save_ply
 from engine.storage import atomic_path, write_json
 
 from .clearance import BodyDistance
+from .drape import MAX_FRAMES
 from .fabrics import cloth_settings, get_fabric
 from .fit import fit_table, strain
 from .mesher import edge_for_vertices, mesh_pattern
@@ -133,7 +134,7 @@ def flat_rest(cloth) -> np.ndarray:
     return rest
 
 
-def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolution=5000, max_frames=250,
+def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolution=5000, max_frames=MAX_FRAMES,
                   timeout=900.0, progress=None, settings=None, size=None, fabric=None, rest_body=None,
                   colliders=None, clearance: float = 0.012):
     """Grade, mesh, place, sew and drape a pattern garment; see :func:`garments.drape.drape_garment`.

@@ -44,6 +44,7 @@ from engine.storage import atomic_path, file_sha256, write_json
 from engine.types import PathLikeStr
 
 from .clearance import BodyDistance, closest_points
+from .drape import MAX_FRAMES
 from .dress import GRAVITY_RAMP_FRAMES, POSE_FRAMES, hand_vertices
 
 _J = {name: i for i, name in enumerate(NAMED_JOINTS)}
@@ -962,7 +963,7 @@ def _mesh_area(v, f) -> float:
 # --- drape -------------------------------------------------------------------------------------
 def drape_imported(body_vertices, body_faces, joints, garment: ImportedGarment, out_dir: PathLikeStr = "drape",
                    avatar: Avatar | np.ndarray | None = None, region: str | None = None, fabric: str | None = None,
-                   max_frames: int = 250, timeout: float = 900.0, progress=None, settings=None,
+                   max_frames: int = MAX_FRAMES, timeout: float = 900.0, progress=None, settings=None,
                    rest_body: tuple | None = None, rest: str = "imported", colliders: list | None = None):
     """Align an imported garment to a body, drape it in Blender and measure the fit.
 
