@@ -507,6 +507,9 @@ def place_pattern(
         measurements: the body's measurements (landmark heights).
         clearance: gap left between the cloth and the body, metres.
         close_seams: start the seams nearly closed (see :func:`_close_seams`).
+        turn_up: turn up sleeves and legs that reach past the limb's limit (see SLEEVE_PAST_WRIST).
+        info: a dict that receives ``turned_up_cm`` (region -> cm turned up) and ``too_long_cm``
+            (region -> cm the flat panel reaches past the limit, turned up or not).
 
     Returns:
         (positions (V, 3) float32 metres canonical, sew (E, 2) int64 seam vertex pairs with each
@@ -556,7 +559,7 @@ def place_pattern(
         torso = _TorsoWrap(s, marks, clearance, [(cloth.flat[pm.vertices][:, 0], t) for (pm, panel), t in zip(panels, ts)
                                                  if panel.placement.region == "torso"])
     march = np.zeros(cloth.num_vertices, bool)
-    turned = {}
+    turned, too_long = {}, {}
     floor = float(v[:, 1].min())
     by_name = {pm.name: pm for pm in cloth.panels}
     # torso panels first: a sleeve is then moved along its arm to meet its armhole
@@ -590,10 +593,12 @@ def place_pattern(
             if pl.region.endswith("arm") else 0.0
         rt = rv @ u
         rr = np.linalg.norm(rv - rt[:, None] * u, axis=1)
-        t_lim = _limb_limit(pl.region, j, root, u, limb_len, floor) if turn_up else None
+        t_lim = _limb_limit(pl.region, j, root, u, limb_len, floor)
         if t_lim is not None and t.min() < t_lim - TURN_UP_MIN:
+            too_long[pl.region] = max(too_long.get(pl.region, 0.0), round(100.0 * (t_lim - float(t.min())), 1))
+        if turn_up and pl.region in too_long:
             tf, extra = _turn_up(t, t_lim)
-            turned[pl.region] = max(turned.get(pl.region, 0.0), round(100.0 * (t_lim - float(t.min())), 1))
+            turned[pl.region] = too_long[pl.region]
         else:
             tf, extra = t, np.zeros(len(t))
         bend = None
@@ -661,6 +666,7 @@ def place_pattern(
     out = _push_out(out, axis_pt, distance, clearance, np.zeros(len(out), bool))
     if info is not None:
         info["turned_up_cm"] = turned
+        info["too_long_cm"] = too_long
     return out.astype(np.float32), seam_pairs(cloth, _orient(cloth, out))
 
 

@@ -406,13 +406,20 @@ def test_too_long_sleeves_and_legs_start_turned_up(body, garment, region):
     limb = np.array([p.placement.region.endswith(region) for p in cloth.pattern.panels.values()])[cloth.panel_of]
     assert set(info["turned_up_cm"]) == {f"left_{region}", f"right_{region}"}
     assert min(info["turned_up_cm"].values()) > 1.0 and free["turned_up_cm"] == {}
+    # the flat panel's reach past the limit does not depend on whether it is turned up
+    assert free["too_long_cm"] == info["too_long_cm"] == info["turned_up_cm"]
     if region == "arm":
         e, w = j[NAMED_JOINTS.index("left_elbow")], j[NAMED_JOINTS.index("left_wrist")]
         u = (w - e) / np.linalg.norm(w - e)
         left = limb & (pos[:, 0] > 0)
         past = lambda p: 100 * (float(((p[left] - e) @ u).max()) - np.linalg.norm(w - e))  # noqa: E731
-        assert past(long) > 4.5  # cm past the wrist, hanging free (5.3 at this resolution)
-        assert past(pos) < min(past(long) - 1.5, 100 * (P.SLEEVE_PAST_WRIST + P.TURN_UP_RADIUS) + 0.5)
+        # hanging free, the cuff ends past the point where a turn-up starts (2 + 1 cm past the
+        # wrist). How far past (3.6-5.3 cm here) is not a pattern fact: the final heavy-ball relax
+        # crumples the free cuff over the hand and amplifies the last bits of numpy's BLAS kernel
+        # (OPENBLAS_CORETYPE=Haswell 3.63 cm, SkylakeX 4.21 cm, same packages), so the bound is the limit
+        assert past(long) > 100 * (P.SLEEVE_PAST_WRIST + P.TURN_UP_MIN) + 0.3
+        # turned up, the cuff ends within the crease of the limit (3.38 cm with every kernel)
+        assert past(pos) < 100 * (P.SLEEVE_PAST_WRIST + P.TURN_UP_RADIUS) + 0.5
     else:
         floor = float(v[:, 1].min())
         assert float(long[limb, 1].min()) < floor - 0.02  # below the soles
