@@ -73,7 +73,7 @@ from scipy.spatial import cKDTree
 from engine.errors import InputError
 from engine.geometry import closest_on_triangles as _closest_on_triangles
 from engine.geometry import vertex_normals
-from engine.storage import atomic_path, write_json
+from engine.storage import atomic_path, private_dir, write_json
 from engine.types import PathLikeStr
 
 from .model import NAMED_JOINTS, BodyModel
@@ -255,7 +255,7 @@ def fit_scan(
     progress=None,
     settings: FitSettings | None = None,
     clean: CleanSettings | bool = True,
-    units: str | None = None,
+    units: str | None = "auto",
     up: str = "auto",
 ) -> FitResult:
     """Fit ``model`` to a scan.
@@ -523,15 +523,20 @@ def fit_to_folder(
       (:func:`bodies.measure.measure_model`, cm);
     - ``detail_offsets.npz`` (only with ``settings.detail``): ``offsets`` (V,) float32 metres
       along the body's vertex normals; not applied to ``body.ply``.
+
+    A scan not marked synthetic is a real person's: ``out_dir`` is made private (0700, files 0600,
+    :func:`engine.storage.private_dir`); a synthetic one's folder follows the umask.
     """
     from engine.meshio import save_ply
 
     from .measure import measure_model
 
     if not isinstance(scan, Scan):
-        scan = load_scan(scan, units=kw.pop("units", None), up=kw.pop("up", "auto"))
+        scan = load_scan(scan, units=kw.pop("units", "auto"), up=kw.pop("up", "auto"))
     result = fit_scan(model, scan, **kw)
     out_dir = Path(out_dir)
+    if not scan.synthetic:  # a real person's body: her twin folder is hers alone (docs/rights.md)
+        private_dir(out_dir)
     result.twin.save(out_dir, model)
     verts, faces, _ = result.twin.body(model)
     save_ply(

@@ -9,10 +9,11 @@ back into the file's own units and axes).
 
 Units and up axis:
 
-- ``units=None`` (the default) accepts only a scan that is plausibly metres; any other scan is
-  refused with a message naming the unit its extent suggests. ``units="auto"`` accepts the
-  detected unit; ``"m"``, ``"cm"``, ``"mm"`` override. A body outside 0.5-2.5 m after conversion
-  is refused.
+- ``units="auto"`` (the default) detects the unit from the body's height: a standing person is
+  0.5-2.5 in metres, 50-250 in centimetres and 500-2500 in millimetres, ranges that do not
+  overlap, so at most one unit fits (scanners often export millimetres). A scan whose height fits
+  no unit is refused, saying why. ``"m"``, ``"cm"``, ``"mm"`` override the detection; a body
+  outside 0.5-2.5 m after conversion is refused.
 - ``up="auto"`` (the default) detects which file axis points up, sign included (``x``, ``y``,
   ``z``, ``-x``, ``-y``, ``-z``): from a floor or turntable plane when the scan has one (its
   normal, towards the body), otherwise from the body's extent (the longest axis; between two
@@ -146,14 +147,14 @@ class Scan:
         }
 
 
-def load_scan(path: PathLikeStr, units: str | None = None, up: str = "auto") -> Scan:
+def load_scan(path: PathLikeStr, units: str | None = "auto", up: str = "auto") -> Scan:
     """Read and check a body scan.
 
     Args:
         path: a .ply, .obj, .stl, .glb/.gltf, .off, .xyz/.txt/.pts/.csv or .npz file.
-        units: the file's length unit: None (default) accepts a scan that is plausibly metres
-            and refuses any other, naming the unit its height suggests; ``"auto"`` accepts the
-            detected unit; ``"m"``, ``"cm"``, ``"mm"`` are taken as given.
+        units: the file's length unit: ``"auto"`` (default; None means the same) detects it
+            from the body's height and refuses a height that fits no unit; ``"m"``, ``"cm"``,
+            ``"mm"`` are taken as given.
         up: the file's up axis: ``"auto"`` (default, detected, see the module docstring), or one
             of ``"y"`` (canonical, glTF, most scanners), ``"z"`` (Blender-style, converted with
             :func:`engine.frames.blender_to_canonical`), ``"-y"``, ``"-z"``, ``"x"``, ``"-x"``.
@@ -167,10 +168,9 @@ def load_scan(path: PathLikeStr, units: str | None = None, up: str = "auto") -> 
             fewer than :data:`MIN_POINTS` points; a height outside 0.5-2.5 m in the units used.
     """
     path = Path(path)
-    if units is not None:
-        units = str(units).lower()
-        if units not in UNIT_CHOICES:
-            raise InputError(f"unknown unit {units!r} for {path}", hint="pass --units m, cm, mm or auto")
+    units = "auto" if units is None else str(units).lower()
+    if units not in UNIT_CHOICES:
+        raise InputError(f"unknown unit {units!r} for {path}", hint="pass --units m, cm, mm or auto")
     up = str(up).lower()
     if up not in UP_CHOICES:
         raise InputError(
@@ -241,9 +241,9 @@ def load_scan(path: PathLikeStr, units: str | None = None, up: str = "auto") -> 
             _check_height(path, points, None, up, raw_height)  # raises, explaining why
         used = detected
     else:
-        used = units or "m"
+        used = units
     points = points * UNIT_SCALE[used]
-    _check_height(path, points, None if units in (None,) else used, up, raw_height * UNIT_SCALE[used])
+    _check_height(path, points, used, up, raw_height * UNIT_SCALE[used])
 
     if normals is not None:
         if normals.shape != points.shape or not np.isfinite(normals).all():
@@ -270,7 +270,7 @@ def load_scan(path: PathLikeStr, units: str | None = None, up: str = "auto") -> 
             "height_m": round(raw_height * UNIT_SCALE[used], 4),
             "height_file_units": round(raw_height, 4),
             "units_detected": detected,
-            "units_source": "given" if units in UNIT_SCALE else ("detected" if units == "auto" else "assumed metres"),
+            "units_source": "given" if units in UNIT_SCALE else "detected",
             "up_method": up_method,
         },
     )
@@ -359,7 +359,8 @@ def detect_up(points: np.ndarray, sample: int = 200_000, seed: int = 0) -> tuple
 # --- checks ----------------------------------------------------------------------------------
 def _check_height(path: Path, points_m: np.ndarray, units: str | None, up: str, height: float) -> None:
     """Refuse a scan whose height along +Y (``height``, metres in the unit used; robust to stray
-    points) is implausible for a whole body, saying why and what to pass."""
+    points) is implausible for a whole body, saying why and what to pass. ``units`` is the unit
+    given, or None where no unit was given and none fits (``height`` is then in file units)."""
     lo, hi = HEIGHT_RANGE_M
     if lo <= height <= hi:
         return
@@ -371,12 +372,6 @@ def _check_height(path: Path, points_m: np.ndarray, units: str | None, up: str, 
     up_hint = "pass --up auto to detect the up axis, or name it (--up y, z, -y, -z, x, -x)"
     if units is None:
         msg = f"{path}: scan is {raw:.4g} units tall"
-        if plausible and plausible != "m":
-            raise InputError(
-                f"{msg}: it looks like {UNIT_WORDS[plausible]}",
-                hint=f"pass --units {plausible}, or --units auto to accept the detected unit "
-                "(metres are assumed when --units is not given)",
-            )
         if float(extents[other]) > 2 * height:
             raise InputError(
                 f"{msg} along the up axis ({up}) but {float(extents[other]) / UNIT_SCALE[used]:.4g} along another: "

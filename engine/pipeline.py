@@ -60,7 +60,7 @@ def stage_scan(out: Path, seed: int, stages: Stages, quiet: bool = False) -> Pat
     return path
 
 
-def stage_fit(scan_path: Path, twin_dir: Path, stages: Stages, model_name: str = "anny", units=None, up="auto",
+def stage_fit(scan_path: Path, twin_dir: Path, stages: Stages, model_name: str = "anny", units="auto", up="auto",
               iterations=None, seed: int = 0, quiet: bool = False, step: str = "[2/4]",
               extra: dict | None = None) -> dict:
     """Scan -> twin folder (twin.json, body.ply, fit_report.json). Returns the fit report."""
@@ -76,7 +76,8 @@ def stage_fit(scan_path: Path, twin_dir: Path, stages: Stages, model_name: str =
     if stages.done("fit", inputs, outputs):
         say(f"{step} fit      already done: {twin_dir / 'twin.json'}", quiet)
         return read_json(report_path)
-    say(f"{step} fit      fitting {model_name} to {scan_path} ({len(scan.points)} points)", quiet)
+    say(f"{step} fit      fitting {model_name} to {scan_path} ({len(scan.points)} points, "
+        f"units: {scan.units} ({scan.metadata['units_source']}), up: {scan.up} ({scan.metadata['up_method']}))", quiet)
     model = bodies.create(model_name)
     kw = {"seed": seed}
     if iterations:

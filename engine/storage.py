@@ -1,5 +1,10 @@
 """Atomic writes and content hashes. Every output is written to a temporary name and renamed
-when complete, so an interrupted run never leaves a half-written file under the final name."""
+when complete, so an interrupted run never leaves a half-written file under the final name.
+
+File modes: an output gets the mode any ordinary file would (0666 less the process umask, so
+0644 under the usual 022), not the 0600 of the temporary file it was written as. Personal data is
+the exception: a folder made with :func:`private_dir` (a real person's twin) is 0700 and every
+file written into it is 0600, readable by its owner only."""
 
 from __future__ import annotations
 
@@ -14,11 +19,46 @@ from typing import Iterator
 from .types import PathLikeStr
 
 
+_UMASK: int | None = None
+
+
+def umask() -> int:
+    """The process umask (read once; reading it means setting it, so it is set straight back)."""
+    global _UMASK
+    if _UMASK is None:
+        _UMASK = os.umask(0o022)
+        os.umask(_UMASK)
+    return _UMASK
+
+
+def is_private(folder: PathLikeStr) -> bool:
+    """True if ``folder`` is closed to group and others (as :func:`private_dir` makes it)."""
+    return (Path(folder).stat().st_mode & 0o077) == 0
+
+
+def private_dir(path: PathLikeStr) -> Path:
+    """Make ``path`` (and its parents) and close it to everyone but its owner (0700), so the files
+    written into it (0600, see :func:`atomic_path`) hold personal data safely. Returns the path."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    for f in path.iterdir():  # files written before the folder was known to be private
+        if f.is_file() and not f.is_symlink():
+            os.chmod(f, 0o600)
+    return path
+
+
+def output_mode(folder: PathLikeStr) -> int:
+    """The mode for a new file in ``folder``: 0600 in a private folder, else 0666 less the umask."""
+    return 0o600 if is_private(folder) else 0o666 & ~umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: PathLikeStr) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
 
-    The temporary name keeps the suffix so writers that pick a format by suffix still work.
+    The temporary name keeps the suffix so writers that pick a format by suffix still work. The
+    file gets :func:`output_mode` (the umask's mode, or 0600 in a private folder) before the rename.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -27,6 +67,8 @@ def atomic_path(path: PathLikeStr) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():
+            os.chmod(tmp_path, output_mode(path.parent))
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():

@@ -198,8 +198,9 @@ def test_scan_in_millimetres_z_up_with_floor(anny_model, tmp_path):
     meas = read_json(tmp_path / "twin" / "measurements.json")
     assert meas["units"] == "cm" and set(TAPE_KEYS) <= set(meas["measurements"])
     assert abs(meas["measurements"]["height_cm"] - 100 * truth["height_m"]) < 3.0
-    with pytest.raises(InputError, match="--units auto"):
-        fit_scan(anny_model, mm, iterations=1)  # millimetres are not accepted silently
+    assert fit_scan(anny_model, mm, iterations=1).scan_info["units"] == "mm"  # detected by default
+    with pytest.raises(InputError, match="units tall"):
+        fit_scan(anny_model, save_ply(tmp_path / "tiny.ply", file_pts * 1e-4), iterations=1)
 
 
 def test_detail_layer_and_batch(anny_model, tmp_path):

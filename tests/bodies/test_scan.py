@@ -170,16 +170,21 @@ def test_nan_points_counted(tmp_path, body_mesh):
     _raises(save_ply(tmp_path / "nan.ply", v), "4 of", "NaN or Inf")
 
 
-def test_millimetres_without_units_is_refused(tmp_path, body_mesh):
+def test_units_are_detected_by_default_and_a_wrong_unit_is_refused(tmp_path, body_mesh):
+    # scanners export millimetres by default: the height of a standing body tells the unit
     path = save_ply(tmp_path / "mm.ply", body_mesh.vertices * 1000.0, body_mesh.faces)
-    text = _raises(path, "1700 units tall", "millimetres", "--units mm")
-    assert "Traceback" not in text
-    cm = save_ply(tmp_path / "cm.ply", body_mesh.vertices * 100.0)
-    _raises(cm, "170 units tall", "centimetres", "--units cm")
+    scan = load_scan(path)
+    _check_body(scan, body_mesh)
+    assert scan.units == "mm" and not scan.units_given and scan.metadata["units_source"] == "detected"
+    cm = load_scan(save_ply(tmp_path / "cm.ply", body_mesh.vertices * 100.0))
+    assert cm.units == "cm" and abs(cm.height_m - HEIGHT) < 1e-3
     # the wrong unit given: says which one fits
-    _raises(path, "--units mm", units="cm")
+    text = _raises(path, "--units mm", units="cm")
+    assert "millimetres" in text and "Traceback" not in text
+    # a body that is not a plausible height in any unit is refused, with or without --units auto
     tiny = save_ply(tmp_path / "tiny.ply", body_mesh.vertices * 0.1)  # a 17 cm figurine
-    _raises(tiny, "0.17 units tall")
+    _raises(tiny, "0.17 units tall", "millimetres")
+    _raises(tiny, "0.17 units tall", units="auto")
 
 
 def test_too_few_points_and_no_points(tmp_path, body_mesh):
@@ -210,16 +215,15 @@ def test_bad_arguments(tmp_path, body_mesh):
 from bodies.scan import UP_ROTATIONS, CleanSettings, clean_scan, detect_up, voxel_decimate  # noqa: E402
 
 
-def test_units_auto_accepts_and_default_refuses_naming_auto(tmp_path, body_mesh):
+def test_units_auto_is_the_default(tmp_path, body_mesh):
     path = save_ply(tmp_path / "mm.ply", body_mesh.vertices * 1000.0, body_mesh.faces)
-    text = _raises(path, "1700 units tall", "millimetres", "--units mm")
-    assert "--units auto" in text
-    scan = load_scan(path, units="auto")
-    _check_body(scan, body_mesh)
-    assert scan.units == "mm" and not scan.units_given and scan.metadata["units_detected"] == "mm"
-    assert scan.metadata["units_source"] == "detected"
+    for units in (None, "auto"):
+        scan = load_scan(path, units=units)
+        assert scan.units == "mm" and scan.metadata["units_detected"] == "mm"
+        assert scan.metadata["units_source"] == "detected" and scan.source_info()["units_assumed"]
+    assert load_scan(path, units="mm").metadata["units_source"] == "given"
     giant = save_ply(tmp_path / "giant.ply", body_mesh.vertices * 5.0)  # 8.5 units: no unit fits
-    _raises(giant, "units tall", units="auto")
+    _raises(giant, "8.5 units tall", "centimetres")
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -74,9 +75,14 @@ def test_fit_nan_file(tmp_path):
 def test_fit_millimetre_mesh(tmp_path, anny_model):
     p = tmp_path / "mm.ply"
     _write_ply_points(p, _body_points(anny_model, 1000.0))
-    r = atelier("fit", str(p), "--out", str(tmp_path / "twin"))
+    r = atelier("fit", str(p), "--out", str(tmp_path / "twin"), "--iterations", "4")
+    assert r.returncode == 0, r.stderr
+    assert "units: mm (detected)" in r.stdout + r.stderr
+    report = json.loads((tmp_path / "twin" / "fit_report.json").read_text())
+    assert report["units"] == "mm" and report["scan_info"]["units_source"] == "detected"
+    r = atelier("fit", str(p), "--out", str(tmp_path / "twin_cm"), "--units", "cm")
     _assert_clean_failure(r, "--units mm")
-    assert not (tmp_path / "twin" / "twin.json").exists()
+    assert not (tmp_path / "twin_cm" / "twin.json").exists()
 
 
 def test_fit_batch_fits_each_scan_and_reports_the_bad_one(tmp_path, anny_model):
