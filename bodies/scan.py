@@ -9,11 +9,11 @@ back into the file's own units and axes).
 
 Units and up axis:
 
-- ``units="auto"`` (the default) detects the unit from the body's height: a standing person is
-  0.5-2.5 in metres, 50-250 in centimetres and 500-2500 in millimetres, ranges that do not
-  overlap, so at most one unit fits (scanners often export millimetres). A scan whose height fits
-  no unit is refused, saying why. ``"m"``, ``"cm"``, ``"mm"`` override the detection; a body
-  outside 0.5-2.5 m after conversion is refused.
+- ``units="auto"`` (the default) detects the unit from the body's height: 0.5-2.5 in metres,
+  39.4-98.5 in inches, 98.5-250 in centimetres, 500-2500 in millimetres (:data:`DETECT_RANGES`;
+  scanners often export millimetres). A scan whose height fits no unit is refused, saying why.
+  ``"m"``, ``"cm"``, ``"mm"``, ``"in"`` override the detection; a body outside 0.5-2.5 m after
+  conversion is refused.
 - ``up="auto"`` (the default) detects which file axis points up, sign included (``x``, ``y``,
   ``z``, ``-x``, ``-y``, ``-z``): from a floor or turntable plane when the scan has one (its
   normal, towards the body), otherwise from the body's extent (the longest axis; between two
@@ -45,10 +45,16 @@ from engine.storage import file_sha256
 from engine.types import PathLikeStr
 
 #: metres per unit for each accepted length unit.
-UNIT_SCALE = {"m": 1.0, "cm": 0.01, "mm": 0.001}
-UNIT_WORDS = {"m": "metres", "cm": "centimetres", "mm": "millimetres"}
+UNIT_SCALE = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254}
+UNIT_WORDS = {"m": "metres", "cm": "centimetres", "mm": "millimetres", "in": "inches"}
 #: a whole body must be this tall (metres, along the up axis) to be fitted.
 HEIGHT_RANGE_M = (0.5, 2.5)
+#: heights (file units) from which each unit is detected, so that at most one fits. Inches and
+#: centimetres overlap: 40-98 units is a 1.0-2.5 m person in inches or a 0.4-1 m child in
+#: centimetres. Scans are of adults far more often (a 68-unit scan read as centimetres gave a 68 cm
+#: twin with 141 cm shoulders), so those heights read as inches; a body under 1 m in centimetres
+#: needs ``--units cm``.
+DETECT_RANGES = {"m": (0.5, 2.5), "in": (39.4, 98.5), "cm": (98.5, 250.0), "mm": (500.0, 2500.0)}
 #: fewer points than this is too sparse to fit a body to.
 MIN_POINTS = 500
 #: file suffixes read through trimesh, and those read here directly.
@@ -170,7 +176,7 @@ def load_scan(path: PathLikeStr, units: str | None = "auto", up: str = "auto") -
     path = Path(path)
     units = "auto" if units is None else str(units).lower()
     if units not in UNIT_CHOICES:
-        raise InputError(f"unknown unit {units!r} for {path}", hint="pass --units m, cm, mm or auto")
+        raise InputError(f"unknown unit {units!r} for {path}", hint="pass --units m, cm, mm, in or auto")
     up = str(up).lower()
     if up not in UP_CHOICES:
         raise InputError(
@@ -288,11 +294,10 @@ def _robust_height(points: np.ndarray) -> float:
 
 
 def detect_units(height: float) -> str | None:
-    """The unit ("m", "cm", "mm") in which a body ``height`` (file units) is 0.5-2.5 m, or None.
-    The three ranges do not overlap, so at most one unit fits."""
-    lo, hi = HEIGHT_RANGE_M
-    for u in ("m", "cm", "mm"):
-        if lo <= height * UNIT_SCALE[u] <= hi:
+    """The unit ("m", "in", "cm", "mm") a body ``height`` (file units) is read in, or None: the
+    one of :data:`DETECT_RANGES` it falls in (the ranges do not overlap)."""
+    for u, (lo, hi) in DETECT_RANGES.items():
+        if lo <= height <= hi:
             return u
     return None
 
@@ -379,8 +384,8 @@ def _check_height(path: Path, points_m: np.ndarray, units: str | None, up: str, 
                 hint=up_hint,
             )
         raise InputError(
-            f"{msg} along the up axis ({up}); a whole body is {lo}-{hi} m tall in metres, "
-            f"{lo * 100:.0f}-{hi * 100:.0f} in centimetres or {lo * 1000:.0f}-{hi * 1000:.0f} in millimetres",
+            f"{msg} along the up axis ({up}); a whole body is detected at "
+            + ", ".join(f"{a:g}-{b:g} in {UNIT_WORDS[u]}" for u, (a, b) in DETECT_RANGES.items()),
             hint="check that the file holds one whole standing body, and pass --units and --up to match it",
         )
     msg = f"{path}: scan is {height:.3g} m tall with --units {used} ({raw:.4g} {used}), outside {lo}-{hi} m"

@@ -97,9 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
                                            "each twin goes to DIR/<scan name>/ (seeded seed+i) and DIR/batch.json "
                                            "lists them")
     p.add_argument("--out", required=True, help="output folder for the twin")
-    p.add_argument("--units", choices=["auto", "m", "cm", "mm"], default="auto",
-                   help="units of the scan (default auto: detected from the body's height, 0.5-2.5 m, 50-250 cm or "
-                        "500-2500 mm; a scan that fits none is refused); m, cm or mm override the detection")
+    p.add_argument("--units", choices=["auto", "m", "cm", "mm", "in"], default="auto",
+                   help="units of the scan (default auto: detected from the body's height, 0.5-2.5 m, 39.4-98.5 in, "
+                        "98.5-250 cm or 500-2500 mm; a scan that fits none is refused); m, cm, mm or in override it")
     p.add_argument("--up", choices=["auto", "y", "z", "-y", "-z", "x", "-x"], default="auto",
                    help="up axis of the scan (default auto: detected)")
     p.add_argument("--iterations", type=int, default=None, help="optimiser steps (default: the fitter's own)")

@@ -226,6 +226,18 @@ def test_units_auto_is_the_default(tmp_path, body_mesh):
     _raises(giant, "8.5 units tall", "centimetres")
 
 
+def test_inches_are_detected_and_can_be_given(tmp_path, body_mesh):
+    # a 1.7 m body in inches is 67 units tall: read as centimetres it was a 67 cm twin
+    path = save_ply(tmp_path / "in.ply", body_mesh.vertices / 0.0254, body_mesh.faces)
+    scan = load_scan(path)
+    _check_body(scan, body_mesh)
+    assert scan.units == "in" and scan.metadata["units_source"] == "detected"
+    assert load_scan(path, units="in").units_given
+    # a small body in centimetres is still possible, when said
+    child = save_ply(tmp_path / "child.ply", body_mesh.vertices * 50.0)  # 85 units: a 0.85 m child in cm
+    assert load_scan(child).units == "in" and abs(load_scan(child, units="cm").height_m - 0.85) < 0.01
+
+
 @pytest.fixture(scope="module")
 def anny_bodies(anny_model):
     from bodies.poses import pose_preset
