@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -31,6 +32,24 @@ def _log_tail(path: Path, lines: int = 30) -> str:
     return "\n".join(text[-lines:])
 
 
+def _pump(stream, log, progress) -> None:
+    """Copy the worker's output to the log, feeding ``PROGRESS`` lines to ``progress``."""
+    for raw in stream:
+        log.write(raw)
+        log.flush()
+        if progress is not None and raw.startswith(b"PROGRESS "):
+            progress(raw[9:].decode(errors="replace").strip())
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL the worker's whole process group (it runs in a session of its own) and reap it."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
 def run_blender_job(
     kind: str,
     spec: dict,
@@ -52,6 +71,9 @@ def run_blender_job(
 
     Raises:
         JobError: the worker crashed, timed out or reported an error; the message names the log.
+
+    The worker never outlives the caller: a time-out or Ctrl-C kills its process group, and the
+    worker itself exits when the calling process dies (even by SIGKILL).
     """
     if kind not in JOBS:
         raise ValueError(f"unknown Blender job kind {kind!r}; known: {sorted(JOBS)}")
@@ -68,6 +90,7 @@ def run_blender_job(
     # The worker must import this same checkout of Atelier.
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["ATELIER_PARENT_PID"] = str(os.getpid())  # the worker dies with this process (worker._die_with_parent)
     cmd = [sys.executable, "-u", "-m", "engine.blender.worker", str(spec_path)]
     start = time.monotonic()
     with open(log_path, "ab") as log:
@@ -76,31 +99,36 @@ def run_blender_job(
         proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, start_new_session=True
         )
+        # The worker's output is read on a thread, so the time limit holds however the worker
+        # behaves: silent, busy in C, or ignoring signals (it is killed with its process group).
+        reader = threading.Thread(target=_pump, args=(proc.stdout, log, progress), daemon=True)
+        reader.start()
         try:
-            assert proc.stdout is not None
-            for raw in proc.stdout:
-                log.write(raw)
-                if progress is not None and raw.startswith(b"PROGRESS "):
-                    progress(raw[9:].decode(errors="replace").strip())
-                if time.monotonic() - start > timeout:
-                    raise subprocess.TimeoutExpired(cmd, timeout)
-            proc.wait(timeout=max(1.0, timeout - (time.monotonic() - start)))
+            while True:
+                try:
+                    proc.wait(timeout=min(1.0, max(0.05, timeout - (time.monotonic() - start))))
+                    break
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() - start > timeout:
+                        raise
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+            _kill_group(proc)
+            reader.join(timeout=5)
             raise JobError(
-                f"Blender {kind} job timed out after {timeout:.0f} s",
-                hint=f"see {log_path}; raise the time limit or lower the resolution",
+                f"Blender {kind} job timed out after {timeout:.0f} s; its output is kept in {log_path}",
+                hint="raise the time limit (--timeout) or lower the resolution",
                 log_path=log_path,
             ) from None
-        except KeyboardInterrupt:
-            # Forward the interrupt to Blender, then let the caller stop.
-            os.killpg(proc.pid, signal.SIGINT)
+        except BaseException:
+            # Ctrl-C (or any other exit of the caller): forward the interrupt to Blender, then stop
             try:
+                os.killpg(proc.pid, signal.SIGINT)
                 proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+            _kill_group(proc)
             raise
+        reader.join(timeout=10)
 
     result = None
     if result_path.exists():

@@ -7,14 +7,43 @@ named in the job file. The exit code is 0 when the job succeeded, 1 when it repo
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import json
+import os
+import signal
 import sys
+import threading
+import time
 import traceback
 from pathlib import Path
 
 
+def _die_with_parent() -> None:
+    """Exit when the process that started this worker dies, even by SIGKILL: the kernel sends
+    SIGKILL on the parent's death (Linux prctl PR_SET_PDEATHSIG); elsewhere a thread watches
+    the parent id. The worker runs in a session of its own, so nothing else would stop it."""
+    expected = int(os.environ.get("ATELIER_PARENT_PID", "0") or 0)
+    if not expected:
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == expected:
+            time.sleep(1.0)
+        os._exit(3)
+
+    if os.getppid() != expected:  # the parent died before the signal was armed
+        os._exit(3)
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main(argv: list[str]) -> int:
+    _die_with_parent()
     job_path = Path(argv[0])
     job = json.loads(job_path.read_text())
     result_path = Path(job["result"])
