@@ -37,9 +37,35 @@ def _add_model(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _count(lo: int, hi: int, what: str):
+    """An argparse type: an integer in [lo, hi], refused with a message naming the limits."""
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of {what}") from None
+        if not lo <= n <= hi:
+            raise argparse.ArgumentTypeError(f"{n} {what} is outside {lo}-{hi}")
+        return n
+    return parse
+
+
+def _format(text: str):
+    """An argparse type: a channel format spec, checked before any work is done."""
+    from .render.formats import parse_format
+
+    try:
+        return parse_format(text)
+    except AtelierError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _add_render_opts(p: argparse.ArgumentParser, default_size: int) -> None:
-    p.add_argument("--views", type=int, default=8, help="number of turntable views (default 8)")
-    p.add_argument("--size", type=int, default=default_size, help=f"image width and height in pixels (default {default_size})")
+    from .render.formats import MAX_SIDE
+
+    p.add_argument("--views", type=_count(1, 720, "views"), default=8, help="number of turntable views (default 8)")
+    p.add_argument("--size", type=_count(16, MAX_SIDE, "pixels"), default=default_size,
+                   help=f"image width and height in pixels, 16-{MAX_SIDE} (default {default_size})")
     p.add_argument(
         "--renderer",
         default="all",
@@ -165,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     shots.add_argument("--shots", default=None,
                        help="comma list: front, back, left, right, three-quarter, turntable:N, detail-head, "
                             "detail-upper-body, detail-waist, ... (default front,three-quarter,left,back,right)")
-    shots.add_argument("--format", action="append", default=None, metavar="ASPECT@PX",
+    shots.add_argument("--format", action="append", default=None, metavar="ASPECT@PX", type=_format,
                        help="channel format, e.g. 1:1@1080, 4:5@1350, 9:16@1920, 16:9@1920x1080 (repeatable)")
     shots.add_argument("--look", default=None, help="look preset: studio, ecommerce, campaign")
     shots.add_argument("--outputs", default=None, help="extra outputs, comma list of depth, normals, mask")

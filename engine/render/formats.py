@@ -17,6 +17,9 @@ ASPECTS: dict[str, tuple[int, int]] = {"1:1": (1, 1), "4:5": (4, 5), "9:16": (9,
 
 #: Long side used when a spec gives none, pixels.
 DEFAULT_LONG_SIDE = 1080
+#: Largest image side, pixels, on every surface (CLI, scene and campaign files): 8192² RGBA is
+#: 256 MiB in memory before the renderer's own buffers.
+MAX_SIDE = 8192
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,8 @@ def make_format(aspect: str, width: int | None = None, height: int | None = None
     """A format of a named aspect ratio at a chosen size (give at most one of width, height, long_side).
 
     Raises:
-        InputError: unknown aspect ratio, several sizes given, or a size below 8 pixels.
+        InputError: unknown aspect ratio, several sizes given, or a side below 8 or above
+            :data:`MAX_SIDE` pixels.
     """
     if aspect not in ASPECTS:
         raise InputError(f"unknown aspect ratio {aspect!r}", hint=f"choose one of {', '.join(ASPECTS)}")
@@ -67,6 +71,9 @@ def make_format(aspect: str, width: int | None = None, height: int | None = None
             w, h = int(round(ls * aw / ah)), ls
     if min(w, h) < 8:
         raise InputError(f"format {aspect} at {w}x{h} pixels is too small (at least 8 pixels a side)")
+    if max(w, h) > MAX_SIDE:
+        raise InputError(f"format {aspect} at {w}x{h} pixels is too large (at most {MAX_SIDE} pixels a side)",
+                         hint=f"give a long side up to {MAX_SIDE}, e.g. {aspect}@{min(max(w, h), 4096)}")
     return Format(aspect, w, h)
 
 

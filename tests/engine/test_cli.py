@@ -108,3 +108,11 @@ def test_drape_without_twin(tmp_path):
 def test_render_without_drape(tmp_path):
     r = atelier("render", str(tmp_path / "none"), "--out", str(tmp_path / "r"))
     _assert_clean_failure(r, "atelier drape")
+
+
+@pytest.mark.parametrize("option", [["--format", "1:1@100000"], ["--size", "100000"], ["--format", "1:1@10x"],
+                                    ["--views", "0"]])
+def test_render_refuses_impossible_sizes_before_any_work(tmp_path, option):
+    r = atelier("render", str(tmp_path / "missing"), "--out", str(tmp_path / "r"), *option)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert option[0] in r.stderr and not (tmp_path / "r").exists()
