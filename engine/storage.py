@@ -9,6 +9,7 @@ file written into it is 0600, readable by its owner only."""
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -53,16 +54,39 @@ def output_mode(folder: PathLikeStr) -> int:
     return 0o600 if is_private(folder) else 0o666 & ~umask()
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def _remove_stale_parts(path: Path) -> None:
+    """Remove temporary files of ``path`` left by a writer that was killed (kill -9, power loss):
+    their names carry the writer's pid, and a file whose writer is gone is never completed."""
+    for part in path.parent.glob(f".{glob.escape(path.stem)}.*.part{glob.escape(path.suffix)}"):
+        pid = part.name[len(path.stem) + 2:].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                part.unlink()
+
+
 @contextlib.contextmanager
 def atomic_path(path: PathLikeStr) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` if the block succeeds.
 
-    The temporary name keeps the suffix so writers that pick a format by suffix still work. The
+    The temporary name keeps the suffix so writers that pick a format by suffix still work, and
+    carries the writer's pid: the temporary files of a writer that was killed are removed by the
+    next write of the same path. The
     file gets :func:`output_mode` (the umask's mode, or 0600 in a private folder) before the rename.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".part{path.suffix}", dir=path.parent)
+    _remove_stale_parts(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}.", suffix=f".part{path.suffix}", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:

@@ -59,3 +59,24 @@ def test_fit_of_a_real_scan_is_private_and_a_synthetic_one_is_not(tmp_path, anny
     fit_to_folder(anny_model, synth, tmp_path / "synthetic", iterations=2, settings=cfg)
     assert _mode(tmp_path / "synthetic") == 0o755
     assert {_mode(f) for f in (tmp_path / "synthetic").iterdir()} == {0o644}
+
+
+def test_a_killed_writers_part_file_is_removed_by_the_next_write(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    target = tmp_path / "image.png"
+    code = ("import sys, time; from engine.storage import atomic_path\n"
+            f"with atomic_path({str(target)!r}) as tmp:\n"
+            "    open(tmp, 'wb').close(); print(tmp, flush=True); time.sleep(60)\n")
+    writer = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    part = writer.stdout.readline().strip()
+    assert os.path.exists(part) and os.path.getsize(part) == 0
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait()
+    assert os.path.exists(part) and not target.exists()  # kill -9 leaves the 0-byte .part
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"png")
+    assert target.read_bytes() == b"png" and not os.path.exists(part)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["image.png"]
