@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from . import __version__
 from .errors import AtelierError
@@ -224,6 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: --out suffixes of the commands that write one file (garment show, scene export); others write folders.
+_FILE_OUTPUTS = (".svg", ".blend", ".glb")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -233,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "smplx_dir", None):
         os.environ["ATELIER_SMPLX_DIR"] = args.smplx_dir
     try:
+        if getattr(args, "out", None):  # outputs are checked before the work, not after it
+            from .storage import check_output
+
+            check_output(args.out, folder=Path(args.out).suffix.lower() not in _FILE_OUTPUTS)
         if args.command in ("twins", "ledger"):
             from .rights import cli as rights_cli
 

@@ -99,6 +99,31 @@ def atomic_path(path: PathLikeStr) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+def check_output(path: PathLikeStr, folder: bool = True) -> Path:
+    """Check, before any work, that ``path`` can be written: a folder (``folder=True``) is not an
+    existing file, a file is not an existing folder, and the nearest existing folder above it is
+    writable. Returns the path.
+
+    Raises:
+        InputError: naming the path and what to give instead.
+    """
+    from .errors import InputError
+
+    path = Path(path)
+    if folder and path.exists() and not path.is_dir():
+        raise InputError(f"{path} is a file, not a folder", hint="give --out a new or existing folder")
+    if not folder and path.is_dir():
+        raise InputError(f"{path} is a folder, not a file", hint="give --out a file name")
+    above = path if folder and path.is_dir() else path.parent
+    while not above.exists() and above != above.parent:
+        above = above.parent
+    if not above.is_dir():
+        raise InputError(f"cannot make {path}: {above} is a file", hint="give --out a path under a folder")
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write into {above} (permission denied)", hint="give --out a folder you can write to")
+    return path
+
+
 def write_json(path: PathLikeStr, data) -> Path:
     """Write ``data`` as indented JSON, atomically. Returns the path."""
     path = Path(path)

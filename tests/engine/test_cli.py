@@ -116,3 +116,15 @@ def test_render_refuses_impossible_sizes_before_any_work(tmp_path, option):
     r = atelier("render", str(tmp_path / "missing"), "--out", str(tmp_path / "r"), *option)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert option[0] in r.stderr and not (tmp_path / "r").exists()
+
+
+def test_out_is_checked_before_the_work(tmp_path, anny_model):
+    scan = tmp_path / "s.ply"
+    _write_ply_points(scan, _body_points(anny_model))
+    taken = tmp_path / "taken"
+    taken.write_text("a file, not a folder")
+    r = atelier("fit", str(scan), "--out", str(taken))
+    _assert_clean_failure(r, "is a file, not a folder")
+    assert "fitting" not in r.stdout  # refused before the fit started
+    r = atelier("fit", str(scan), "--out", str(taken / "twin"))
+    _assert_clean_failure(r, "is a file")
