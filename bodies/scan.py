@@ -189,6 +189,12 @@ def load_scan(path: PathLikeStr, units: str | None = "auto", up: str = "auto") -
         raise InputError(f"{path}: is a folder, not a scan file", hint=f"pass one scan file ({', '.join(SUPPORTED)})")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: empty file (0 bytes)", hint="the export or copy probably failed; export the scan again")
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise InputError(f"{path}: permission denied (the file cannot be read)",
+                         hint="ask its owner for read access, or copy it somewhere you can read") from None
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise InputError(
