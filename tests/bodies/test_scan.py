@@ -260,6 +260,10 @@ def test_up_axis_detected_for_every_axis(anny_bodies, label):
             assert method == "asymmetry"  # arm span and height are both long
 
 
+#: the capsule has no head: cleaning is tested on it without the standing-person check
+CAPSULE = CleanSettings(check_body=False)
+
+
 def test_floor_found_and_removed_with_its_height(tmp_path, body_mesh):
     rng = np.random.default_rng(0)
     r = 0.6 * np.sqrt(rng.random(3000))
@@ -269,18 +273,18 @@ def test_floor_found_and_removed_with_its_height(tmp_path, body_mesh):
     zup = canonical_to_blender(pts) * 100.0  # Blender axes, centimetres
     scan = load_scan(save_ply(tmp_path / "floor.ply", zup), units="auto")
     assert scan.up == "z" and scan.metadata["up_method"] == "floor" and scan.units == "cm"
-    clean = clean_scan(scan)
+    clean = clean_scan(scan, CAPSULE)
     rep = clean.metadata["cleaning"]
     assert rep["floor"] is not None and abs(clean.floor_y + 0.01) < 0.003
     assert rep["floor_points"] >= 3000 and rep["floor_points"] < 3000 + 0.05 * len(body_mesh.vertices)
     assert clean.points[:, 1].min() > -0.002
-    kept = clean_scan(scan, CleanSettings(remove_floor=False))
+    kept = clean_scan(scan, CleanSettings(remove_floor=False, check_body=False))
     assert kept.metadata["cleaning"]["floor"] is None and kept.n_points == scan.n_points
 
 
 def test_no_floor_on_a_body_alone(body_mesh, tmp_path):
     scan = load_scan(save_ply(tmp_path / "b.ply", body_mesh.vertices, body_mesh.faces))
-    clean = clean_scan(scan)
+    clean = clean_scan(scan, CAPSULE)
     assert clean.metadata["cleaning"]["floor"] is None and clean.floor_y is None
     assert clean.n_points == scan.n_points and clean.faces is not None
 
@@ -292,7 +296,7 @@ def test_stray_clusters_removed(tmp_path, body_mesh):
     specks = rng.uniform(-2, 2, (5, 3)) + [0, 3.5, 0]
     pts = np.vstack([body_mesh.vertices, blob, specks])
     scan = load_scan(save_ply(tmp_path / "c.ply", pts[: len(body_mesh.vertices) + 10]), up="y")
-    clean = clean_scan(scan)
+    clean = clean_scan(scan, CAPSULE)
     assert clean.metadata["cleaning"]["cluster_points"] == 10
     assert clean.n_points == len(body_mesh.vertices)
     # far specks above the head do not change the height used for units
@@ -328,3 +332,35 @@ def test_large_text_point_list_is_read_whole(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("0 0 0\n" * 600 + "0 1.7 0\n1 2 x\n")
     _raises(bad, "line 602")
+
+
+def test_a_box_and_two_people_are_not_fitted_as_one_body(tmp_path, anny_model):
+    from bodies.poses import pose_preset
+
+    out = anny_model(pose=pose_preset(anny_model, "a-pose"))
+    v, f = out.vertices[0].numpy(), out.faces.numpy()
+    # a person passes, saying what was measured
+    one = clean_scan(load_scan(save_ply(tmp_path / "one.ply", v, f)))
+    check = one.metadata["cleaning"]["body_check"]
+    assert 0.2 < check["head_to_shoulder"] < 0.6 and check["width_to_height"] < 0.3
+    # a box as tall as a person (the up axis would otherwise be taken along its longest side)
+    rng = np.random.default_rng(0)
+    box = rng.uniform([-0.3, 0.0, -0.25], [0.3, 1.7, 0.25], (20000, 3))
+    text = _clean_raises(save_ply(tmp_path / "box.ply", box), "does not look like a standing person", up="y")
+    assert "shoulder" in text
+    # two people 14 cm apart
+    two = np.vstack([v, v + [float(np.ptp(v[:, 0])) + 0.14, 0.0, 0.0]])
+    _clean_raises(save_ply(tmp_path / "two.ply", two), "does not look like one standing person", "several people")
+    # ... also when told the up axis, and when they stand one behind the other
+    _clean_raises(save_ply(tmp_path / "two_y.ply", two), "several people", up="y")
+    behind = np.vstack([v, v + [0.0, 0.0, float(np.ptp(v[:, 2])) + 0.14]])
+    _clean_raises(save_ply(tmp_path / "behind.ply", behind), "several people", up="y")
+
+
+def _clean_raises(path, *words, **load):
+    with pytest.raises(InputError) as info:
+        clean_scan(load_scan(path, **load))
+    text = str(info.value) + " " + (info.value.hint or "")
+    for w in words:
+        assert w in text, text
+    return text
