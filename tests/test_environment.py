@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sysconfig
 from importlib import metadata
 from pathlib import Path
 
@@ -23,7 +24,10 @@ def _locked() -> dict[str, str]:
 
 
 def _installed() -> dict[str, str]:
-    return {_norm(d.metadata["Name"]): d.version for d in metadata.distributions()}
+    # what pip installed into the environment: its site-packages only (ray puts its vendored
+    # psutil and colorama on sys.path when it is imported)
+    paths = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    return {_norm(d.metadata["Name"]): d.version for d in metadata.distributions(path=paths)}
 
 
 def test_lock_pins_the_design_cards_versions():
