@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AtelierError, InputError
-from .progress import Progress, say
-from .storage import json_sha256, read_json, write_json
+from engine.errors import AtelierError, InputError
+from engine.progress import Progress, say
+from engine.storage import json_sha256, read_json, write_json
 
 SKIN = (0.80, 0.64, 0.53, 1.0)
 GARMENT = (0.16, 0.30, 0.55, 1.0)
@@ -94,7 +94,7 @@ def stage_drape(twin_dir: Path, drape_dir: Path, garment: str, stages: Stages, p
     """Twin folder -> drape folder (garment.ply, body.ply, drape_report.json, blender.log)."""
     from garments.drape import drape_twin
 
-    from .storage import file_sha256
+    from engine.storage import file_sha256
 
     if not (twin_dir / "twin.json").exists():
         raise InputError(f"{twin_dir}: no twin.json here", hint="make a twin with `atelier fit SCAN --out DIR` first")
@@ -135,7 +135,7 @@ def stage_drape_mesh(twin_dir: Path, drape_dir: Path, mesh: Path, stages: Stages
     (garment.ply, body.ply, fit.json, dressed.glb, drape_report.json, blender.log)."""
     from garments.imported import drape_imported_twin
 
-    from .storage import file_sha256
+    from engine.storage import file_sha256
 
     if not (twin_dir / "twin.json").exists():
         raise InputError(f"{twin_dir}: no twin.json here", hint="make a twin with `atelier fit SCAN --out DIR` first")
@@ -159,8 +159,8 @@ def stage_drape_mesh(twin_dir: Path, drape_dir: Path, mesh: Path, stages: Stages
 
 def load_dressed(drape_dir: Path):
     """RenderMeshes for the body and garment of a drape folder."""
-    from .meshio import load_ply
-    from .render.scene import RenderMesh
+    from engine.meshio import load_ply
+    from engine.render.scene import RenderMesh
 
     meshes = []
     for name, color in (("body", SKIN), ("garment", GARMENT)):
@@ -218,7 +218,7 @@ def _authorise(consent: Consent, quiet: bool = False, step: str = ""):
     otherwise); (None, None) for a synthetic body. Call it before anything is drawn."""
     if not consent.twin_id:
         return None, None
-    from .rights import Registry, authorise
+    from engine.rights import Registry, authorise
 
     registry = Registry.open(consent.db)
     grant = authorise(registry, consent.twin_id, consent.channel, consent.region)
@@ -234,9 +234,9 @@ def stage_render(drape_dir: Path, out: Path, stages: Stages, views: int = 8, siz
     The twin's consent is checked before anything is drawn (synthetic bodies need none); every
     PNG is then stamped as AI-generated (PNG text + XMP) and, for a real twin, recorded in the
     usage ledger."""
-    from .render.camera import frame_meshes, turntable
-    from .render.contact_sheet import make_contact_sheet
-    from .storage import file_sha256
+    from engine.render.camera import frame_meshes, turntable
+    from engine.render.contact_sheet import make_contact_sheet
+    from engine.storage import file_sha256
 
     if views < 1 or size < 16:
         raise InputError(f"--views {views} --size {size}: need at least 1 view of at least 16 px")
@@ -261,12 +261,12 @@ def stage_render(drape_dir: Path, out: Path, stages: Stages, views: int = 8, siz
                 continue
         progress = Progress(f"{name}", total=len(cameras), quiet=quiet)
         if name == "pyrender":
-            from .render.pyrender_backend import render_pyrender
+            from engine.render.pyrender_backend import render_pyrender
 
             say(f"{step} render   pyrender: {views} views at {size}x{size}", quiet)
             paths = render_pyrender(meshes, cameras, folder, prefix="pyrender")
         else:
-            from .render.blender_backend import render_blender
+            from engine.render.blender_backend import render_blender
 
             say(f"{step} render   blender ({blender_engine}): {views} views at {size}x{size}", quiet)
             paths = render_blender(meshes, cameras, folder, prefix="blender", engine=blender_engine,
@@ -287,7 +287,7 @@ def _disclose_sheet(path: Path, consent: Consent, grant_id, scene_hash: str) -> 
     """A contact sheet is an internal overview, not a delivered image: it carries the AI
     disclosure like every PNG but is not recorded in the ledger (it names no channel or region,
     so ``atelier ledger reconcile`` lists it and does not bill it)."""
-    from .rights.disclosure import stamp_png
+    from engine.rights.disclosure import stamp_png
 
     if consent.twin_id is None:
         info = {"twin_id": "synthetic", "grant_id": "none: synthetic body, no person depicted"}
@@ -300,13 +300,13 @@ def _deliver(paths: list[Path], consent: Consent, registry, scene_hash: str) -> 
     """Stamp the AI disclosure into each PNG; for a real twin also re-check the grant, label per
     channel policy and record each image in the ledger."""
     if consent.twin_id is None:
-        from .rights.disclosure import stamp_png
+        from engine.rights.disclosure import stamp_png
 
         for p in paths:
             stamp_png(p, {"twin_id": "synthetic", "grant_id": "none: synthetic body, no person depicted",
                           "scene_hash": scene_hash, "channel": consent.channel, "region": consent.region})
         return
-    from .rights import authorise_and_stamp
+    from engine.rights import authorise_and_stamp
 
     authorise_and_stamp(registry, consent.twin_id, consent.channel, consent.region, paths, scene_hash,
                         campaign=consent.campaign)
@@ -438,7 +438,7 @@ def render_shots(drape_dir: Path, out: Path, consent: Consent | None, backend: s
                  quiet: bool = False) -> dict:
     """Named shots in channel formats with one backend (engine.render.backends), consent checked
     first, every image stamped (and, for a real twin, recorded) after."""
-    from .render.backends import render_dressed_folder
+    from engine.render.backends import render_dressed_folder
 
     consent = _consent_for(drape_dir, consent)
     registry, grant_id = _authorise(consent, quiet)

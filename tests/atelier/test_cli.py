@@ -8,11 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from engine.cli import build_parser
+from atelier.cli import build_parser
 
 
 def atelier(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+    return subprocess.run([sys.executable, "-m", "atelier.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
 @pytest.mark.parametrize("command", ["demo", "fit", "drape", "render"])

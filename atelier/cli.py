@@ -11,8 +11,8 @@ import argparse
 import os
 import sys
 
-from . import __version__
-from .errors import AtelierError
+from engine import __version__
+from engine.errors import AtelierError
 
 RENDERERS = ("pyrender", "blender")
 
@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default=None, help="rights registry: database URL or SQLite file (default $ATELIER_DB_URL or ./atelier-data/atelier.db)")
     _add_common(p)
 
-    from .rights.cli import add_parsers as add_rights_parsers
+    from engine.rights.cli import add_parsers as add_rights_parsers
 
     add_rights_parsers(sub)
 
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["ATELIER_SMPLX_DIR"] = args.smplx_dir
     try:
         if args.command in ("twins", "ledger"):
-            from .rights import cli as rights_cli
+            from engine.rights import cli as rights_cli
 
             return rights_cli.run(args)
         if args.command == "body":
