@@ -25,7 +25,7 @@ from engine.meshio import load_npz_mesh, save_npz_mesh, save_ply
 from engine.storage import atomic_path, write_json
 
 from .clearance import BodyDistance
-from .drape import MAX_FRAMES
+from .settings import MAX_FRAMES
 from .fabrics import cloth_settings, get_fabric
 from .fit import fit_table, strain
 from .mesher import edge_for_vertices, mesh_pattern
@@ -142,7 +142,7 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
     Returns a :class:`garments.drape.DrapeResult` whose ``report_path`` JSON also has ``size``,
     ``fabric``, ``fit`` and ``strain``.
     """
-    from .drape import MAX_PENETRATION, DrapeResult, penetration, penetration_guard
+    from .settings import MAX_PENETRATION, DrapeResult, penetration, penetration_guard
 
     out, (v, f, j), (rv, rf, rj), settings = drape_inputs(out_dir, body_vertices, body_faces, joints, settings,
                                                            max_frames, rest_body)
@@ -252,7 +252,7 @@ def drape_inputs(out_dir, body_vertices, body_faces, joints, settings, max_frame
     """Checked inputs of a drape: (output folder, created; (v, f, j) posed body; (rv, rf, rj) the
     rest body, the posed one when ``rest_body`` is None; settings, a new DrapeSettings when None,
     with ``max_frames``). Raises InputError on bad shapes."""
-    from .drape import DrapeSettings
+    from .settings import DrapeSettings
 
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)

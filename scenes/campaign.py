@@ -28,6 +28,11 @@ DEFAULT_SIZE = "std"
 DIMENSIONS = ("twin", "outfit", "size", "pose", "shot", "locale", "format")
 
 
+class Refused(Exception):
+    """Raised by an ``authorise`` hook of a campaign run: the cell must not be rendered (e.g. no
+    consent); it ends as ``refused``, neither failed nor retried."""
+
+
 @dataclass(frozen=True)
 class Cell:
     """One image of a campaign.
@@ -285,5 +290,5 @@ def expand_scene(scene: Scene) -> Plan:
     return expand(camp)
 
 
-__all__ = ["Cell", "DIMENSIONS", "DrapeJob", "Estimate", "Plan", "expand", "expand_scene", "make_cell",
+__all__ = ["Cell", "Refused", "DIMENSIONS", "DrapeJob", "Estimate", "Plan", "expand", "expand_scene", "make_cell",
            "scene_to_campaign", "short_hash"]
