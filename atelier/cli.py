@@ -116,20 +116,28 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Cut a library pattern in a size and fabric (or generate a template garment around the twin), sew and "
             "simulate it in Blender (in a separate worker process) with the posed body as collider until it settles. "
+            "Several --garment (or --outfit FILE) drape an outfit in layer order, each layer colliding with the body "
+            "and the layers under it, and the penetration guard checking each against what lies under it; each "
+            "layer's files go to DIR2/layers/<i>-<name>/ and DIR2/garment.ply holds them all. "
             "Or, with --garment-mesh, bring in a garment exported from CLO 3D or Marvelous Designer (OBJ in mm/cm/m, "
             "GLB/glTF), weld its pieces' seams, align it to the twin (exactly with --avatar, the exporter's avatar "
             "exported beside it; else from its bounding box and --region), widen it where the twin is fuller, and drape "
             "it keeping its own rest lengths. "
             "Writes DIR2/garment.ply (canonical frame, per-vertex clearance in mm and, for patterns and imported meshes, "
-            "strain in %), DIR2/body.ply, DIR2/drape_report.json, DIR2/fit.json and DIR2/dressed.glb (patterns and "
-            "imported meshes) and Blender's log. "
+            "strain in %), DIR2/body.ply, DIR2/drape_report.json, DIR2/fit.json, DIR2/dressed.glb, DIR2/outfit.json "
+            "and Blender's log. A template is not graded: it refuses --size. "
             "Fails clearly if the cloth explodes or more than 1% of its vertices end up over 2 mm inside the body."
         ),
     )
     p.add_argument("--twin", required=True, metavar="DIR", help="twin folder written by `atelier fit`")
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--garment", metavar="NAME",
-                      help="garment: a library pattern (`atelier garment list`) or a template (tube-dress, skirt)")
+    what.add_argument("--garment", metavar="NAME", action="append",
+                      help="garment: a library pattern (`atelier garment list`) or a template (tube-dress, skirt); "
+                           "repeat it for an outfit, innermost first (--garment straight-trousers --garment t-shirt: "
+                           "the T-shirt is draped over the draped trousers)")
+    what.add_argument("--outfit", metavar="FILE",
+                      help="or an outfit file (.toml/.json/.yaml: name and a [[garments]] list, each with garment, "
+                           "size, fabric, colour, layer; see docs/scripting.md)")
     what.add_argument("--garment-mesh", metavar="FILE",
                       help="or a garment mesh made elsewhere (.obj, .glb, .gltf exported from CLO 3D, Marvelous Designer "
                            "or any 3D tool), draped as it was sewn")

@@ -88,27 +88,37 @@ def stage_fit(scan_path: Path, twin_dir: Path, stages: Stages, model_name: str =
     return read_json(report_path)
 
 
-def stage_drape(twin_dir: Path, drape_dir: Path, garment: str, stages: Stages, pose=None, resolution=None,
+def stage_drape(twin_dir: Path, drape_dir: Path, garment, stages: Stages, pose=None, resolution=None,
                 max_frames=None, timeout: float = 900.0, quiet: bool = False, step: str = "[3/4]",
                 extra: dict | None = None) -> dict:
-    """Twin folder -> drape folder (garment.ply, body.ply, drape_report.json, blender.log)."""
-    from garments.drape import drape_twin
+    """Twin folder -> drape folder (garment.ply, body.ply, fit.json, dressed.glb, drape_report.json,
+    blender.log). ``garment``: a garment name (``extra`` may hold its size and fabric) or a
+    :class:`garments.outfit.Outfit` (then ``layers/<i>-<name>/`` hold each layer's drape)."""
+    from garments.outfit import Outfit, drape_twin
 
     from engine.storage import file_sha256
 
     if not (twin_dir / "twin.json").exists():
         raise InputError(f"{twin_dir}: no twin.json here", hint="make a twin with `atelier fit SCAN --out DIR` first")
     extra = dict(extra or {})
-    inputs = {"twin": file_sha256(twin_dir / "twin.json"), "garment": garment, "pose": pose,
+    if isinstance(garment, Outfit):
+        what_in = garment.to_dict()
+        for g in what_in["garments"]:
+            if g.get("kind") == "mesh":
+                g["sha256"] = file_sha256(g["garment"])
+        label = " over ".join(r.name for r in reversed(garment.layered()))
+    else:
+        what_in, label = garment, f"a {garment}"
+    inputs = {"twin": file_sha256(twin_dir / "twin.json"), "garment": what_in, "pose": pose,
               "resolution": resolution, "max_frames": max_frames, **{k: str(v) for k, v in extra.items()}}
-    outputs = [drape_dir / "garment.ply", drape_dir / "body.ply", drape_dir / "drape_report.json"]
+    outputs = [drape_dir / n for n in ("garment.ply", "body.ply", "drape_report.json", "fit.json", "dressed.glb")]
     kw = dict(extra)
     if resolution:
         kw["resolution"] = resolution
     if max_frames:
         kw["max_frames"] = max_frames
     return _drape_stage(stages, inputs, outputs, drape_dir, step, quiet,
-                        f"simulating a {garment} in Blender (worker process; log: {drape_dir / 'blender.log'})",
+                        f"simulating {label} in Blender (worker process; log: {drape_dir / 'blender.log'})",
                         lambda progress: drape_twin(twin_dir, garment, drape_dir, pose=pose, timeout=timeout,
                                                     progress=progress, **kw))
 
@@ -421,16 +431,46 @@ def run_drape(args) -> int:
               f"{report.get('import', {}).get('welded_vertices', 0)} seam vertices welded, placed by {place.get('method')}, "
               f"{report.get('frames')} frames, penetration {report.get('penetration_pct', 0):.2f} %)")
         return 0
-    report = stage_drape(twin, out, args.garment, Stages(out), pose=args.pose, resolution=args.resolution,
+    outfit = outfit_from_args(args)
+    report = stage_drape(twin, out, outfit, Stages(out), pose=args.pose, resolution=args.resolution,
                          max_frames=args.max_frames, timeout=args.timeout, quiet=args.quiet, step="",
-                         extra=drape_kwargs(args))
-    print(f"draped {report.get('garment')} written to {out}/garment.ply ({report.get('vertices')} vertices, "
-          f"{report.get('frames')} frames, penetration {report.get('penetration_pct', 0):.2f} %)")
+                         extra={"settings": drape_kwargs(args)["settings"]} if args.no_turn_up else None)
+    if len(outfit.garments) == 1:
+        print(f"draped {report.get('garment')} written to {out}/garment.ply ({report.get('vertices')} vertices, "
+              f"{report.get('frames')} frames, penetration {report.get('penetration_pct', 0):.2f} %)")
+    else:
+        print(f"draped outfit {report.get('garment')} written to {out}/garment.ply ({report.get('vertices')} vertices "
+              f"in {len(report.get('layers', []))} layers; each layer in {out}/layers/):")
+        for layer in report.get("layers", []):
+            below = layer.get("penetration_of_layers_below_pct") or {}
+            print(f"  {layer['name']}: {layer['vertices']} vertices, {layer['frames']} frames, {layer['seconds']:.0f} s, "
+                  f"penetration {layer['penetration_pct']:.2f} % of the body"
+                  + "".join(f", {v:.2f} % of {k}" for k, v in below.items()))
     turned = report.get("turned_up_cm") or {}
     if turned:
         print("  longer than the body, turned up: " + ", ".join(f"{k.replace('_', ' ')} {v} cm" for k, v in sorted(turned.items()))
               + " (fit.json turned_up_cm)")
     return 0
+
+
+def outfit_from_args(args):
+    """The :class:`garments.outfit.Outfit` of ``atelier drape``: ``--outfit FILE``, or the
+    ``--garment`` names (repeatable, innermost first) with ``--size`` and ``--fabric`` applied
+    to each garment that takes them."""
+    from garments.cli import drape_kwargs
+    from garments.outfit import Outfit
+
+    kw = drape_kwargs(args)
+    if getattr(args, "outfit", None):
+        outfit = Outfit.load(args.outfit)
+        if kw.get("size") or kw.get("fabric"):
+            from dataclasses import replace
+
+            reqs = [replace(g, size=g.size or (kw.get("size") if g.kind == "pattern" else None),
+                            fabric=g.fabric or kw.get("fabric")) for g in outfit.garments]
+            outfit = Outfit(tuple(reqs), name=outfit.name)
+        return outfit
+    return Outfit.of(*args.garment, size=kw.get("size"), fabric=kw.get("fabric"))
 
 
 def render_shots(drape_dir: Path, out: Path, consent: Consent | None, backend: str = "auto", shots=None,

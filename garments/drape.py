@@ -9,8 +9,13 @@ the draped cloth against the body: the share of cloth vertices more than 2 mm in
   (signed distance to the body, mm, negative inside);
 - ``garment.npz``: ``vertices`` (V, 3) float32, ``faces`` (F, 3) int64, ``rest_vertices``,
   ``pin``, ``clearance_mm``;
+- ``fit.json``: the clearance to the body (a template has no pattern: no ease table or strain);
+- ``dressed.glb``: the body and the garment as two meshes;
 - ``drape_report.json``: what was draped and how it went;
 - ``blender.log``: Blender's output (kept on success and failure).
+
+A template is not graded: a size is refused (its settings, e.g. ``ease``, shape it). Garments of
+every kind, and outfits of several, are requested through :mod:`garments.outfit`.
 """
 
 from __future__ import annotations
@@ -101,6 +106,14 @@ def drape_garment(
         return drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolution=resolution,
                              max_frames=max_frames, timeout=timeout, progress=progress, settings=settings,
                              size=size, fabric=fabric, rest_body=rest_body, colliders=colliders)
+    if size is not None:
+        raise InputError(f"template {garment if isinstance(garment, str) else garment.name!r} is not graded, so it "
+                         f"cannot take size {size!r}",
+                         hint="shape a template with its settings (e.g. ease in metres) or drape a library pattern "
+                              "(`atelier garment list`), which grades to XS..XXL or mtm")
+    if rest_body is not None:
+        raise InputError("a template is generated around the posed body; it cannot drape from a rest pose",
+                         hint="leave rest_body out, or drape a library pattern")
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     v = np.asarray(body_vertices, dtype=np.float32)
@@ -138,6 +151,12 @@ def drape_garment(
         "collision_settings": dict(settings.collision),
         "garment": cloth.name,
     }
+    if colliders:
+        # layering: the body and the draped layers below collide with the cloth
+        from .dress import layer_collider_specs
+
+        spec["colliders"] = [{"path": str(body_npz), "decimate": settings.decimate, "thickness_outer": 0.003,
+                              "friction": 5.0}] + layer_collider_specs(out, colliders)
     from engine.blender import run_blender_job
 
     t0 = time.monotonic()
@@ -165,77 +184,38 @@ def drape_garment(
     result = DrapeResult.from_job(job, seconds, pen, out, garment=cloth.name, vertices=draped, faces=cloth.faces,
                                   clearance_mm=clearance_mm, measurements=meas.to_dict(), ply_path=ply_path,
                                   npz_path=npz_path, log_path=log_path)
+    fit = template_fit(cloth.name, fabric, clearance_mm, meas)
+    write_json(out / "fit.json", fit)
+    from .dress import export_glb
+
+    export_glb(out / "dressed.glb", [("body", v, f, (224, 186, 160, 255)), ("garment", draped, cloth.faces, (42, 77, 140, 255))])
     report = result.report()
     report["garment_params"] = cloth.params
     report["simulation"] = {k: val for k, val in asdict(settings).items()}
     report["blender_version"] = job.get("blender_version")
+    report["fabric"] = fabric
+    report["layers_below"] = len(colliders or [])
     report["ok"] = pen <= MAX_PENETRATION
+    report["files"].update({"fit": "fit.json", "glb": "dressed.glb"})
     write_json(result.report_path, report)
     penetration_guard(pen, cloth.name, f"raise the ease or the collision distance; see {ply_path} (clearance_mm) "
                                        f"and {log_path}", log_path)
     return result
 
 
-def drape_twin(
-    twin_dir: PathLikeStr,
-    garment: str = "tube-dress",
-    out_dir: PathLikeStr = "drape",
-    model=None,
-    pose: str | None = None,
-    **kw,
-) -> DrapeResult:
-    """Drape a garment on a saved twin.
-
-    Args:
-        twin_dir: folder with ``twin.json`` (see :class:`bodies.twin.Twin`).
-        garment: template name or :class:`GarmentMesh`.
-        out_dir: output folder.
-        model: the twin's body model, or None to build it with ``bodies.create(twin.model)``.
-        pose: a pose preset name (e.g. "a-pose") to drape in instead of the twin's own pose. A
-            pattern garment is placed around the twin in the A-pose and the body then moves into
-            this pose while the cloth simulates (unless it is the A-pose itself).
-        **kw: passed to :func:`drape_garment` (resolution, max_frames, timeout, progress, size,
-            fabric, settings, ...). ``size="mtm"`` grades a pattern to the twin's measurements.
-    """
-    import bodies
-    from bodies.poses import pose_preset
-    from bodies.twin import Twin
-
-    twin = Twin.load(twin_dir)
-    if model is None:
-        model = bodies.create(twin.model)
-    if pose is not None:
-        p = pose_preset(model, pose)[0]
-        twin = Twin(
-            model=twin.model, shape=twin.shape, pose=p.tolist(), translation=twin.translation,
-            pose_name=pose, source=twin.source,
-        )
-    verts, faces, joints = twin.body(model)
-    from .pattern import Pattern, library_names
-
-    is_pattern = isinstance(garment, Pattern) or (isinstance(garment, str) and garment in library_names())
-    if is_pattern and "rest_body" not in kw:
-        rest = Twin(model=twin.model, shape=twin.shape, pose=pose_preset(model, "a-pose")[0].tolist(),
-                    translation=twin.translation, pose_name="a-pose", source=twin.source)
-        rv, rf, rj = rest.body(model)
-        if pose is None or pose != "a-pose":
-            kw["rest_body"] = (rv, rf, rj)
-        if kw.get("size") == "mtm":
-            from bodies.measure import measure as _measure
-
-            from .sizes import mtm_measurements
-
-            kw["size"] = mtm_measurements(_measure(rv, rf, rj))
-    # The posed collider goes beside the garment so the folder is a complete dressed twin.
-    save_ply(Path(out_dir) / "body.ply", verts, faces,
-             comments=[f"atelier posed body ({twin.model}, pose {twin.pose_name or 'fitted'}), metres, canonical frame"])
-    write_json(Path(out_dir) / "dressed.json", {
-        "twin_dir": str(Path(twin_dir).resolve()), "model": twin.model, "pose": twin.pose_name,
-        "source": twin.source, "garment": garment if isinstance(garment, str) else garment.name,
-        "size": kw.get("size") if isinstance(kw.get("size"), (str, type(None))) else "mtm", "fabric": kw.get("fabric"),
-    })
-    return drape_garment(verts, faces, joints, garment=garment, out_dir=out_dir, **kw)
+def template_fit(name: str, fabric: str | None, clearance_mm: np.ndarray, measurements: Measurements) -> dict:
+    """``fit.json`` of a template garment: a template has no flat pattern, so there is no ease
+    table or strain, only its clearance to the body (mm) and the body it was built around."""
+    c = np.asarray(clearance_mm, np.float64)
+    return {
+        "garment": name, "kind": "template", "size": None, "fabric": fabric, "regions": {},
+        "clearance_mm": {"min": round(float(c.min()), 1), "median": round(float(np.median(c)), 1),
+                         "p95": round(float(np.percentile(c, 95)), 1)},
+        "measurements": measurements.to_dict(),
+        "note": "a template is generated around the body, not cut from a pattern: no ease table or strain; "
+                "drape a library pattern (`atelier garment list`) for those",
+    }
 
 
-__all__ = ["DrapeSettings", "DrapeResult", "drape_garment", "drape_twin", "penetration", "penetration_guard",
+__all__ = ["DrapeSettings", "DrapeResult", "drape_garment", "template_fit", "penetration", "penetration_guard",
            "PENETRATION_DEPTH_M", "MAX_PENETRATION"]

@@ -21,7 +21,7 @@ from engine import __version__
 from engine.errors import InputError
 from engine.storage import file_sha256, json_sha256
 
-from .model import FABRICS, Campaign, Scene, Size, rgba
+from .model import Campaign, Scene, Size, rgba
 
 ID_LENGTH = 16
 DEFAULT_SIZE = "std"
@@ -153,23 +153,24 @@ def _twin_inputs(twin, pose_override: str | None) -> tuple[dict, str | None]:
 
 
 def _garments(outfit, size: Size | None, colourway: str | None) -> list[dict]:
-    """The outfit's garments in layer order, size applied, colours resolved, as dicts."""
+    """The outfit's garments in layer order as :class:`garments.outfit.GarmentRequest` dicts
+    (size applied: patterns graded to its chart size, templates given its settings; fabric
+    resolved in the one registry), each with its colour in the colourway and, for a mesh, the
+    file's sha256 (so an edited file is a new drape)."""
     if outfit is None:
         return []
     colours = outfit.colours(colourway)
     out = []
     for i, g in outfit.layered():
-        settings = dict(g.settings)
-        if size is not None:
-            settings.update(size.settings)
-        out.append({
-            "template": g.template,
-            "fabric": g.fabric,
-            "cloth": dict(FABRICS[g.fabric]),
-            "layer": g.layer,
-            "settings": settings,
-            "colour": list(rgba(colours[i])),
-        })
+        try:
+            req = g.request(size)
+        except ValueError as exc:
+            raise InputError(f"outfit {outfit.name!r}: {exc}") from None
+        d = req.to_dict()
+        d.pop("colour", None)
+        if req.kind == "mesh":
+            d["sha256"] = file_sha256(req.garment)
+        out.append({**d, "name": req.name, "colour": list(rgba(colours[i]))})
     return out
 
 
@@ -189,7 +190,8 @@ def make_cell(campaign_like, twin, outfit, size, pose, shot, locale, fmt) -> tup
     drape_inputs = {
         "twin": twin_in,
         "pose": pose_name,
-        "garments": [{k: g[k] for k in ("template", "fabric", "cloth", "layer", "settings")} for g in garments],
+        # the colour is not part of the drape: every colourway of an outfit shares it
+        "garments": [{k: v for k, v in g.items() if k not in ("colour", "name")} for g in garments],
         "drape": drape_opts,
         "engine": __version__,
     }

@@ -94,10 +94,12 @@ def _twin(inputs: dict):
 
 
 def run_drape(payload: dict) -> dict:
-    """Make (or find) the drape folder ``payload["dir"]``: ``body.ply`` and, per garment layer i,
-    ``layer{i}/garment.ply`` (canonical frame, metres), plus ``drape.json``.
+    """Make (or find) the drape folder ``payload["dir"]``: ``body.ply``, the outfit's drape
+    (:func:`garments.outfit.drape_outfit`: one garment's files in the folder itself, several in
+    ``layers/<i>-<name>/``, canonical frame, metres), plus ``drape.json``.
 
-    Layers are draped in order; layer i collides with the body and the layers below it.
+    Layers are draped in order; each collides with the body and the layers below it, and the
+    penetration guard checks it against both.
     """
     final = Path(payload["dir"])
     if (final / DRAPE_MANIFEST).exists():
@@ -112,39 +114,35 @@ def run_drape(payload: dict) -> dict:
 
 
 def _drape(payload: dict, final: Path) -> dict:
-    from engine.meshio import load_ply, save_ply
-    from garments.drape import DrapeSettings, drape_garment
-    from garments.templates import make_garment
+    from garments.drape import DrapeSettings
+    from garments.outfit import GarmentRequest, Outfit, dress_twin
 
     t0 = time.monotonic()
     inputs = payload["inputs"]
     opts = inputs["drape"]
     tmp = _tmp_dir(final)
     twin, model = _twin(inputs)
-    verts, faces, joints = twin.body(model)
-    save_ply(tmp / "body.ply", verts, faces, comments=["atelier campaign drape body, metres, canonical frame"])
-    coll_v, coll_f = verts, faces
+    reqs = [GarmentRequest.from_dict({k: v for k, v in g.items() if k != "sha256"}) for g in inputs["garments"]]
     layers = []
-    deadline = t0 + float(payload.get("timeout", opts["timeout_s"]))
-    for i, g in enumerate(inputs["garments"]):
-        settings = DrapeSettings(max_frames=opts["max_frames"], min_frames=min(opts["min_frames"], opts["max_frames"]),
-                                 cloth=dict(g["cloth"]))
-        garment = g["template"]
-        if i > 0:
-            # outer layers are built around the body with extra ease for the layers below
-            gs = dict(g["settings"])
-            gs["ease"] = gs.get("ease", 0.012) + 0.006 * i
-            garment = make_garment(g["template"], verts, faces, joints, resolution=opts["resolution"], **gs)
-        left = max(10.0, deadline - time.monotonic())
-        result = drape_garment(coll_v, coll_f, joints, garment=garment, out_dir=tmp / f"layer{i}",
-                               resolution=opts["resolution"], max_frames=opts["max_frames"], timeout=left,
-                               settings=settings, garment_settings=g["settings"] if i == 0 else None)
-        layers.append({"template": g["template"], "dir": f"layer{i}", "frames": result.frames,
-                       "settled": result.settled, "penetration_pct": round(result.penetration_pct, 4),
-                       "seconds": round(result.seconds, 2)})
-        gv, gf, _ = load_ply(tmp / f"layer{i}" / "garment.ply")
-        coll_v = np.concatenate([coll_v, gv]).astype(np.float32)
-        coll_f = np.concatenate([coll_f, gf + len(coll_v) - len(gv)])
+    if not reqs:  # a scene without an outfit: the bare body
+        from engine.meshio import save_ply
+
+        verts, faces, _ = twin.body(model)
+        save_ply(tmp / "body.ply", verts, faces, comments=["atelier campaign drape body, metres, canonical frame"])
+        res = None
+    else:
+        outfit = Outfit(tuple(reqs), name="+".join(r.name for r in reqs))
+        settings = DrapeSettings(max_frames=opts["max_frames"], min_frames=min(opts["min_frames"], opts["max_frames"]))
+        timeout = float(payload.get("timeout", opts["timeout_s"]))
+        resolution = None if any(r.kind == "mesh" for r in reqs) else opts["resolution"]
+        # the pose is already the twin's (see _twin): dress_twin drapes patterns into it from the A-pose
+        res = dress_twin(twin, model, outfit, tmp, resolution=resolution, max_frames=opts["max_frames"],
+                         timeout=timeout, settings=settings)
+    for req, r, d, below in (zip(outfit.layered(), res.layers, res.layer_dirs, res.layer_penetration_pct)
+                             if res is not None else ()):
+        layers.append({"garment": req.name, "kind": req.kind, "dir": str(d.relative_to(tmp)) if d != tmp else ".",
+                       "frames": r.frames, "settled": r.settled, "penetration_pct": round(r.penetration_pct, 4),
+                       "penetration_of_layers_below_pct": below, "seconds": round(r.seconds, 2)})
     manifest = {
         "key": payload["key"],
         "inputs": inputs,
@@ -170,7 +168,7 @@ def _meshes(drape_dir: Path, inputs: dict):
     meshes = [RenderMesh("body", v, f, color=tuple(inputs["render"]["skin"]))]
     for i, (layer, g) in enumerate(zip(manifest["layers"], inputs["garments"])):
         gv, gf, _ = load_ply(drape_dir / layer["dir"] / "garment.ply")
-        meshes.append(RenderMesh(f"garment{i}_{g['template']}", gv, gf, color=tuple(g["colour"])))
+        meshes.append(RenderMesh(f"garment{i}_{g['name']}", gv, gf, color=tuple(g["colour"])))
     return meshes
 
 

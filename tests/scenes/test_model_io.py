@@ -15,7 +15,8 @@ from scenes.io import load_campaign, load_scene, toml_key_lines
 from scenes.model import Campaign, Scene, json_schema, rgba
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "scenes" / "examples" / "campaign.toml"
+EXAMPLE = ROOT / "scenes" / "examples" / "campaign-templates.toml"  # the older template form
+OUTFITS = ROOT / "scenes" / "examples" / "campaign.toml"  # the outfit form
 
 
 def _scene():
