@@ -72,13 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the whole flow on a synthetic scan (scan -> twin -> drape -> renders)",
         description=(
             "Make a synthetic scan from a random Anny body (labelled synthetic in its files), fit a twin to it, "
-            "drape a garment in Blender, and render turntable views with each renderer plus a contact sheet. "
+            "dress it in an outfit of library patterns (a T-shirt over straight trousers) graded to the twin's "
+            "made-to-measure size and drape it in Blender, render turntable views with each renderer plus a contact "
+            "sheet, and named shots in the campaign look. "
             "Running it again into the same folder skips the stages that are already finished."
         ),
     )
     p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     p.add_argument("--seed", type=int, default=7, help="seed of the synthetic body and scan (default 7)")
-    p.add_argument("--garment", default="tube-dress", help="garment to drape (default tube-dress)")
+    p.add_argument("--garment", action="append", default=None, metavar="NAME",
+                   help="garment to drape, repeatable, innermost first (default: straight-trousers then a t-shirt "
+                        "over them, library patterns)")
+    p.add_argument("--garment-size", dest="garment_size", default="mtm",
+                   help="size of the pattern garments: XS..XXL or mtm, made to measure from the fitted twin (default)")
+    p.add_argument("--resolution", type=float, default=None,
+                   help="cloth vertices of each garment (default 2500)")
     p.add_argument("--force", action="store_true", help="redo every stage even if its outputs exist")
     _add_render_opts(p, 512)
     _add_common(p)

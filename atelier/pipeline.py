@@ -18,6 +18,10 @@ from engine.progress import Progress, say
 from engine.storage import json_sha256, read_json, write_json
 
 SKIN = (0.80, 0.64, 0.53, 1.0)
+#: the demo's outfit, innermost first: a T-shirt over straight trousers (library patterns)
+DEMO_OUTFIT = ("straight-trousers", "t-shirt")
+#: cloth vertices of each demo garment
+DEMO_RESOLUTION = 2500
 GARMENT = (0.16, 0.30, 0.55, 1.0)
 
 
@@ -52,9 +56,9 @@ def stage_scan(out: Path, seed: int, stages: Stages, quiet: bool = False) -> Pat
     path = out / "scan" / "synthetic_scan.ply"
     inputs = {"seed": seed, "model": "anny"}
     if stages.done("scan", inputs, [path]):
-        say(f"[1/4] scan     already made: {path}", quiet)
+        say(f"[1/5] scan     already made: {path}", quiet)
         return path
-    say(f"[1/4] scan     making a synthetic scan of a random Anny body (seed {seed})", quiet)
+    say(f"[1/5] scan     making a synthetic scan of a random Anny body (seed {seed})", quiet)
     make_synthetic_scan(bodies.create("anny"), path, seed=seed)
     stages.mark("scan", inputs)
     return path
@@ -172,9 +176,16 @@ def load_dressed(drape_dir: Path):
     from engine.meshio import load_ply
     from engine.render.scene import RenderMesh
 
+    from engine.render.backends import dressed_layers
+
+    parts = [("body", drape_dir / "body.ply", SKIN)]
+    layers = dressed_layers(drape_dir)
+    if layers:  # an outfit: one mesh per layer, in its own colour
+        parts += [(name, drape_dir / d / "garment.ply", colour or GARMENT) for name, d, colour in layers]
+    else:
+        parts.append(("garment", drape_dir / "garment.ply", GARMENT))
     meshes = []
-    for name, color in (("body", SKIN), ("garment", GARMENT)):
-        path = drape_dir / f"{name}.ply"
+    for name, path, color in parts:
         if not path.exists():
             raise InputError(f"{path}: missing", hint="render a folder written by `atelier drape`")
         v, f, _ = load_ply(path)
@@ -333,12 +344,21 @@ def run_demo(args) -> int:
     stages = Stages(out, force=args.force)
     t0 = time.monotonic()
     scan = stage_scan(out, args.seed, stages, args.quiet)
-    fit = stage_fit(scan, out, stages, quiet=args.quiet)
-    # The demo drapes in the A-pose: arms clear of the torso, so the dress can reach the bust.
-    drape = stage_drape(out, out / "drape", args.garment, stages, pose="a-pose", quiet=args.quiet)
+    fit = stage_fit(scan, out, stages, quiet=args.quiet, step="[2/5]")
+    # The demo dresses the twin in library patterns, a top over a bottom, graded to its own
+    # measurements (mtm), in the A-pose: arms clear of the torso.
+    from garments.outfit import Outfit
+
+    outfit = Outfit.of(*(args.garment or DEMO_OUTFIT), size=args.garment_size)
+    drape = stage_drape(out, out / "drape", outfit, stages, pose="a-pose", quiet=args.quiet,
+                        resolution=args.resolution or DEMO_RESOLUTION, step="[3/5]")
     images = stage_render(out / "drape", out, stages, views=args.views, size=args.size,
                           renderers=_renderers(args.renderer), blender_engine=args.blender_engine,
-                          samples=args.samples, quiet=args.quiet)
+                          samples=args.samples, quiet=args.quiet, step="[4/5]")
+    say(f"[5/5] look     front, three-quarter and back in the campaign look (pyrender)", args.quiet)
+    look = render_shots(out / "drape", out / "campaign", None, backend="pyrender", shots="front,three-quarter,back",
+                        formats=[f"4:5@{max(args.size, 160)}"], look="campaign", quiet=True)
+    images["campaign look"] = [Path(p) for entry in look["formats"].values() for p in entry["images"]]
     summary = {
         "scan": str(scan),
         "twin": str(out / "twin.json"),
@@ -357,10 +377,14 @@ def run_demo(args) -> int:
     print(f"  twin             {out / 'twin.json'}, {out / 'body.ply'}")
     print(f"  fit report       {out / 'fit_report.json'}  (mean {fit.get('mean_mm', float('nan')):.1f} mm, "
           f"p95 {fit.get('p95_mm', float('nan')):.1f} mm scan-to-body)")
-    print(f"  draped garment   {out / 'drape' / 'garment.ply'}  ({drape.get('garment')}, "
+    print(f"  draped outfit    {out / 'drape' / 'garment.ply'}  ({drape.get('garment')}, size {args.garment_size}, "
           f"{drape.get('frames')} frames, penetration {drape.get('penetration_pct', 0):.2f} %)")
+    for layer in drape.get("layers", []):
+        print(f"    layer {layer['name']:<18} {layer['vertices']} vertices, {layer['frames']} frames, "
+              f"{layer['seconds']:.0f} s, {out / 'drape' / layer['dir']}")
     for name, paths in images.items():
-        print(f"  {name:<16} {len(paths)} PNGs in {out / 'renders' / name}")
+        where = out / "campaign" if name == "campaign look" else out / "renders" / name
+        print(f"  {name:<16} {len(paths)} PNGs in {where}")
     print(f"  contact sheet    {out / 'contact_sheet.png'}")
     print(f"  summary          {out / 'summary.json'}")
     return 0
@@ -478,7 +502,7 @@ def render_shots(drape_dir: Path, out: Path, consent: Consent | None, backend: s
                  quiet: bool = False) -> dict:
     """Named shots in channel formats with one backend (engine.render.backends), consent checked
     first, every image stamped (and, for a real twin, recorded) after."""
-    from engine.render.backends import render_dressed_folder
+    from engine.render.backends import dressed_layers, render_dressed_folder
 
     consent = _consent_for(drape_dir, consent)
     registry, grant_id = _authorise(consent, quiet)
@@ -489,6 +513,15 @@ def render_shots(drape_dir: Path, out: Path, consent: Consent | None, backend: s
         kw["formats"] = formats
     if look:
         kw["look"] = look
+    layers = dressed_layers(drape_dir)
+    if layers:
+        # an outfit: each layer keeps its own colour under the look (unless the look names it)
+        from dataclasses import replace
+
+        from engine.render.looks import Colourway, get_look
+
+        base = get_look(kw.get("look", "studio"))
+        kw["look"] = replace(base, garments={**{n: Colourway(color=c) for n, _, c in layers if c}, **base.garments})
     if outputs:
         kw["outputs"] = [o.strip() for o in outputs.split(",") if o.strip()]
     manifest = render_dressed_folder(drape_dir, out, backend=backend, blender_engine=blender_engine,

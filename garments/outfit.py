@@ -489,8 +489,11 @@ def _colour8(req: GarmentRequest, i: int) -> tuple:
 
 def _write_outfit(outfit, order, results, dirs, below_pct, out: Path, bd: BodyDistance, body, seconds, single) -> None:
     names = _layer_names(order)
-    write_json(out / "outfit.json", {"name": outfit.name, "garments": [r.to_dict() for r in order],
-                                     "layers": [str(d.relative_to(out)) if d != out else "." for d in dirs]})
+    write_json(out / "outfit.json", {
+        "name": outfit.name, "garments": [r.to_dict() for r in order],
+        "layers": [str(d.relative_to(out)) if d != out else "." for d in dirs],
+        "colours": [list(r.colour or LAYER_COLOURS[i % len(LAYER_COLOURS)]) for i, r in enumerate(order)],
+        "units": {"colours": "linear RGBA in [0, 1], one per layer (the request's, else the layer's default)"}})
     if single:
         return
     from .dress import export_glb

@@ -197,14 +197,19 @@ def make_cell(campaign_like, twin, outfit, size, pose, shot, locale, fmt) -> tup
     }
     drape_key = short_hash(drape_inputs)
     lights = locale.lights if getattr(locale, "lights", None) is not None else campaign_like.lights
+    look = getattr(locale, "look", None)
+    if look is None and getattr(locale, "lights", None) is None and "backdrop" not in locale.model_fields_set:
+        look = getattr(campaign_like, "look", None)
     inputs = {
         "drape_key": drape_key,
         "twin": twin_in,
         "pose": pose_name,
         "garments": garments,
-        "shot": shot.model_dump(),
+        "shot": shot.model_dump(exclude_none=True),
         "backdrop": {"colour": list(rgba(locale.backdrop.colour)), "ambient": list(locale.backdrop.ambient)},
         "lights": _lights(lights),
+        # a look of engine.render.looks: lighting, skin, backdrop and shadow as `atelier render --look`
+        **({"look": look} if look else {}),
         "format": fmt.model_dump(),
         "render": {**campaign_like.render.model_dump(), "skin": list(rgba(campaign_like.render.skin))},
         # where the image goes decides its consent and ledger record, so it is part of the cell
@@ -270,7 +275,9 @@ def scene_to_campaign(scene: Scene) -> Campaign:
         outfits=[scene.outfit or bare],
         sizes=[scene.size] if scene.size else [],
         shots=scene.shots,
-        locales=[Locale(name="scene", backdrop=scene.backdrop, lights=scene.lights, colourway=scene.colourway)],
+        locales=[Locale(name="scene", colourway=scene.colourway, look=scene.look)
+                 if scene.look else Locale(name="scene", backdrop=scene.backdrop, lights=scene.lights,
+                                           colourway=scene.colourway)],
         formats=scene.formats,
         render=scene.render,
         drape=scene.drape,

@@ -173,6 +173,14 @@ def _meshes(drape_dir: Path, inputs: dict):
 
 
 def _camera(meshes, shot: dict, fmt: dict):
+    if shot.get("preset"):
+        # a named shot of the one shot model: the camera `atelier render --shots` makes
+        from dataclasses import replace
+
+        from engine.render.shots import named_shot, shot_cameras
+
+        engine_shot = replace(named_shot(shot["preset"]), name=shot["name"])
+        return shot_cameras([engine_shot], meshes, width=fmt["width"], height=fmt["height"])[0]
     from engine.render.camera import frame_meshes, turntable
 
     lo, hi = frame_meshes(meshes)
@@ -208,6 +216,25 @@ def _save_format(png: Path, out: Path, fmt: dict, backdrop) -> None:
             flat.save(tmp, format="JPEG" if fmt["type"] == "jpg" else "WEBP", quality=int(fmt["quality"]))
 
 
+def _render_look(meshes, cam, look_name: str, r: dict, scratch: Path, timeout: float) -> list[Path]:
+    """One view in a look of engine.render.looks through engine.render.backends.render (the path
+    of ``atelier render --look``); each garment keeps its cell colour. Returns [PNG path]."""
+    from dataclasses import replace
+
+    from engine.render.backends import render
+    from engine.render.looks import Colourway, get_look
+    from engine.render.outputs import save_view
+
+    base = get_look(look_name)
+    garments = {m.name: Colourway(color=tuple(m.color)) for m in meshes if m.name not in base.body_names}
+    look = replace(base, garments={**garments, **base.garments})
+    views = render(meshes, [cam], backend=r["renderer"], look=look, blender_engine=r["engine"], samples=r["samples"],
+                   denoise=r["denoise"], timeout=max(5.0, timeout))
+    scratch.mkdir(parents=True, exist_ok=True)
+    save_view(views[0], scratch, "view_00")
+    return [scratch / "view_00.png"]
+
+
 def render_cell(inputs: dict, drape_dir: Path, folder: Path, name: str, timeout: float = 300.0) -> tuple[Path, dict]:
     """Render one cell's image into ``folder/name.<type>``. Returns (path, timings)."""
     t0 = time.monotonic()
@@ -219,7 +246,10 @@ def render_cell(inputs: dict, drape_dir: Path, folder: Path, name: str, timeout:
     r = inputs["render"]
     t1 = time.monotonic()
     scratch = folder / ".render"
-    if r["renderer"] == "pyrender":
+    if inputs.get("look"):
+        paths = _render_look(meshes, cam, inputs["look"], r, scratch, timeout - BLENDER_MARGIN_S - (t1 - t0))
+        backdrop = (1.0, 1.0, 1.0, 0.0)  # the look painted its own
+    elif r["renderer"] == "pyrender":
         from engine.render.pyrender_backend import render_pyrender
 
         paths = render_pyrender(meshes, [cam], scratch, prefix="view", lights=lights, background=backdrop, ambient=ambient)

@@ -264,6 +264,39 @@ class Shot(_Model):
     """Vertical field of view, degrees."""
     margin: float = Field(0.08, ge=0.0, lt=0.5)
     """Free border around the body as a fraction of the image size."""
+    preset: Optional[str] = None
+    """A named shot of the one shot model (``engine.render.shots``): ``front``, ``three-quarter``,
+    ``left``, ``back``, ``right``, ``back-three-quarter``... or a detail crop ``detail-head``,
+    ``detail-upper-body``, ``detail-waist``, ``detail-hem``, ``detail-feet`` (85 mm lens). Its
+    camera is the one ``atelier render --shots`` makes; the fields above are then left out."""
+
+    @model_validator(mode="after")
+    def _preset(self):
+        if self.preset is None:
+            return self
+        from engine.errors import InputError
+        from engine.render.shots import named_shot
+
+        try:
+            named_shot(self.preset)
+        except InputError as exc:
+            raise ValueError(f"{exc.message}; {exc.hint}") from None
+        extra = sorted(set(self.model_fields_set) - {"name", "preset"})
+        if extra:
+            raise ValueError(f"shot {self.name!r}: preset {self.preset!r} sets the camera; leave out {', '.join(extra)}")
+        return self
+
+    def engine_shot(self):
+        """The :class:`engine.render.shots.Shot` of this shot (the preset's, or one built from
+        these fields), named after it."""
+        from engine.render.shots import Shot as EngineShot, named_shot
+
+        if self.preset:
+            from dataclasses import replace
+
+            return replace(named_shot(self.preset), name=self.name)
+        return EngineShot(name=self.name, azimuth_deg=self.azimuth_deg, elevation_deg=self.elevation_deg,
+                          yfov_deg=self.yfov_deg, margin=self.margin)
 
 
 class LightSpec(_Model):
@@ -355,6 +388,15 @@ class Scene(_Model):
     lights: Optional[list[LightSpec]] = None
     """Directional lights; default: the studio key / fill / rim set."""
     backdrop: Backdrop = Field(default_factory=Backdrop)
+    look: Optional[str] = None
+    """A look of the one look model (``engine.render.looks``: ``studio``, ``ecommerce``,
+    ``campaign``): its lighting preset, skin tone, backdrop (solid or gradient) and ground shadow,
+    as ``atelier render --look`` draws them. Leave ``backdrop`` and ``lights`` out with it."""
+
+    @field_validator("look")
+    @classmethod
+    def _look(cls, v):
+        return _check_look(v)
     formats: list[OutputFormat] = Field(default_factory=lambda: [OutputFormat()], min_length=1)
     render: RenderSettings = Field(default_factory=RenderSettings)
     drape: DrapeOptions = Field(default_factory=DrapeOptions)
@@ -364,6 +406,7 @@ class Scene(_Model):
         _check_unique("twins", self.twins)
         _check_unique("shots", self.shots)
         _check_unique("formats", self.formats)
+        _check_look_alone(self, f"scene {self.name!r}")
         if self.colourway and (self.outfit is None or self.colourway not in self.outfit.colourways):
             raise ValueError(f"colourway {self.colourway!r} is not one of the outfit's colourways")
         return self
@@ -380,8 +423,22 @@ class Locale(_Model):
     backdrop: Backdrop = Field(default_factory=Backdrop)
     lights: Optional[list[LightSpec]] = None
     """Directional lights; default: the campaign's (or the studio set)."""
+    look: Optional[str] = None
+    """A look of the one look model (``engine.render.looks``: ``studio``, ``ecommerce``,
+    ``campaign``): its lighting preset, skin tone, backdrop (solid or gradient) and ground shadow,
+    as ``atelier render --look`` draws them. Leave ``backdrop`` and ``lights`` out with it."""
+
+    @field_validator("look")
+    @classmethod
+    def _look(cls, v):
+        return _check_look(v)
     colourway: Optional[str] = None
     """Colourway name picked from each outfit (outfits without it keep their own colours)."""
+
+    @model_validator(mode="after")
+    def _look_alone(self):
+        _check_look_alone(self, f"locale {self.name!r}")
+        return self
 
 
 class Rule(_Model):
@@ -428,6 +485,14 @@ class Campaign(_Model):
     formats: list[OutputFormat] = Field(default_factory=lambda: [OutputFormat()], min_length=1)
     lights: Optional[list[LightSpec]] = None
     """Default lights of every locale that has none."""
+    look: Optional[str] = None
+    """Default look (``engine.render.looks``: studio, ecommerce, campaign) of every locale that
+    sets neither its own look nor its backdrop and lights."""
+
+    @field_validator("look")
+    @classmethod
+    def _look(cls, v):
+        return _check_look(v)
     render: RenderSettings = Field(default_factory=RenderSettings)
     drape: DrapeOptions = Field(default_factory=DrapeOptions)
     run: RunSettings = Field(default_factory=RunSettings)
@@ -443,6 +508,24 @@ class Campaign(_Model):
         if len(set(self.poses)) != len(self.poses):
             raise ValueError(f"poses has duplicates: {self.poses}")
         return self
+
+
+def _check_look(v):
+    """A look name of engine.render.looks.LOOKS."""
+    if v is None:
+        return v
+    from engine.render.looks import LOOKS
+
+    if v not in LOOKS:
+        raise ValueError(f"unknown look {v!r}; choose one of {', '.join(LOOKS)}")
+    return v
+
+
+def _check_look_alone(obj, where: str) -> None:
+    if obj.look is not None:
+        both = sorted({"backdrop", "lights"} & set(obj.model_fields_set))
+        if both:
+            raise ValueError(f"{where}: look {obj.look!r} sets the {' and '.join(both)}; leave {', '.join(both)} out")
 
 
 def _check_unique(field: str, items) -> None:
