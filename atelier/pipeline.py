@@ -493,8 +493,17 @@ def outfit_from_args(args):
             reqs = [replace(g, size=g.size or (kw.get("size") if g.kind == "pattern" else None),
                             fabric=g.fabric or kw.get("fabric")) for g in outfit.garments]
             outfit = Outfit(tuple(reqs), name=outfit.name)
+        _refuse_turn_up(args, outfit)
         return outfit
-    return Outfit.of(*args.garment, size=kw.get("size"), fabric=kw.get("fabric"))
+    outfit = Outfit.of(*args.garment, size=kw.get("size"), fabric=kw.get("fabric"))
+    _refuse_turn_up(args, outfit)
+    return outfit
+
+
+def _refuse_turn_up(args, outfit) -> None:
+    if getattr(args, "no_turn_up", False) and not outfit.has_pattern:
+        raise InputError("--no-turn-up applies to library patterns only: a template has no sleeves or legs to turn up",
+                         hint="leave --no-turn-up out")
 
 
 def render_shots(drape_dir: Path, out: Path, consent: Consent | None, backend: str = "auto", shots=None,

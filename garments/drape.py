@@ -141,22 +141,16 @@ def drape_garment(
     result_npz = out / "drape_result.npz"
     if result_npz.exists():
         result_npz.unlink()
-    spec = {
-        "body": str(body_npz),
-        "cloth": str(cloth_npz),
-        "out": str(result_npz),
-        **settings.job_fields(),
-        "decimate": settings.decimate,
-        "cloth_settings": dict(settings.cloth),
-        "collision_settings": dict(settings.collision),
-        "garment": cloth.name,
-    }
-    if colliders:
-        # layering: the body and the draped layers below collide with the cloth
-        from .dress import layer_collider_specs
+    from engine.blender.specs import ColliderSpec, DrapeJobSpec
 
-        spec["colliders"] = [{"path": str(body_npz), "decimate": settings.decimate, "thickness_outer": 0.003,
-                              "friction": 5.0}] + layer_collider_specs(out, colliders)
+    # layering: the body and the draped layers below collide with the cloth
+    from .dress import layer_collider_specs
+
+    spec = DrapeJobSpec(
+        cloth=str(cloth_npz), out=str(result_npz), **settings.job_fields(),
+        colliders=(ColliderSpec(path=str(body_npz), decimate=settings.decimate, thickness_outer=0.003, friction=5.0),
+                   *layer_collider_specs(out, colliders)),
+        cloth_settings=dict(settings.cloth), collision_settings=dict(settings.collision), garment=cloth.name)
     from engine.blender import run_blender_job
 
     t0 = time.monotonic()
