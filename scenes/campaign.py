@@ -174,6 +174,22 @@ def _garments(outfit, size: Size | None, colourway: str | None) -> list[dict]:
     return out
 
 
+def _backdrop(b) -> dict:
+    """A locale's backdrop as cell inputs (the fields of engine.render.looks.Backdrop, plus the
+    ambient light and the ground shadow); older files give the same two keys as before."""
+    out = {"colour": list(rgba(b.colour)), "ambient": list(b.ambient)}
+    kind = b.resolved_kind()
+    if b.kind is not None or b.ground_shadow:
+        out.update(kind=kind, ground_shadow=b.ground_shadow)
+    if kind == "gradient":
+        out["colour2"] = list(rgba(b.colour2))
+    if kind == "image":
+        if not Path(b.image).is_file():
+            raise InputError(f"backdrop image {b.image} does not exist", hint="give the path of a PNG or JPEG")
+        out["image"] = {"path": b.image, "sha256": file_sha256(b.image)}
+    return out
+
+
 def _lights(lights) -> list[dict] | None:
     if lights is None:
         return None
@@ -206,7 +222,7 @@ def make_cell(campaign_like, twin, outfit, size, pose, shot, locale, fmt) -> tup
         "pose": pose_name,
         "garments": garments,
         "shot": shot.model_dump(exclude_none=True),
-        "backdrop": {"colour": list(rgba(locale.backdrop.colour)), "ambient": list(locale.backdrop.ambient)},
+        "backdrop": _backdrop(locale.backdrop),
         "lights": _lights(lights),
         # a look of engine.render.looks: lighting, skin, backdrop and shadow as `atelier render --look`
         **({"look": look} if look else {}),

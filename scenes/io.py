@@ -268,6 +268,10 @@ def _resolve_paths(obj, base: Path) -> None:
     for twin in getattr(obj, "twins", []):
         if twin.path and not Path(twin.path).is_absolute():
             twin.path = str((base / twin.path).resolve())
+    backdrops = [loc.backdrop for loc in getattr(obj, "locales", [])] + ([obj.backdrop] if hasattr(obj, "backdrop") else [])
+    for b in backdrops:
+        if b.image and not Path(b.image).is_absolute():
+            b.image = str((base / b.image).resolve())
     outfits = list(getattr(obj, "outfits", None) or []) + ([obj.outfit] if getattr(obj, "outfit", None) else [])
     for outfit in outfits:
         for g in outfit.garments:

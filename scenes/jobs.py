@@ -216,57 +216,52 @@ def _save_format(png: Path, out: Path, fmt: dict, backdrop) -> None:
             flat.save(tmp, format="JPEG" if fmt["type"] == "jpg" else "WEBP", quality=int(fmt["quality"]))
 
 
-def _render_look(meshes, cam, look_name: str, r: dict, scratch: Path, timeout: float) -> list[Path]:
-    """One view in a look of engine.render.looks through engine.render.backends.render (the path
-    of ``atelier render --look``); each garment keeps its cell colour. Returns [PNG path]."""
+def cell_look(inputs: dict, meshes):
+    """The :class:`engine.render.looks.Look` of a cell and its (lights, ambient) overrides: the
+    named look of the cell's locale (``look``), or one made of its backdrop, skin colour and
+    lights; either way each garment keeps its colour in the cell's colourway."""
     from dataclasses import replace
 
-    from engine.render.backends import render
-    from engine.render.looks import Colourway, get_look
-    from engine.render.outputs import save_view
+    from engine.render.looks import Backdrop, Colourway, Look, get_look
 
-    base = get_look(look_name)
-    garments = {m.name: Colourway(color=tuple(m.color)) for m in meshes if m.name not in base.body_names}
-    look = replace(base, garments={**garments, **base.garments})
-    views = render(meshes, [cam], backend=r["renderer"], look=look, blender_engine=r["engine"], samples=r["samples"],
-                   denoise=r["denoise"], timeout=max(5.0, timeout))
-    scratch.mkdir(parents=True, exist_ok=True)
-    save_view(views[0], scratch, "view_00")
-    return [scratch / "view_00.png"]
+    garments = {m.name: Colourway(color=tuple(m.color)) for m in meshes if m.name != "body"}
+    if inputs.get("look"):
+        base = get_look(inputs["look"])
+        return replace(base, garments={**garments, **base.garments}), None, None
+    b = inputs["backdrop"]
+    kind = b.get("kind") or ("transparent" if b["colour"][3] <= 0.0 else "solid")
+    backdrop = Backdrop(kind=kind, color=tuple(b["colour"][:3]), color2=tuple(b.get("colour2", (0.82, 0.82, 0.84))[:3]),
+                        image=(b.get("image") or {}).get("path"))
+    look = Look(skin=tuple(inputs["render"]["skin"][:3]), garments=garments, backdrop=backdrop,
+                ground_shadow=bool(b.get("ground_shadow", False)))
+    return look, _lights(inputs["lights"]), tuple(b["ambient"])
 
 
 def render_cell(inputs: dict, drape_dir: Path, folder: Path, name: str, timeout: float = 300.0) -> tuple[Path, dict]:
-    """Render one cell's image into ``folder/name.<type>``. Returns (path, timings)."""
+    """Render one cell's image into ``folder/name.<type>`` through :func:`engine.render.backends.render`,
+    the path of ``atelier render`` (its look, lights and backdrop: :func:`cell_look`). Returns
+    (path, timings)."""
+    from engine.render.backends import render
+    from engine.render.outputs import save_view
+
     t0 = time.monotonic()
     meshes = _meshes(drape_dir, inputs)
     cam = _camera(meshes, inputs["shot"], inputs["format"])
-    lights = _lights(inputs["lights"])
-    backdrop = inputs["backdrop"]["colour"]
-    ambient = inputs["backdrop"]["ambient"]
+    look, lights, ambient = cell_look(inputs, meshes)
     r = inputs["render"]
+    if r["renderer"] not in ("pyrender", "blender"):
+        raise InputError(f"unknown renderer {r['renderer']!r}")
     t1 = time.monotonic()
     scratch = folder / ".render"
-    if inputs.get("look"):
-        paths = _render_look(meshes, cam, inputs["look"], r, scratch, timeout - BLENDER_MARGIN_S - (t1 - t0))
-        backdrop = (1.0, 1.0, 1.0, 0.0)  # the look painted its own
-    elif r["renderer"] == "pyrender":
-        from engine.render.pyrender_backend import render_pyrender
-
-        paths = render_pyrender(meshes, [cam], scratch, prefix="view", lights=lights, background=backdrop, ambient=ambient)
-    elif r["renderer"] == "blender":
-        from engine.render.blender_backend import render_blender
-
-        paths = render_blender(meshes, [cam], scratch, prefix="view", engine=r["engine"], samples=r["samples"],
-                               timeout=max(5.0, timeout - BLENDER_MARGIN_S - (t1 - t0)), lights=lights,
-                               background=backdrop, ambient=ambient, denoise=r["denoise"], seed=r["seed"],
-                               workdir=folder / ".blender", keep_workdir=False)
-    else:
-        raise InputError(f"unknown renderer {r['renderer']!r}")
+    views = render(meshes, [cam], backend=r["renderer"], look=look, lights=lights, ambient=ambient,
+                   blender_engine=r["engine"], samples=r["samples"], denoise=r["denoise"], seed=r["seed"],
+                   timeout=max(5.0, timeout - BLENDER_MARGIN_S - (t1 - t0)))
+    save_view(views[0], scratch, "view_00")
     t2 = time.monotonic()
     out = folder / f"{name}.{inputs['format']['type']}"
-    _save_format(Path(paths[0]), out, inputs["format"], backdrop)
+    # the look painted the backdrop; only a transparent one is composited over white for jpg/webp
+    _save_format(scratch / "view_00.png", out, inputs["format"], (1.0, 1.0, 1.0, 0.0))
     shutil.rmtree(scratch, ignore_errors=True)
-    shutil.rmtree(folder / ".blender", ignore_errors=True)
     return out, {"load_s": round(t1 - t0, 3), "render_s": round(t2 - t1, 3), "save_s": round(time.monotonic() - t2, 3)}
 
 

@@ -311,12 +311,34 @@ class LightSpec(_Model):
 
 
 class Backdrop(_Model):
-    """What is behind the body."""
+    """What is behind the body: the file form of :class:`engine.render.looks.Backdrop` (the one
+    backdrop model, drawn the same way by ``atelier render --look``), plus the ambient light."""
 
     colour: Colour = [1.0, 1.0, 1.0, 0.0]
-    """Background colour; alpha 0 leaves PNGs transparent."""
+    """Background colour (the top of a gradient); alpha 0 leaves PNGs transparent."""
+    kind: Optional[Literal["transparent", "solid", "gradient", "image"]] = None
+    """``solid``, ``gradient`` (``colour`` at the top to ``colour2`` at the bottom), ``image``
+    (``image`` scaled to cover the frame) or ``transparent``; default: transparent when the
+    colour's alpha is 0, else solid."""
+    colour2: Colour = "#d1d1d6"
+    """Bottom colour of a gradient."""
+    image: Optional[str] = None
+    """Image file of an ``image`` backdrop (relative paths from the file's folder)."""
+    ground_shadow: bool = False
+    """A soft contact shadow under the feet."""
     ambient: list[float] = Field(default_factory=lambda: [0.25, 0.25, 0.25], min_length=3, max_length=3)
     """Ambient light level (linear RGB)."""
+
+    @model_validator(mode="after")
+    def _image(self):
+        if self.kind == "image" and not self.image:
+            raise ValueError("an image backdrop needs image = \"FILE\"")
+        return self
+
+    def resolved_kind(self) -> str:
+        if self.kind:
+            return self.kind
+        return "transparent" if rgba(self.colour)[3] <= 0.0 else "solid"
 
 
 class OutputFormat(_Model):

@@ -67,6 +67,7 @@ def render(
     device: str | None = None,
     progress: Callable[[str], None] | None = None,
     timeout: float = 1800.0,
+    seed: int = 0,
 ) -> list[RenderedView]:
     """Render ``meshes`` from every camera with one backend.
 
@@ -90,6 +91,7 @@ def render(
             and CPU (Cycles).
         progress: callable fed short progress lines.
         timeout: Blender worker timeout, seconds.
+        seed: Cycles noise seed (the same seed gives the same noise).
 
     Returns:
         One :class:`RenderedView` per camera, in order, colour composed with the look.
@@ -124,6 +126,7 @@ def render(
             res = render_blender_views(
                 meshes, cameras, tmp, prefix="view", engine=blender_engine, samples=samples, denoise=denoise,
                 adaptive_threshold=adaptive_threshold, lights=lights, ambient=ambient, outputs=wanted, progress=progress, timeout=timeout,
+                seed=seed,
                 device="GPU" if str(device).upper() == "GPU" else "CPU",
             )
             views = []
