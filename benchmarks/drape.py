@@ -6,6 +6,7 @@
     .venv/bin/python benchmarks/drape.py --target           # the ~8k-vertex T-shirt target (<= 60 s)
     .venv/bin/python benchmarks/drape.py --garments t-shirt # the matrix for some garments only
     .venv/bin/python benchmarks/drape.py --sizes M          # ... or some sizes only
+    .venv/bin/python benchmarks/drape.py --outfits          # layered outfits: seconds and penetration per layer
 
 Prints one row per drape: garment, size, fabric, body, vertices, frames, settled, seconds (the
 Blender job; total_s adds grading, meshing, placing and the fit numbers), s/frame, penetration %,
@@ -131,6 +132,52 @@ def summarise(rows: list[dict]) -> None:
         print(f"seconds per drape: median {np.median(secs):.1f}, max {max(secs):.1f}")
 
 
+#: the outfits of the benchmark, innermost first
+OUTFITS = (("straight-trousers", "t-shirt"), ("a-line-skirt", "button-shirt"), ("straight-trousers", "button-shirt"))
+
+
+def run_outfits(args) -> list[dict]:
+    """One row per layer of each outfit of :data:`OUTFITS` in size M (or ``--sizes``) on each body:
+    seconds, frames, settled, penetration of the body and of each layer under it (%)."""
+    import bodies
+    from engine.errors import AtelierError
+    from garments.outfit import Outfit, drape_outfit
+
+    model = bodies.create("anny")
+    sizes = _chosen(args.sizes, ["XS", "S", "M", "L", "XL", "XXL"], "size") if args.sizes else ["M"]
+    body_names = ["average"] if args.quick else ["average", "heavy"]
+    outfits = OUTFITS[:1] if args.quick else OUTFITS
+    rows = []
+    for body_name, (v, f, j) in _bodies(model, body_names).items():
+        for garments in outfits:
+            for size in sizes:
+                outfit = Outfit.of(*garments, size=size)
+                out = Path(args.out) / "outfits" / f"{outfit.name}_{size}_{body_name}"
+                t0 = time.monotonic()
+                error = None
+                try:
+                    res = drape_outfit(outfit, (v, f, j), out, resolution=args.vertices, max_frames=args.frames,
+                                       timeout=args.timeout)
+                except AtelierError as exc:
+                    error, res = str(exc).splitlines()[0][:120], None
+                total = round(time.monotonic() - t0, 1)
+                rep = out / "drape_report.json"
+                layers = json.loads(rep.read_text())["layers"] if rep.exists() and res is not None else []
+                if not layers:
+                    rows.append({"outfit": outfit.name, "size": size, "body": body_name, "error": error, "total_s": total})
+                    print(" ".join(f"{k}={val}" for k, val in rows[-1].items()), flush=True)
+                for layer in layers:
+                    below = layer["penetration_of_layers_below_pct"]
+                    row = {"outfit": outfit.name, "layer": layer["name"], "size": size, "body": body_name,
+                           "vertices": layer["vertices"], "frames": layer["frames"], "settled": layer["settled"],
+                           "seconds": layer["seconds"], "penetration_body_pct": layer["penetration_pct"],
+                           "penetration_below_pct": max(below.values()) if below else None, "error": error,
+                           "outfit_total_s": total}
+                    rows.append(row)
+                    print(" ".join(f"{k}={val}" for k, val in row.items()), flush=True)
+    return rows
+
+
 def run_cusick(args) -> list[dict]:
     from garments.cusick import cusick_test
     from garments.fabrics import drape_source_note, fabric_names
@@ -153,6 +200,7 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="a small subset")
     p.add_argument("--cusick", action="store_true", help="only the Cusick drape test table")
     p.add_argument("--target", action="store_true", help="only the ~8k-vertex T-shirt")
+    p.add_argument("--outfits", action="store_true", help="only the layered outfits (a top over a bottom), per layer")
     p.add_argument("--garments", default="", help="comma-separated library garments instead of all of them")
     p.add_argument("--sizes", default="", help="comma-separated sizes instead of XS, M, XXL")
     p.add_argument("--vertices", type=int, default=3000, help="cloth vertices per garment (default 3000)")
@@ -163,6 +211,8 @@ def main(argv=None) -> int:
     Path(args.out).mkdir(parents=True, exist_ok=True)
     if args.cusick:
         rows = run_cusick(args)
+    elif args.outfits:
+        rows = run_outfits(args)
     elif args.target:
         args.quick, args.vertices = True, 8000
         import bodies

@@ -1,6 +1,6 @@
 """Command-line pieces owned by bodies/: extra ``atelier fit`` flags and ``atelier body``.
 
-Wiring (in engine/cli.py and engine/pipeline.py)::
+Wiring (in atelier/cli.py and atelier/pipeline.py)::
 
     from bodies.cli import add_fit_arguments, fit_kwargs, add_parsers, run as run_body
     add_fit_arguments(fit_parser)       # after the existing `fit` arguments

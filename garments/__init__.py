@@ -2,8 +2,10 @@
 
 - :func:`make_garment` / :data:`GARMENTS` / :func:`garment_names` build a cloth mesh by name
   (:mod:`garments.templates`).
-- :func:`drape_garment` / :func:`drape_twin` drape it in a Blender worker and validate it
-  (:mod:`garments.drape`).
+- :class:`GarmentRequest` (a pattern, template or mesh file; size; fabric; colour; layer) and
+  :class:`Outfit` (several, layered) are what every surface asks for; :func:`drape_twin` /
+  :func:`drape_outfit` drape them in layer order (:mod:`garments.outfit`); :func:`drape_garment`
+  drapes one on a body in a Blender worker and validates it (:mod:`garments.drape`).
 - :func:`signed_distance` measures cloth-to-body clearance (:mod:`garments.clearance`).
 - Sewing patterns (:mod:`garments.pattern`, library in ``garments/library``, format in
   docs/patterns.md), sizes (:mod:`garments.sizes`), fabrics (:mod:`garments.fabrics`), the
@@ -16,9 +18,10 @@
 """
 
 from .clearance import BodyDistance, signed_distance
-from .drape import DrapeResult, DrapeSettings, drape_garment, drape_twin
+from .drape import DrapeResult, DrapeSettings, drape_garment
 from .fabrics import Fabric, fabric_names, get_fabric
 from .imported import ImportedGarment, drape_imported, drape_imported_twin, load_garment_mesh
+from .outfit import GarmentRequest, Outfit, OutfitResult, drape_outfit, drape_twin
 from .pattern import Pattern, library_names, library_pattern, load_pattern
 from .sizes import grade, size_names
 from .templates import GARMENTS, GarmentMesh, garment_names, make_garment
@@ -47,4 +50,8 @@ __all__ = [
     "load_garment_mesh",
     "drape_imported",
     "drape_imported_twin",
+    "GarmentRequest",
+    "Outfit",
+    "OutfitResult",
+    "drape_outfit",
 ]

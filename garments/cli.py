@@ -3,7 +3,7 @@
 The app wires these in: ``add_parsers(subparsers)`` adds the ``garment`` command, ``run(args)``
 runs it; ``add_drape_arguments(parser)`` adds ``--size`` and ``--fabric`` to ``atelier drape``
 and ``drape_kwargs(args)`` turns them into keyword arguments of
-:func:`garments.drape.drape_twin` (which takes ``pose=`` itself); ``add_mesh_arguments(parser)``
+:func:`garments.outfit.drape_twin` (which takes ``pose=`` itself); ``add_mesh_arguments(parser)``
 and ``mesh_kwargs(args)`` do the same for ``--garment-mesh`` (:func:`garments.imported.drape_imported_twin`).
 """
 
@@ -31,9 +31,11 @@ def add_drape_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``--size``, ``--fabric`` and ``--no-turn-up`` to the ``atelier drape`` parser (``--pose``
     is already there)."""
     parser.add_argument("--size", default=None,
-                        help="size for pattern garments: XS, S, M, L, XL, XXL, or mtm (made to measure from the twin); default M")
+                        help="size for pattern garments: XS, S, M, L, XL, XXL, or mtm (made to measure from the twin); default the "
+                             "pattern's base size (M); templates and garment meshes are not graded and refuse it")
     parser.add_argument("--fabric", default=None,
-                        help="fabric preset: cotton-jersey, cotton-poplin, denim, silk-charmeuse, wool-suiting, polyester")
+                        help="fabric preset: cotton-jersey, cotton-poplin, denim, silk-charmeuse, wool-suiting, polyester, or an alias "
+                             "(cotton = cotton-poplin, jersey = cotton-jersey, silk = silk-charmeuse, wool = wool-suiting)")
     parser.add_argument("--no-turn-up", action="store_true",
                         help="pattern garments: let sleeves and trouser legs longer than the twin's arms and legs hang "
                              "past the hands and below the feet instead of turning them up (they may not settle there)")
@@ -87,7 +89,7 @@ def mesh_kwargs(args) -> dict:
 
 
 def drape_kwargs(args) -> dict:
-    """Keyword arguments for :func:`garments.drape.drape_twin` from parsed ``--size``/``--fabric``
+    """Keyword arguments for :func:`garments.outfit.drape_twin` from parsed ``--size``/``--fabric``
     (validated here so a typo fails before Blender starts) and ``--no-turn-up``."""
     from .fabrics import get_fabric
     from .sizes import size_measurements

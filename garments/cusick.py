@@ -103,11 +103,14 @@ def cusick_test(fabric: str, out_dir, edge_m: float = 0.012, max_frames: int = 8
     # the clamp a stiff specimen slides off the disc once it buckles)
     pin = (np.hypot(v[:, 0], v[:, 2]) < DISC_D / 2 - 0.5 * edge_m).astype(np.float32)
     save_npz_mesh(out / "specimen.npz", v, tri, pin=pin)
-    spec = {"cloth": str(out / "specimen.npz"), "out": str(out / "draped.npz"),
-            "colliders": [{"path": str(out / "disc.npz"), "decimate": 1.0, "thickness_outer": 0.002, "friction": 5.0}],
-            "max_frames": max_frames, "min_frames": 20, "settle_mm": 0.5, "settle_frames": 3, "settle_window": 1, "explode_m": 0.5,
-            "cloth_settings": {"quality": 6, **cs}, "collision_settings": {**col, "distance_min": 0.003},
-            "gravity": [0.0, -9.81, 0.0], "garment": f"cusick-{fab.name}"}
+    from engine.blender.specs import ColliderSpec, DrapeJobSpec
+
+    spec = DrapeJobSpec(cloth=str(out / "specimen.npz"), out=str(out / "draped.npz"),
+                        colliders=(ColliderSpec(str(out / "disc.npz"), thickness_outer=0.002),),
+                        max_frames=max_frames, min_frames=20, settle_mm=0.5, settle_frames=3, settle_window=1,
+                        explode_m=0.5, cloth_settings={"quality": 6, **cs},
+                        collision_settings={**col, "distance_min": 0.003}, gravity=(0.0, -9.81, 0.0),
+                        garment=f"cusick-{fab.name}")
     t0 = time.monotonic()
     job = run_blender_job("drape", spec, workdir=out, timeout=timeout)
     dv2 = load_npz_mesh(out / "draped.npz")["vertices"]

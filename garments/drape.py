@@ -9,14 +9,19 @@ the draped cloth against the body: the share of cloth vertices more than 2 mm in
   (signed distance to the body, mm, negative inside);
 - ``garment.npz``: ``vertices`` (V, 3) float32, ``faces`` (F, 3) int64, ``rest_vertices``,
   ``pin``, ``clearance_mm``;
+- ``fit.json``: the clearance to the body (a template has no pattern: no ease table or strain);
+- ``dressed.glb``: the body and the garment as two meshes;
 - ``drape_report.json``: what was draped and how it went;
 - ``blender.log``: Blender's output (kept on success and failure).
+
+A template is not graded: a size is refused (its settings, e.g. ``ease``, shape it). Garments of
+every kind, and outfits of several, are requested through :mod:`garments.outfit`.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -28,184 +33,13 @@ from engine.storage import write_json
 from engine.types import PathLikeStr
 
 from .clearance import BodyDistance
+from .settings import (MAX_FRAMES, MAX_PENETRATION, PENETRATION_DEPTH_M, DrapeResult, DrapeSettings,  # noqa: F401 (re-exported)
+                       penetration, penetration_guard)
 from .templates import GarmentMesh, make_garment
-
-#: a cloth vertex deeper than this inside the body counts as penetrating, metres.
-PENETRATION_DEPTH_M = 0.002
-#: the drape fails when more than this fraction of cloth vertices penetrate.
-MAX_PENETRATION = 0.01
-#: the frame cap of every drape (DrapeSettings, drape_garment, pattern and imported drapes, the
-#: drape benchmark): in the benchmark the slowest drape, the M poplin shift dress on the average
-#: body, settles at frame 218, the others by 188 (2,000 vertices); a drape stops once it settles
-MAX_FRAMES = 250
-
-
-@dataclass
-class DrapeSettings:
-    """Simulation settings passed to the Blender job.
-
-    Attributes:
-        max_frames: frame cap (24 frames per simulated second).
-        min_frames: frames always simulated before the settle test applies.
-        settle_mm: a frame counts as calm when no cloth vertex's mean position over the last
-            ``settle_window`` frames moved more than this per frame (mm) from its mean over the
-            ``settle_window`` frames before.
-        settle_frames: consecutive calm frames that end the simulation.
-        settle_window: frames averaged by the settle test: a vertex buzzing a few mm round a fixed
-            place against the body is calm, one drifting is not; 1 compares consecutive frames only.
-        decimate: collider Decimate ratio (0.2 keeps 20 % of the body's triangles).
-        explode_m: per-frame vertex displacement treated as an explosion, metres.
-        cloth: overrides of Blender ClothSettings (e.g. {"quality": 5, "mass": 0.3}).
-        collision: overrides of Blender ClothCollisionSettings (e.g. {"distance_min": 0.004}).
-        gravity: (3,) canonical-frame gravity, m/s^2.
-        body_thickness: outer collision thickness of the body collider, metres (pattern drapes).
-        rest_from: where a pattern garment's rest lengths come from: "start" (default), its start
-            shape, whose edges :func:`garments.placement.relax_lengths` brings to the flat pattern's
-            lengths; or "flat", the flat pattern itself through Blender's dynamic mesh (exact
-            lengths and flat rest angles, but measured with bpy 5.0.1 the cloth then creeps up the
-            body, several cm over 10 frames, wherever it touches it).
-        settle_air_damping: air damping the cloth reaches over the 10 frames after its seams have
-            closed and gravity is on, when higher than the fabric's own: a hem swinging slowly under
-            light damping kept an 8k-vertex T-shirt from settling in 120 frames; damping changes how
-            long the cloth takes to come to rest, not where (0: the fabric's own throughout; Blender
-            caps it at 10, the default: with 5, the 8k T-shirt settled at frames 61-92, with 10 at 69
-            and the same strain).
-        turn_up: a pattern garment's sleeves and trouser legs longer than the body's arms and legs
-            start turned up at the wrist and above the floor (the length turned up is in
-            ``fit.json``, ``turned_up_cm``); False lets them hang past the hands and below the feet,
-            where they may not settle (see :mod:`garments.placement`, SLEEVE_PAST_WRIST).
-        snapshot_every: when > 0, the job also writes ``drape_result_frames.npz``, the cloth every
-            that many frames (to look at how a drape went).
-    """
-
-    max_frames: int = MAX_FRAMES
-    min_frames: int = 5
-    settle_mm: float = 1.0
-    settle_frames: int = 3
-    settle_window: int = 4
-    settle_air_damping: float = 10.0
-    decimate: float = 0.2
-    explode_m: float = 0.5
-    cloth: dict = field(default_factory=dict)
-    collision: dict = field(default_factory=dict)
-    gravity: tuple = (0.0, -9.81, 0.0)
-    body_thickness: float = 0.006
-    snapshot_every: int = 0
-    rest_from: str = "start"
-    turn_up: bool = True
-
-    def job_fields(self) -> dict:
-        """The drape job's spec entries (:mod:`engine.blender.drape_job`) that come from these
-        settings alone: frame cap, settle test, explosion limit, gravity."""
-        return {"max_frames": self.max_frames, "min_frames": self.min_frames, "settle_mm": self.settle_mm,
-                "settle_frames": self.settle_frames, "settle_window": self.settle_window,
-                "settle_air_damping": self.settle_air_damping, "explode_m": self.explode_m,
-                "gravity": [float(x) for x in self.gravity]}
-
-
-@dataclass
-class DrapeResult:
-    """Outcome of one drape.
-
-    Attributes:
-        garment: template name.
-        vertices: (V, 3) float32 draped cloth, metres, canonical frame.
-        faces: (F, 3) int64 cloth triangles.
-        clearance_mm: (V,) float32 signed distance of each cloth vertex to the body, mm (+ outside).
-        frames: frames simulated.
-        settled: True if the cloth came to rest before the frame cap.
-        max_displacement_mm: the largest vertex move in the last frame, mm.
-        window_displacement_mm: the largest move per frame of a vertex's mean position over the
-            last ``settle_window`` frames, mm (what the settle test looks at); None from older jobs.
-        seconds: wall time of the Blender job (start-up included), s.
-        seconds_per_frame: simulation time per frame, s.
-        penetration_pct: % of cloth vertices more than 2 mm inside the body.
-        measurements: the body measurements the garment was built from (cm / m).
-        ply_path, npz_path, report_path, log_path: the files written in ``out_dir``.
-    """
-
-    garment: str
-    vertices: np.ndarray
-    faces: np.ndarray
-    clearance_mm: np.ndarray
-    frames: int
-    settled: bool
-    max_displacement_mm: float
-    seconds: float
-    seconds_per_frame: float
-    penetration_pct: float
-    measurements: dict
-    ply_path: Path
-    npz_path: Path
-    report_path: Path
-    log_path: Path
-    window_displacement_mm: float | None = None
-
-    @classmethod
-    def from_job(cls, job: dict, seconds: float, penetration_fraction: float, out: Path, **fields) -> "DrapeResult":
-        """A result from the drape job's report ``job`` (frames, settled, last displacement, seconds
-        per frame), the wall ``seconds``, the penetration as a fraction, and the other attributes;
-        ``report_path`` is ``out/drape_report.json``."""
-        return cls(frames=int(job["frames"]), settled=bool(job["settled"]),
-                   max_displacement_mm=float(job["max_displacement_mm"]),
-                   window_displacement_mm=(float(job["window_displacement_mm"]) if "window_displacement_mm" in job else None),
-                   seconds=seconds,
-                   seconds_per_frame=float(job["seconds_per_frame"]), penetration_pct=penetration_fraction * 100.0,
-                   report_path=Path(out) / "drape_report.json", **fields)
-
-    def report(self) -> dict:
-        """The JSON-serialisable summary written to ``drape_report.json``."""
-        return {
-            "garment": self.garment,
-            "vertices": int(len(self.vertices)),
-            "faces": int(len(self.faces)),
-            "frames": int(self.frames),
-            "settled": bool(self.settled),
-            "seconds": round(float(self.seconds), 2),
-            "seconds_per_frame": round(float(self.seconds_per_frame), 4),
-            "penetration_pct": round(float(self.penetration_pct), 4),
-            "max_displacement_mm": round(float(self.max_displacement_mm), 3),
-            "window_displacement_mm": (round(float(self.window_displacement_mm), 3)
-                                       if self.window_displacement_mm is not None else None),
-            "clearance_mm": {
-                "min": round(float(self.clearance_mm.min()), 2),
-                "median": round(float(np.median(self.clearance_mm)), 2),
-                "max": round(float(self.clearance_mm.max()), 2),
-            },
-            "measurements": self.measurements,
-            "files": {
-                "ply": self.ply_path.name,
-                "npz": self.npz_path.name,
-                "log": self.log_path.name,
-            },
-            "units": {"length": "m", "clearance": "mm", "frame": "canonical: +Y up, facing +Z, feet on y=0"},
-        }
-
 
 def _mesh_area(v, f) -> float:
     t = np.asarray(v, np.float64)[np.asarray(f)]
     return float(0.5 * np.linalg.norm(np.cross(t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]), axis=1).sum())
-
-
-def penetration(clearance_m: np.ndarray, depth: float = PENETRATION_DEPTH_M) -> float:
-    """Fraction of (V,) signed distances (metres) deeper than ``depth`` inside the body."""
-    c = np.asarray(clearance_m)
-    return float(np.mean(c < -depth)) if len(c) else 0.0
-
-
-def penetration_guard(fraction: float, what: str, hint: str, log_path) -> None:
-    """Raise SimulationError (keeping ``log_path``) when more than :data:`MAX_PENETRATION` of a
-    drape's cloth vertices ended deeper than :data:`PENETRATION_DEPTH_M` inside the body.
-
-    Args:
-        fraction: :func:`penetration` of the draped cloth. what: the cloth, as named in the message.
-        hint: what the user can do about it.
-    """
-    if fraction > MAX_PENETRATION:
-        raise SimulationError(
-            f"penetration guard: {fraction * 100:.1f} % of the {what} cloth vertices ended more than "
-            f"{PENETRATION_DEPTH_M * 1000:.0f} mm inside the body (limit {MAX_PENETRATION * 100:.0f} %)",
-            hint=hint, log_path=log_path)
 
 
 def drape_garment(
@@ -272,6 +106,14 @@ def drape_garment(
         return drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolution=resolution,
                              max_frames=max_frames, timeout=timeout, progress=progress, settings=settings,
                              size=size, fabric=fabric, rest_body=rest_body, colliders=colliders)
+    if size is not None:
+        raise InputError(f"template {garment if isinstance(garment, str) else garment.name!r} is not graded, so it "
+                         f"cannot take size {size!r}",
+                         hint="shape a template with its settings (e.g. ease in metres) or drape a library pattern "
+                              "(`atelier garment list`), which grades to XS..XXL or mtm")
+    if rest_body is not None:
+        raise InputError("a template is generated around the posed body; it cannot drape from a rest pose",
+                         hint="leave rest_body out, or drape a library pattern")
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     v = np.asarray(body_vertices, dtype=np.float32)
@@ -299,16 +141,16 @@ def drape_garment(
     result_npz = out / "drape_result.npz"
     if result_npz.exists():
         result_npz.unlink()
-    spec = {
-        "body": str(body_npz),
-        "cloth": str(cloth_npz),
-        "out": str(result_npz),
-        **settings.job_fields(),
-        "decimate": settings.decimate,
-        "cloth_settings": dict(settings.cloth),
-        "collision_settings": dict(settings.collision),
-        "garment": cloth.name,
-    }
+    from engine.blender.specs import ColliderSpec, DrapeJobSpec
+
+    # layering: the body and the draped layers below collide with the cloth
+    from .dress import layer_collider_specs
+
+    spec = DrapeJobSpec(
+        cloth=str(cloth_npz), out=str(result_npz), **settings.job_fields(),
+        colliders=(ColliderSpec(path=str(body_npz), decimate=settings.decimate, thickness_outer=0.003, friction=5.0),
+                   *layer_collider_specs(out, colliders)),
+        cloth_settings=dict(settings.cloth), collision_settings=dict(settings.collision), garment=cloth.name)
     from engine.blender import run_blender_job
 
     t0 = time.monotonic()
@@ -336,77 +178,38 @@ def drape_garment(
     result = DrapeResult.from_job(job, seconds, pen, out, garment=cloth.name, vertices=draped, faces=cloth.faces,
                                   clearance_mm=clearance_mm, measurements=meas.to_dict(), ply_path=ply_path,
                                   npz_path=npz_path, log_path=log_path)
+    fit = template_fit(cloth.name, fabric, clearance_mm, meas)
+    write_json(out / "fit.json", fit)
+    from .dress import export_glb
+
+    export_glb(out / "dressed.glb", [("body", v, f, (224, 186, 160, 255)), ("garment", draped, cloth.faces, (42, 77, 140, 255))])
     report = result.report()
     report["garment_params"] = cloth.params
     report["simulation"] = {k: val for k, val in asdict(settings).items()}
     report["blender_version"] = job.get("blender_version")
+    report["fabric"] = fabric
+    report["layers_below"] = len(colliders or [])
     report["ok"] = pen <= MAX_PENETRATION
+    report["files"].update({"fit": "fit.json", "glb": "dressed.glb"})
     write_json(result.report_path, report)
     penetration_guard(pen, cloth.name, f"raise the ease or the collision distance; see {ply_path} (clearance_mm) "
                                        f"and {log_path}", log_path)
     return result
 
 
-def drape_twin(
-    twin_dir: PathLikeStr,
-    garment: str = "tube-dress",
-    out_dir: PathLikeStr = "drape",
-    model=None,
-    pose: str | None = None,
-    **kw,
-) -> DrapeResult:
-    """Drape a garment on a saved twin.
-
-    Args:
-        twin_dir: folder with ``twin.json`` (see :class:`bodies.twin.Twin`).
-        garment: template name or :class:`GarmentMesh`.
-        out_dir: output folder.
-        model: the twin's body model, or None to build it with ``bodies.create(twin.model)``.
-        pose: a pose preset name (e.g. "a-pose") to drape in instead of the twin's own pose. A
-            pattern garment is placed around the twin in the A-pose and the body then moves into
-            this pose while the cloth simulates (unless it is the A-pose itself).
-        **kw: passed to :func:`drape_garment` (resolution, max_frames, timeout, progress, size,
-            fabric, settings, ...). ``size="mtm"`` grades a pattern to the twin's measurements.
-    """
-    import bodies
-    from bodies.poses import pose_preset
-    from bodies.twin import Twin
-
-    twin = Twin.load(twin_dir)
-    if model is None:
-        model = bodies.create(twin.model)
-    if pose is not None:
-        p = pose_preset(model, pose)[0]
-        twin = Twin(
-            model=twin.model, shape=twin.shape, pose=p.tolist(), translation=twin.translation,
-            pose_name=pose, source=twin.source,
-        )
-    verts, faces, joints = twin.body(model)
-    from .pattern import Pattern, library_names
-
-    is_pattern = isinstance(garment, Pattern) or (isinstance(garment, str) and garment in library_names())
-    if is_pattern and "rest_body" not in kw:
-        rest = Twin(model=twin.model, shape=twin.shape, pose=pose_preset(model, "a-pose")[0].tolist(),
-                    translation=twin.translation, pose_name="a-pose", source=twin.source)
-        rv, rf, rj = rest.body(model)
-        if pose is None or pose != "a-pose":
-            kw["rest_body"] = (rv, rf, rj)
-        if kw.get("size") == "mtm":
-            from bodies.measure import measure as _measure
-
-            from .sizes import mtm_measurements
-
-            kw["size"] = mtm_measurements(_measure(rv, rf, rj))
-    # The posed collider goes beside the garment so the folder is a complete dressed twin.
-    save_ply(Path(out_dir) / "body.ply", verts, faces,
-             comments=[f"atelier posed body ({twin.model}, pose {twin.pose_name or 'fitted'}), metres, canonical frame"])
-    write_json(Path(out_dir) / "dressed.json", {
-        "twin_dir": str(Path(twin_dir).resolve()), "model": twin.model, "pose": twin.pose_name,
-        "source": twin.source, "garment": garment if isinstance(garment, str) else garment.name,
-        "size": kw.get("size") if isinstance(kw.get("size"), (str, type(None))) else "mtm", "fabric": kw.get("fabric"),
-    })
-    return drape_garment(verts, faces, joints, garment=garment, out_dir=out_dir, **kw)
+def template_fit(name: str, fabric: str | None, clearance_mm: np.ndarray, measurements: Measurements) -> dict:
+    """``fit.json`` of a template garment: a template has no flat pattern, so there is no ease
+    table or strain, only its clearance to the body (mm) and the body it was built around."""
+    c = np.asarray(clearance_mm, np.float64)
+    return {
+        "garment": name, "kind": "template", "size": None, "fabric": fabric, "regions": {},
+        "clearance_mm": {"min": round(float(c.min()), 1), "median": round(float(np.median(c)), 1),
+                         "p95": round(float(np.percentile(c, 95)), 1)},
+        "measurements": measurements.to_dict(),
+        "note": "a template is generated around the body, not cut from a pattern: no ease table or strain; "
+                "drape a library pattern (`atelier garment list`) for those",
+    }
 
 
-__all__ = ["DrapeSettings", "DrapeResult", "drape_garment", "drape_twin", "penetration", "penetration_guard",
+__all__ = ["DrapeSettings", "DrapeResult", "drape_garment", "template_fit", "penetration", "penetration_guard",
            "PENETRATION_DEPTH_M", "MAX_PENETRATION"]

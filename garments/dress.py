@@ -25,7 +25,7 @@ from engine.meshio import load_npz_mesh, save_npz_mesh, save_ply
 from engine.storage import atomic_path, write_json
 
 from .clearance import BodyDistance
-from .drape import MAX_FRAMES
+from .settings import MAX_FRAMES
 from .fabrics import cloth_settings, get_fabric
 from .fit import fit_table, strain
 from .mesher import edge_for_vertices, mesh_pattern
@@ -142,7 +142,7 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
     Returns a :class:`garments.drape.DrapeResult` whose ``report_path`` JSON also has ``size``,
     ``fabric``, ``fit`` and ``strain``.
     """
-    from .drape import MAX_PENETRATION, DrapeResult, penetration, penetration_guard
+    from .settings import MAX_PENETRATION, DrapeResult, penetration, penetration_guard
 
     out, (v, f, j), (rv, rf, rj), settings = drape_inputs(out_dir, body_vertices, body_faces, joints, settings,
                                                            max_frames, rest_body)
@@ -239,7 +239,7 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
                    "seam_gap_mm": fit["seam_gap_mm"], "turned_up_cm": fit["turned_up_cm"], "panels": len(cloth.panels), "seams": len(pattern.seams),
                    "cloth_edge_m": round(cloth.edge_m, 4), "posed_from_rest": rest_body is not None,
                    "layers_below": len(colliders or []), "blender_version": job.get("blender_version"),
-                   "simulation": {"cloth": spec["cloth_settings"], "collision": col_over, "max_frames": settings.max_frames},
+                   "simulation": {"cloth": spec.cloth_settings, "collision": col_over, "max_frames": settings.max_frames},
                    "ok": pen <= MAX_PENETRATION})
     report["files"].update({"fit": "fit.json", "glb": "dressed.glb", "pattern": "pattern.json"})
     write_json(result.report_path, report)
@@ -252,7 +252,7 @@ def drape_inputs(out_dir, body_vertices, body_faces, joints, settings, max_frame
     """Checked inputs of a drape: (output folder, created; (v, f, j) posed body; (rv, rf, rj) the
     rest body, the posed one when ``rest_body`` is None; settings, a new DrapeSettings when None,
     with ``max_frames``). Raises InputError on bad shapes."""
-    from .drape import DrapeSettings
+    from .settings import DrapeSettings
 
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -282,21 +282,22 @@ def layer_collider_specs(out: Path, colliders) -> list[dict]:
 
 
 def drape_job_spec(out: Path, settings, name: str, cloth_npz: Path, col_specs: list, cloth_over: dict, col_over: dict,
-                   gravity_off_frames: int, sew_frames: int, pose_frames: int) -> tuple[dict, Path]:
-    """The drape job's spec (see :mod:`engine.blender.drape_job`) from the DrapeSettings and the
+                   gravity_off_frames: int, sew_frames: int, pose_frames: int) -> tuple:
+    """The drape job's :class:`~engine.blender.specs.DrapeJobSpec` from the DrapeSettings and the
     garment's own parts, and the result path (an old result there is removed)."""
     result_npz = out / "drape_result.npz"
     result_npz.unlink(missing_ok=True)
-    spec = {
-        "cloth": str(cloth_npz), "out": str(result_npz), "colliders": col_specs, **settings.job_fields(),
-        "cloth_settings": cloth_over, "collision_settings": col_over, "garment": name,
-        "gravity_off_frames": gravity_off_frames, "gravity_ramp_frames": GRAVITY_RAMP_FRAMES,
-        "sew_frames": sew_frames, "pose_frames": pose_frames, "snapshot_every": int(settings.snapshot_every),
-    }
+    from engine.blender.specs import DrapeJobSpec
+
+    spec = DrapeJobSpec(
+        cloth=str(cloth_npz), out=str(result_npz), colliders=tuple(col_specs), **settings.job_fields(),
+        cloth_settings=cloth_over, collision_settings=col_over, garment=name,
+        gravity_off_frames=gravity_off_frames, gravity_ramp_frames=GRAVITY_RAMP_FRAMES,
+        sew_frames=sew_frames, pose_frames=pose_frames, snapshot_every=int(settings.snapshot_every))
     return spec, result_npz
 
 
-def run_drape_spec(spec: dict, out: Path, result_npz: Path, shape: tuple, timeout: float, progress=None):
+def run_drape_spec(spec, out: Path, result_npz: Path, shape: tuple, timeout: float, progress=None):
     """Run the Blender drape job ``spec`` in ``out`` and read its cloth back.
 
     Returns (job report, seconds, Blender log path, draped (V, 3) float32 vertices); raises

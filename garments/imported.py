@@ -44,7 +44,7 @@ from engine.storage import atomic_path, file_sha256, write_json
 from engine.types import PathLikeStr
 
 from .clearance import BodyDistance, closest_points
-from .drape import MAX_FRAMES
+from .settings import MAX_FRAMES
 from .dress import GRAVITY_RAMP_FRAMES, POSE_FRAMES, hand_vertices
 
 _J = {name: i for i, name in enumerate(NAMED_JOINTS)}
@@ -994,7 +994,7 @@ def drape_imported(body_vertices, body_faces, joints, garment: ImportedGarment, 
     from bodies.measure import measure
     from .dress import drape_inputs, drape_job_spec, layer_collider_specs, run_drape_spec
 
-    from .drape import MAX_PENETRATION, DrapeResult, penetration, penetration_guard
+    from .settings import MAX_PENETRATION, DrapeResult, penetration, penetration_guard
     from .fabrics import cloth_settings, get_fabric
     from .fit import fit_table
 

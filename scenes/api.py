@@ -39,11 +39,19 @@ def twin(name: str, shape: Sequence[float] | None = None, path: str | None = Non
                     position=list(position))
 
 
-def garment(template: str = "tube-dress", fabric: str = "cotton", colour="#2a4d8c", layer: int = 0,
-            **settings: float) -> GarmentSpec:
-    """A garment: template name, fabric preset, colour, layer (0 next to the skin) and template
-    settings (e.g. ``ease=0.015`` metres)."""
-    return GarmentSpec(template=template, fabric=fabric, colour=colour, layer=layer, settings=settings)
+def garment(name: str = "tube-dress", fabric: str | None = None, colour="#2a4d8c", layer: int = 0,
+            size: str | None = None, **settings) -> GarmentSpec:
+    """A garment: a library pattern (``t-shirt``, ``straight-trousers``...), a template
+    (``tube-dress``, ``skirt``) or a garment mesh file, by name; a fabric of the registry or an
+    alias (``silk``, ``jersey``...); colour; layer (0 next to the skin); the pattern's own size
+    (else the cell's); template settings (e.g. ``ease=0.015`` metres) or mesh options."""
+    return GarmentSpec(garment=name, fabric=fabric, colour=colour, layer=layer, size=size, settings=settings)
+
+
+def size(name: str, chart: str | None = None, **settings: float) -> Size:
+    """A size: patterns are graded to ``chart`` (default the name when it is XS..XXL or mtm),
+    templates take ``settings`` (e.g. ``ease=0.02``)."""
+    return Size(name=name, chart=chart, settings=settings)
 
 
 def outfit(name: str, *garments: GarmentSpec, colourways: dict | None = None) -> Outfit:
@@ -172,6 +180,6 @@ def export_glb(obj: Scene, path, **kw) -> Path:
 
 
 __all__ = ["Backdrop", "Campaign", "DrapeOptions", "GarmentSpec", "LightSpec", "Locale", "OutputFormat", "Outfit",
-           "RenderResult", "RenderSettings", "Rule", "Scene", "Shot", "Size", "TwinSpec", "backdrop", "export_blend",
+           "RenderResult", "RenderSettings", "Rule", "Scene", "Shot", "Size", "TwinSpec", "backdrop", "export_blend", "size",
            "export_glb", "fmt", "garment", "light", "load", "outfit", "plan", "render", "run_campaign", "save",
            "scene", "shot", "turntable", "twin"]

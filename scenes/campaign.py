@@ -21,11 +21,16 @@ from engine import __version__
 from engine.errors import InputError
 from engine.storage import file_sha256, json_sha256
 
-from .model import FABRICS, Campaign, Scene, Size, rgba
+from .model import Campaign, Scene, Size, rgba
 
 ID_LENGTH = 16
 DEFAULT_SIZE = "std"
 DIMENSIONS = ("twin", "outfit", "size", "pose", "shot", "locale", "format")
+
+
+class Refused(Exception):
+    """Raised by an ``authorise`` hook of a campaign run: the cell must not be rendered (e.g. no
+    consent); it ends as ``refused``, neither failed nor retried."""
 
 
 @dataclass(frozen=True)
@@ -148,23 +153,40 @@ def _twin_inputs(twin, pose_override: str | None) -> tuple[dict, str | None]:
 
 
 def _garments(outfit, size: Size | None, colourway: str | None) -> list[dict]:
-    """The outfit's garments in layer order, size applied, colours resolved, as dicts."""
+    """The outfit's garments in layer order as :class:`garments.outfit.GarmentRequest` dicts
+    (size applied: patterns graded to its chart size, templates given its settings; fabric
+    resolved in the one registry), each with its colour in the colourway and, for a mesh, the
+    file's sha256 (so an edited file is a new drape)."""
     if outfit is None:
         return []
     colours = outfit.colours(colourway)
     out = []
     for i, g in outfit.layered():
-        settings = dict(g.settings)
-        if size is not None:
-            settings.update(size.settings)
-        out.append({
-            "template": g.template,
-            "fabric": g.fabric,
-            "cloth": dict(FABRICS[g.fabric]),
-            "layer": g.layer,
-            "settings": settings,
-            "colour": list(rgba(colours[i])),
-        })
+        try:
+            req = g.request(size)
+        except ValueError as exc:
+            raise InputError(f"outfit {outfit.name!r}: {exc}") from None
+        d = req.to_dict()
+        d.pop("colour", None)
+        if req.kind == "mesh":
+            d["sha256"] = file_sha256(req.garment)
+        out.append({**d, "name": req.name, "colour": list(rgba(colours[i]))})
+    return out
+
+
+def _backdrop(b) -> dict:
+    """A locale's backdrop as cell inputs (the fields of engine.render.looks.Backdrop, plus the
+    ambient light and the ground shadow); older files give the same two keys as before."""
+    out = {"colour": list(rgba(b.colour)), "ambient": list(b.ambient)}
+    kind = b.resolved_kind()
+    if b.kind is not None or b.ground_shadow:
+        out.update(kind=kind, ground_shadow=b.ground_shadow)
+    if kind == "gradient":
+        out["colour2"] = list(rgba(b.colour2))
+    if kind == "image":
+        if not Path(b.image).is_file():
+            raise InputError(f"backdrop image {b.image} does not exist", hint="give the path of a PNG or JPEG")
+        out["image"] = {"path": b.image, "sha256": file_sha256(b.image)}
     return out
 
 
@@ -184,20 +206,26 @@ def make_cell(campaign_like, twin, outfit, size, pose, shot, locale, fmt) -> tup
     drape_inputs = {
         "twin": twin_in,
         "pose": pose_name,
-        "garments": [{k: g[k] for k in ("template", "fabric", "cloth", "layer", "settings")} for g in garments],
+        # the colour is not part of the drape: every colourway of an outfit shares it
+        "garments": [{k: v for k, v in g.items() if k not in ("colour", "name")} for g in garments],
         "drape": drape_opts,
         "engine": __version__,
     }
     drape_key = short_hash(drape_inputs)
     lights = locale.lights if getattr(locale, "lights", None) is not None else campaign_like.lights
+    look = getattr(locale, "look", None)
+    if look is None and getattr(locale, "lights", None) is None and "backdrop" not in locale.model_fields_set:
+        look = getattr(campaign_like, "look", None)
     inputs = {
         "drape_key": drape_key,
         "twin": twin_in,
         "pose": pose_name,
         "garments": garments,
-        "shot": shot.model_dump(),
-        "backdrop": {"colour": list(rgba(locale.backdrop.colour)), "ambient": list(locale.backdrop.ambient)},
+        "shot": shot.model_dump(exclude_none=True),
+        "backdrop": _backdrop(locale.backdrop),
         "lights": _lights(lights),
+        # a look of engine.render.looks: lighting, skin, backdrop and shadow as `atelier render --look`
+        **({"look": look} if look else {}),
         "format": fmt.model_dump(),
         "render": {**campaign_like.render.model_dump(), "skin": list(rgba(campaign_like.render.skin))},
         # where the image goes decides its consent and ledger record, so it is part of the cell
@@ -263,7 +291,9 @@ def scene_to_campaign(scene: Scene) -> Campaign:
         outfits=[scene.outfit or bare],
         sizes=[scene.size] if scene.size else [],
         shots=scene.shots,
-        locales=[Locale(name="scene", backdrop=scene.backdrop, lights=scene.lights, colourway=scene.colourway)],
+        locales=[Locale(name="scene", colourway=scene.colourway, look=scene.look)
+                 if scene.look else Locale(name="scene", backdrop=scene.backdrop, lights=scene.lights,
+                                           colourway=scene.colourway)],
         formats=scene.formats,
         render=scene.render,
         drape=scene.drape,
@@ -285,5 +315,5 @@ def expand_scene(scene: Scene) -> Plan:
     return expand(camp)
 
 
-__all__ = ["Cell", "DIMENSIONS", "DrapeJob", "Estimate", "Plan", "expand", "expand_scene", "make_cell",
+__all__ = ["Cell", "Refused", "DIMENSIONS", "DrapeJob", "Estimate", "Plan", "expand", "expand_scene", "make_cell",
            "scene_to_campaign", "short_hash"]

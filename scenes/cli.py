@@ -1,6 +1,6 @@
 """``atelier`` subcommands for scenes and campaigns.
 
-The lead's ``engine/cli.py`` calls :func:`add_parsers` with its subparsers and hands the parsed
+The lead's ``atelier/cli.py`` calls :func:`add_parsers` with its subparsers and hands the parsed
 arguments of these commands to :func:`run`:
 
 - ``atelier schema scene|campaign`` prints the JSON Schema (for editors);

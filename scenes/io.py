@@ -268,6 +268,20 @@ def _resolve_paths(obj, base: Path) -> None:
     for twin in getattr(obj, "twins", []):
         if twin.path and not Path(twin.path).is_absolute():
             twin.path = str((base / twin.path).resolve())
+    backdrops = [loc.backdrop for loc in getattr(obj, "locales", [])] + ([obj.backdrop] if hasattr(obj, "backdrop") else [])
+    for b in backdrops:
+        if b.image and not Path(b.image).is_absolute():
+            b.image = str((base / b.image).resolve())
+    outfits = list(getattr(obj, "outfits", None) or []) + ([obj.outfit] if getattr(obj, "outfit", None) else [])
+    for outfit in outfits:
+        for g in outfit.garments:
+            for key in ("mesh", "garment"):
+                value = getattr(g, key)
+                if value and Path(value).suffix.lower() in (".obj", ".glb", ".gltf") and not Path(value).is_absolute():
+                    setattr(g, key, str((base / value).resolve()))
+            avatar = g.settings.get("avatar")
+            if isinstance(avatar, str) and not Path(avatar).is_absolute():
+                g.settings["avatar"] = str((base / avatar).resolve())
 
 
 def dumps(obj: BaseModel, fmt: str = "toml") -> str:

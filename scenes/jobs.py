@@ -94,10 +94,12 @@ def _twin(inputs: dict):
 
 
 def run_drape(payload: dict) -> dict:
-    """Make (or find) the drape folder ``payload["dir"]``: ``body.ply`` and, per garment layer i,
-    ``layer{i}/garment.ply`` (canonical frame, metres), plus ``drape.json``.
+    """Make (or find) the drape folder ``payload["dir"]``: ``body.ply``, the outfit's drape
+    (:func:`garments.outfit.drape_outfit`: one garment's files in the folder itself, several in
+    ``layers/<i>-<name>/``, canonical frame, metres), plus ``drape.json``.
 
-    Layers are draped in order; layer i collides with the body and the layers below it.
+    Layers are draped in order; each collides with the body and the layers below it, and the
+    penetration guard checks it against both.
     """
     final = Path(payload["dir"])
     if (final / DRAPE_MANIFEST).exists():
@@ -112,39 +114,35 @@ def run_drape(payload: dict) -> dict:
 
 
 def _drape(payload: dict, final: Path) -> dict:
-    from engine.meshio import load_ply, save_ply
-    from garments.drape import DrapeSettings, drape_garment
-    from garments.templates import make_garment
+    from garments.drape import DrapeSettings
+    from garments.outfit import GarmentRequest, Outfit, dress_twin
 
     t0 = time.monotonic()
     inputs = payload["inputs"]
     opts = inputs["drape"]
     tmp = _tmp_dir(final)
     twin, model = _twin(inputs)
-    verts, faces, joints = twin.body(model)
-    save_ply(tmp / "body.ply", verts, faces, comments=["atelier campaign drape body, metres, canonical frame"])
-    coll_v, coll_f = verts, faces
+    reqs = [GarmentRequest.from_dict({k: v for k, v in g.items() if k != "sha256"}) for g in inputs["garments"]]
     layers = []
-    deadline = t0 + float(payload.get("timeout", opts["timeout_s"]))
-    for i, g in enumerate(inputs["garments"]):
-        settings = DrapeSettings(max_frames=opts["max_frames"], min_frames=min(opts["min_frames"], opts["max_frames"]),
-                                 cloth=dict(g["cloth"]))
-        garment = g["template"]
-        if i > 0:
-            # outer layers are built around the body with extra ease for the layers below
-            gs = dict(g["settings"])
-            gs["ease"] = gs.get("ease", 0.012) + 0.006 * i
-            garment = make_garment(g["template"], verts, faces, joints, resolution=opts["resolution"], **gs)
-        left = max(10.0, deadline - time.monotonic())
-        result = drape_garment(coll_v, coll_f, joints, garment=garment, out_dir=tmp / f"layer{i}",
-                               resolution=opts["resolution"], max_frames=opts["max_frames"], timeout=left,
-                               settings=settings, garment_settings=g["settings"] if i == 0 else None)
-        layers.append({"template": g["template"], "dir": f"layer{i}", "frames": result.frames,
-                       "settled": result.settled, "penetration_pct": round(result.penetration_pct, 4),
-                       "seconds": round(result.seconds, 2)})
-        gv, gf, _ = load_ply(tmp / f"layer{i}" / "garment.ply")
-        coll_v = np.concatenate([coll_v, gv]).astype(np.float32)
-        coll_f = np.concatenate([coll_f, gf + len(coll_v) - len(gv)])
+    if not reqs:  # a scene without an outfit: the bare body
+        from engine.meshio import save_ply
+
+        verts, faces, _ = twin.body(model)
+        save_ply(tmp / "body.ply", verts, faces, comments=["atelier campaign drape body, metres, canonical frame"])
+        res = None
+    else:
+        outfit = Outfit(tuple(reqs), name="+".join(r.name for r in reqs))
+        settings = DrapeSettings(max_frames=opts["max_frames"], min_frames=min(opts["min_frames"], opts["max_frames"]))
+        timeout = float(payload.get("timeout", opts["timeout_s"]))
+        resolution = None if any(r.kind == "mesh" for r in reqs) else opts["resolution"]
+        # the pose is already the twin's (see _twin): dress_twin drapes patterns into it from the A-pose
+        res = dress_twin(twin, model, outfit, tmp, resolution=resolution, max_frames=opts["max_frames"],
+                         timeout=timeout, settings=settings)
+    for req, r, d, below in (zip(outfit.layered(), res.layers, res.layer_dirs, res.layer_penetration_pct)
+                             if res is not None else ()):
+        layers.append({"garment": req.name, "kind": req.kind, "dir": str(d.relative_to(tmp)) if d != tmp else ".",
+                       "frames": r.frames, "settled": r.settled, "penetration_pct": round(r.penetration_pct, 4),
+                       "penetration_of_layers_below_pct": below, "seconds": round(r.seconds, 2)})
     manifest = {
         "key": payload["key"],
         "inputs": inputs,
@@ -170,11 +168,19 @@ def _meshes(drape_dir: Path, inputs: dict):
     meshes = [RenderMesh("body", v, f, color=tuple(inputs["render"]["skin"]))]
     for i, (layer, g) in enumerate(zip(manifest["layers"], inputs["garments"])):
         gv, gf, _ = load_ply(drape_dir / layer["dir"] / "garment.ply")
-        meshes.append(RenderMesh(f"garment{i}_{g['template']}", gv, gf, color=tuple(g["colour"])))
+        meshes.append(RenderMesh(f"garment{i}_{g['name']}", gv, gf, color=tuple(g["colour"])))
     return meshes
 
 
 def _camera(meshes, shot: dict, fmt: dict):
+    if shot.get("preset"):
+        # a named shot of the one shot model: the camera `atelier render --shots` makes
+        from dataclasses import replace
+
+        from engine.render.shots import named_shot, shot_cameras
+
+        engine_shot = replace(named_shot(shot["preset"]), name=shot["name"])
+        return shot_cameras([engine_shot], meshes, width=fmt["width"], height=fmt["height"])[0]
     from engine.render.camera import frame_meshes, turntable
 
     lo, hi = frame_meshes(meshes)
@@ -210,35 +216,52 @@ def _save_format(png: Path, out: Path, fmt: dict, backdrop) -> None:
             flat.save(tmp, format="JPEG" if fmt["type"] == "jpg" else "WEBP", quality=int(fmt["quality"]))
 
 
+def cell_look(inputs: dict, meshes):
+    """The :class:`engine.render.looks.Look` of a cell and its (lights, ambient) overrides: the
+    named look of the cell's locale (``look``), or one made of its backdrop, skin colour and
+    lights; either way each garment keeps its colour in the cell's colourway."""
+    from dataclasses import replace
+
+    from engine.render.looks import Backdrop, Colourway, Look, get_look
+
+    garments = {m.name: Colourway(color=tuple(m.color)) for m in meshes if m.name != "body"}
+    if inputs.get("look"):
+        base = get_look(inputs["look"])
+        return replace(base, garments={**garments, **base.garments}), None, None
+    b = inputs["backdrop"]
+    kind = b.get("kind") or ("transparent" if b["colour"][3] <= 0.0 else "solid")
+    backdrop = Backdrop(kind=kind, color=tuple(b["colour"][:3]), color2=tuple(b.get("colour2", (0.82, 0.82, 0.84))[:3]),
+                        image=(b.get("image") or {}).get("path"))
+    look = Look(skin=tuple(inputs["render"]["skin"][:3]), garments=garments, backdrop=backdrop,
+                ground_shadow=bool(b.get("ground_shadow", False)))
+    return look, _lights(inputs["lights"]), tuple(b["ambient"])
+
+
 def render_cell(inputs: dict, drape_dir: Path, folder: Path, name: str, timeout: float = 300.0) -> tuple[Path, dict]:
-    """Render one cell's image into ``folder/name.<type>``. Returns (path, timings)."""
+    """Render one cell's image into ``folder/name.<type>`` through :func:`engine.render.backends.render`,
+    the path of ``atelier render`` (its look, lights and backdrop: :func:`cell_look`). Returns
+    (path, timings)."""
+    from engine.render.backends import render
+    from engine.render.outputs import save_view
+
     t0 = time.monotonic()
     meshes = _meshes(drape_dir, inputs)
     cam = _camera(meshes, inputs["shot"], inputs["format"])
-    lights = _lights(inputs["lights"])
-    backdrop = inputs["backdrop"]["colour"]
-    ambient = inputs["backdrop"]["ambient"]
+    look, lights, ambient = cell_look(inputs, meshes)
     r = inputs["render"]
+    if r["renderer"] not in ("pyrender", "blender"):
+        raise InputError(f"unknown renderer {r['renderer']!r}")
     t1 = time.monotonic()
     scratch = folder / ".render"
-    if r["renderer"] == "pyrender":
-        from engine.render.pyrender_backend import render_pyrender
-
-        paths = render_pyrender(meshes, [cam], scratch, prefix="view", lights=lights, background=backdrop, ambient=ambient)
-    elif r["renderer"] == "blender":
-        from engine.render.blender_backend import render_blender
-
-        paths = render_blender(meshes, [cam], scratch, prefix="view", engine=r["engine"], samples=r["samples"],
-                               timeout=max(5.0, timeout - BLENDER_MARGIN_S - (t1 - t0)), lights=lights,
-                               background=backdrop, ambient=ambient, denoise=r["denoise"], seed=r["seed"],
-                               workdir=folder / ".blender", keep_workdir=False)
-    else:
-        raise InputError(f"unknown renderer {r['renderer']!r}")
+    views = render(meshes, [cam], backend=r["renderer"], look=look, lights=lights, ambient=ambient,
+                   blender_engine=r["engine"], samples=r["samples"], denoise=r["denoise"], seed=r["seed"],
+                   timeout=max(5.0, timeout - BLENDER_MARGIN_S - (t1 - t0)))
+    save_view(views[0], scratch, "view_00")
     t2 = time.monotonic()
     out = folder / f"{name}.{inputs['format']['type']}"
-    _save_format(Path(paths[0]), out, inputs["format"], backdrop)
+    # the look painted the backdrop; only a transparent one is composited over white for jpg/webp
+    _save_format(scratch / "view_00.png", out, inputs["format"], (1.0, 1.0, 1.0, 0.0))
     shutil.rmtree(scratch, ignore_errors=True)
-    shutil.rmtree(folder / ".blender", ignore_errors=True)
     return out, {"load_s": round(t1 - t0, 3), "render_s": round(t2 - t1, 3), "save_s": round(time.monotonic() - t2, 3)}
 
 

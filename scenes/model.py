@@ -13,6 +13,7 @@ feet on y = 0). Colours are ``"#rrggbb"`` / ``"#rrggbbaa"`` strings or 3-4 float
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -39,15 +40,11 @@ Name = Annotated[str, Field(pattern=_NAME)]
 
 
 def rgba(colour) -> tuple[float, float, float, float]:
-    """A :data:`Colour` -> (r, g, b, a) floats in [0, 1] (hex is read as given, no gamma)."""
-    if isinstance(colour, str):
-        h = colour.lstrip("#")
-        vals = [int(h[i:i + 2], 16) / 255.0 for i in range(0, len(h), 2)]
-    else:
-        vals = [float(x) for x in colour]
-    if len(vals) == 3:
-        vals.append(1.0)
-    return (vals[0], vals[1], vals[2], vals[3])
+    """A :data:`Colour` -> (r, g, b, a) floats in [0, 1] (hex is read as given, no gamma); see
+    :func:`engine.render.scene.rgba`."""
+    from engine.render.scene import rgba as _to_rgba
+
+    return _to_rgba(colour)
 
 
 class _Model(BaseModel):
@@ -98,46 +95,96 @@ class TwinSpec(_Model):
 
 
 # --- garments ----------------------------------------------------------------------------------
-#: Fabric presets: Blender ClothSettings overrides (see engine/blender/drape_job.py for defaults).
-FABRICS: dict[str, dict[str, float]] = {
-    "cotton": {},
-    "silk": {"mass": 0.08, "bending_stiffness": 0.05, "tension_stiffness": 8.0, "compression_stiffness": 8.0},
-    "denim": {"mass": 0.4, "bending_stiffness": 8.0, "tension_stiffness": 40.0, "compression_stiffness": 40.0},
-    "jersey": {"mass": 0.2, "bending_stiffness": 0.2, "tension_stiffness": 6.0, "compression_stiffness": 6.0},
-}
+def _check_fabric(v):
+    """A fabric of the one registry (garments/data/fabrics.json) or one of its aliases."""
+    if v is None:
+        return v
+    from garments.fabrics import fabric_names, get_fabric
+    from engine.errors import InputError
 
-def _registry_fabrics() -> dict[str, dict[str, float]]:
-    """The fabric presets of garments/data/fabrics.json as Blender overrides (at the reference
-    vertex area; see garments.fabrics.cloth_settings)."""
-    from garments.fabrics import REFERENCE_VERTEX_AREA_M2, cloth_settings, fabric_names
-
-    return {n: cloth_settings(n, REFERENCE_VERTEX_AREA_M2)[0] for n in fabric_names()}
-
-
-FABRICS.update({k: v for k, v in _registry_fabrics().items() if k not in FABRICS})
+    try:
+        get_fabric(v)
+    except InputError:
+        raise ValueError(f"unknown fabric {v!r}; choose one of {', '.join(fabric_names())} "
+                         "or an alias (cotton, jersey, silk, wool)") from None
+    return v
 
 
 class GarmentSpec(_Model):
-    """One garment of an outfit."""
+    """One garment of an outfit: the file form of :class:`garments.outfit.GarmentRequest`. Give
+    one of ``pattern``, ``template``, ``mesh`` or ``garment`` (any of the three, by name); none
+    means the ``tube-dress`` template (older files)."""
 
-    template: str = "tube-dress"
-    """Garment template name (see ``garments.templates.garment_names()``)."""
-    fabric: str = "cotton"
-    """Fabric preset: ``cotton``, ``silk``, ``denim``, ``jersey`` or a garments fabric preset
-    (``cotton-jersey``, ``cotton-poplin``, ``denim``... see ``garments.fabrics.fabric_names()``)."""
+    pattern: Optional[str] = None
+    """A library pattern (``atelier garment list``: ``t-shirt``, ``button-shirt``, ``shift-dress``,
+    ``straight-trousers``, ``a-line-skirt``), graded to the cell's size."""
+    template: Optional[str] = None
+    """A garment template (``tube-dress``, ``skirt``), generated around the body; not graded."""
+    mesh: Optional[str] = None
+    """A garment mesh exported from CLO 3D / Marvelous Designer (``.obj``, ``.glb``, ``.gltf``);
+    relative paths are read from the file's folder; draped as it was made, not graded."""
+    garment: Optional[str] = None
+    """Any of the above by name or path (the kind is found from it)."""
+    size: Optional[str] = None
+    """Patterns: this garment's size (a chart size ``XS``..``XXL`` or ``mtm``), instead of the
+    cell's size."""
+    fabric: Optional[str] = None
+    """A fabric of the one registry (``garments/data/fabrics.json``: ``cotton-jersey``,
+    ``cotton-poplin``, ``denim``, ``silk-charmeuse``, ``wool-suiting``, ``polyester``) or an
+    alias of a calibrated preset: ``cotton`` (cotton-poplin), ``jersey`` (cotton-jersey), ``silk``
+    (silk-charmeuse), ``wool`` (wool-suiting). Default: the garment kind's own (cotton-jersey for
+    patterns and meshes, the template's cotton-like cloth)."""
     colour: Colour = "#2a4d8c"
     """Base colour of the garment."""
     layer: int = Field(0, ge=0, le=9)
     """Layering order: 0 is next to the skin; higher layers are draped over lower ones."""
-    settings: dict[str, float] = Field(default_factory=dict)
-    """Template settings (e.g. ``ease`` in metres, ``flare``) before the size is applied."""
+    settings: dict[str, Union[float, str]] = Field(default_factory=dict)
+    """Templates: template settings (e.g. ``ease`` in metres, ``flare``); meshes: import options
+    (``units``, ``up``, ``avatar``, ``region``). Patterns take none (their size shapes them)."""
 
     @field_validator("fabric")
     @classmethod
     def _fabric(cls, v):
-        if v not in FABRICS:
-            raise ValueError(f"unknown fabric {v!r}; choose one of {', '.join(sorted(FABRICS))}")
-        return v
+        return _check_fabric(v)
+
+    @model_validator(mode="after")
+    def _one_garment(self):
+        given = [k for k in ("pattern", "template", "mesh", "garment") if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give one of pattern, template, mesh or garment, not {' and '.join(given)}")
+        return self
+
+    @property
+    def kind_and_name(self) -> tuple[str | None, str]:
+        """(kind or None when it is found from the name, garment name or path)."""
+        for k in ("pattern", "template", "mesh"):
+            if getattr(self, k) is not None:
+                return k, getattr(self, k)
+        return None, self.garment or "tube-dress"
+
+    def request(self, size: "Size | None" = None, base=None):
+        """The :class:`garments.outfit.GarmentRequest` of this garment in a cell's ``size``
+        (``base``: the folder relative mesh paths are read from). A pattern is graded to the
+        garment's own size, else the size's chart size; a template takes the size's settings."""
+        from garments.outfit import GarmentRequest, garment_kind
+
+        kind, name = self.kind_and_name
+        if kind == "mesh" and base is not None and not Path(name).is_absolute():
+            name = str(Path(base) / name)
+        kind = kind or garment_kind(name)
+        d = {"garment": name, "kind": kind, "fabric": self.fabric, "colour": rgba(self.colour), "layer": self.layer,
+             "settings": dict(self.settings), "size": self.size}
+        if kind == "pattern" and size is not None and self.size is None:
+            if size.settings:
+                raise ValueError(f"size {size.name!r} sets template settings ({', '.join(size.settings)}), which "
+                                 f"pattern {name!r} cannot use; give the size a chart size (chart = \"M\") instead")
+            d["size"] = size.chart_size()
+            if d["size"] is None:
+                raise ValueError(f"size {size.name!r} is not on the size chart, so pattern {name!r} cannot be graded "
+                                 "to it; name it XS..XXL or mtm, or give chart = \"M\"")
+        if kind == "template" and size is not None:
+            d["settings"] = {**d["settings"], **size.settings}
+        return GarmentRequest.from_dict(d, base=base)
 
 
 class Outfit(_Model):
@@ -170,12 +217,37 @@ class Outfit(_Model):
 
 
 class Size(_Model):
-    """A garment size: template settings added to every garment of the outfit."""
+    """A garment size: pattern garments are graded to its chart size (the size chart of
+    ``garments/data``, or ``mtm``: made to measure from each twin); templates take its settings."""
 
     name: Name
-    """Size label, e.g. ``S``, ``M``, ``40``."""
+    """Size label, e.g. ``S``, ``M``, ``mtm``, ``40``."""
+    chart: Optional[str] = None
+    """The size chart's size patterns are graded to (``XS``..``XXL``) or ``mtm`` (each twin's own
+    measurements); default the name when it is one of those."""
     settings: dict[str, float] = Field(default_factory=dict)
-    """Template setting overrides for this size, e.g. ``{ease = 0.02}`` (metres)."""
+    """Template setting overrides for this size, e.g. ``{ease = 0.02}`` (metres); patterns refuse them."""
+
+    @field_validator("chart")
+    @classmethod
+    def _chart(cls, v):
+        if v is None or v.lower() == "mtm":
+            return v if v is None else "mtm"
+        from garments.sizes import size_names
+
+        if v.upper() not in size_names():
+            raise ValueError(f"chart size {v!r} is not on the size chart; choose one of {', '.join(size_names())} or mtm")
+        return v.upper()
+
+    def chart_size(self) -> str | None:
+        """The chart size patterns are graded to, or None when the size has none."""
+        if self.chart:
+            return self.chart
+        from garments.sizes import size_names
+
+        if self.name.lower() == "mtm":
+            return "mtm"
+        return self.name.upper() if self.name.upper() in size_names() else None
 
 
 # --- camera, light, backdrop, output -----------------------------------------------------------
@@ -192,6 +264,39 @@ class Shot(_Model):
     """Vertical field of view, degrees."""
     margin: float = Field(0.08, ge=0.0, lt=0.5)
     """Free border around the body as a fraction of the image size."""
+    preset: Optional[str] = None
+    """A named shot of the one shot model (``engine.render.shots``): ``front``, ``three-quarter``,
+    ``left``, ``back``, ``right``, ``back-three-quarter``... or a detail crop ``detail-head``,
+    ``detail-upper-body``, ``detail-waist``, ``detail-hem``, ``detail-feet`` (85 mm lens). Its
+    camera is the one ``atelier render --shots`` makes; the fields above are then left out."""
+
+    @model_validator(mode="after")
+    def _preset(self):
+        if self.preset is None:
+            return self
+        from engine.errors import InputError
+        from engine.render.shots import named_shot
+
+        try:
+            named_shot(self.preset)
+        except InputError as exc:
+            raise ValueError(f"{exc.message}; {exc.hint}") from None
+        extra = sorted(set(self.model_fields_set) - {"name", "preset"})
+        if extra:
+            raise ValueError(f"shot {self.name!r}: preset {self.preset!r} sets the camera; leave out {', '.join(extra)}")
+        return self
+
+    def engine_shot(self):
+        """The :class:`engine.render.shots.Shot` of this shot (the preset's, or one built from
+        these fields), named after it."""
+        from engine.render.shots import Shot as EngineShot, named_shot
+
+        if self.preset:
+            from dataclasses import replace
+
+            return replace(named_shot(self.preset), name=self.name)
+        return EngineShot(name=self.name, azimuth_deg=self.azimuth_deg, elevation_deg=self.elevation_deg,
+                          yfov_deg=self.yfov_deg, margin=self.margin)
 
 
 class LightSpec(_Model):
@@ -206,12 +311,34 @@ class LightSpec(_Model):
 
 
 class Backdrop(_Model):
-    """What is behind the body."""
+    """What is behind the body: the file form of :class:`engine.render.looks.Backdrop` (the one
+    backdrop model, drawn the same way by ``atelier render --look``), plus the ambient light."""
 
     colour: Colour = [1.0, 1.0, 1.0, 0.0]
-    """Background colour; alpha 0 leaves PNGs transparent."""
+    """Background colour (the top of a gradient); alpha 0 leaves PNGs transparent."""
+    kind: Optional[Literal["transparent", "solid", "gradient", "image"]] = None
+    """``solid``, ``gradient`` (``colour`` at the top to ``colour2`` at the bottom), ``image``
+    (``image`` scaled to cover the frame) or ``transparent``; default: transparent when the
+    colour's alpha is 0, else solid."""
+    colour2: Colour = "#d1d1d6"
+    """Bottom colour of a gradient."""
+    image: Optional[str] = None
+    """Image file of an ``image`` backdrop (relative paths from the file's folder)."""
+    ground_shadow: bool = False
+    """A soft contact shadow under the feet."""
     ambient: list[float] = Field(default_factory=lambda: [0.25, 0.25, 0.25], min_length=3, max_length=3)
     """Ambient light level (linear RGB)."""
+
+    @model_validator(mode="after")
+    def _image(self):
+        if self.kind == "image" and not self.image:
+            raise ValueError("an image backdrop needs image = \"FILE\"")
+        return self
+
+    def resolved_kind(self) -> str:
+        if self.kind:
+            return self.kind
+        return "transparent" if rgba(self.colour)[3] <= 0.0 else "solid"
 
 
 class OutputFormat(_Model):
@@ -283,6 +410,15 @@ class Scene(_Model):
     lights: Optional[list[LightSpec]] = None
     """Directional lights; default: the studio key / fill / rim set."""
     backdrop: Backdrop = Field(default_factory=Backdrop)
+    look: Optional[str] = None
+    """A look of the one look model (``engine.render.looks``: ``studio``, ``ecommerce``,
+    ``campaign``): its lighting preset, skin tone, backdrop (solid or gradient) and ground shadow,
+    as ``atelier render --look`` draws them. Leave ``backdrop`` and ``lights`` out with it."""
+
+    @field_validator("look")
+    @classmethod
+    def _look(cls, v):
+        return _check_look(v)
     formats: list[OutputFormat] = Field(default_factory=lambda: [OutputFormat()], min_length=1)
     render: RenderSettings = Field(default_factory=RenderSettings)
     drape: DrapeOptions = Field(default_factory=DrapeOptions)
@@ -292,6 +428,7 @@ class Scene(_Model):
         _check_unique("twins", self.twins)
         _check_unique("shots", self.shots)
         _check_unique("formats", self.formats)
+        _check_look_alone(self, f"scene {self.name!r}")
         if self.colourway and (self.outfit is None or self.colourway not in self.outfit.colourways):
             raise ValueError(f"colourway {self.colourway!r} is not one of the outfit's colourways")
         return self
@@ -308,8 +445,22 @@ class Locale(_Model):
     backdrop: Backdrop = Field(default_factory=Backdrop)
     lights: Optional[list[LightSpec]] = None
     """Directional lights; default: the campaign's (or the studio set)."""
+    look: Optional[str] = None
+    """A look of the one look model (``engine.render.looks``: ``studio``, ``ecommerce``,
+    ``campaign``): its lighting preset, skin tone, backdrop (solid or gradient) and ground shadow,
+    as ``atelier render --look`` draws them. Leave ``backdrop`` and ``lights`` out with it."""
+
+    @field_validator("look")
+    @classmethod
+    def _look(cls, v):
+        return _check_look(v)
     colourway: Optional[str] = None
     """Colourway name picked from each outfit (outfits without it keep their own colours)."""
+
+    @model_validator(mode="after")
+    def _look_alone(self):
+        _check_look_alone(self, f"locale {self.name!r}")
+        return self
 
 
 class Rule(_Model):
@@ -356,6 +507,14 @@ class Campaign(_Model):
     formats: list[OutputFormat] = Field(default_factory=lambda: [OutputFormat()], min_length=1)
     lights: Optional[list[LightSpec]] = None
     """Default lights of every locale that has none."""
+    look: Optional[str] = None
+    """Default look (``engine.render.looks``: studio, ecommerce, campaign) of every locale that
+    sets neither its own look nor its backdrop and lights."""
+
+    @field_validator("look")
+    @classmethod
+    def _look(cls, v):
+        return _check_look(v)
     render: RenderSettings = Field(default_factory=RenderSettings)
     drape: DrapeOptions = Field(default_factory=DrapeOptions)
     run: RunSettings = Field(default_factory=RunSettings)
@@ -371,6 +530,24 @@ class Campaign(_Model):
         if len(set(self.poses)) != len(self.poses):
             raise ValueError(f"poses has duplicates: {self.poses}")
         return self
+
+
+def _check_look(v):
+    """A look name of engine.render.looks.LOOKS."""
+    if v is None:
+        return v
+    from engine.render.looks import LOOKS
+
+    if v not in LOOKS:
+        raise ValueError(f"unknown look {v!r}; choose one of {', '.join(LOOKS)}")
+    return v
+
+
+def _check_look_alone(obj, where: str) -> None:
+    if obj.look is not None:
+        both = sorted({"backdrop", "lights"} & set(obj.model_fields_set))
+        if both:
+            raise ValueError(f"{where}: look {obj.look!r} sets the {' and '.join(both)}; leave {', '.join(both)} out")
 
 
 def _check_unique(field: str, items) -> None:
@@ -389,6 +566,6 @@ def json_schema(kind: str = "scene") -> dict[str, Any]:
     return schema
 
 
-__all__ = ["Backdrop", "Campaign", "Colour", "DrapeOptions", "FABRICS", "GarmentSpec", "LightSpec", "Locale",
+__all__ = ["Backdrop", "Campaign", "Colour", "DrapeOptions", "GarmentSpec", "LightSpec", "Locale",
            "OutputFormat", "Outfit", "RenderSettings", "Rule", "RunSettings", "Scene", "Shot", "Size",
            "TwinSpec", "json_schema", "rgba"]

@@ -14,8 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .campaign import Cell, Plan
-from .runner import Refused
+from .campaign import Cell, Plan, Refused
 
 
 def _twin_is_synthetic(spec, base: Path | None) -> bool:

@@ -38,13 +38,9 @@ from typing import Callable
 from engine.errors import AtelierError, InputError
 from engine.storage import read_json, write_json
 
-from .campaign import Cell, Plan
+from .campaign import Cell, Plan, Refused
 from .executor import Executor, JobResult
 from .jobs import DRAPE_MANIFEST, MANIFEST
-
-
-class Refused(Exception):
-    """Raised by an ``authorise`` hook: the cell must not be rendered (e.g. no consent)."""
 
 
 @dataclass

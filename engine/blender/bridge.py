@@ -52,7 +52,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 def run_blender_job(
     kind: str,
-    spec: dict,
+    spec,
     workdir: PathLikeStr,
     timeout: float = 600.0,
     progress=None,
@@ -61,7 +61,8 @@ def run_blender_job(
 
     Args:
         kind: a key of :data:`JOBS`.
-        spec: JSON-serialisable job description; paths in it should be absolute.
+        spec: the job's typed spec (:mod:`engine.blender.specs`, e.g. a ``DrapeJobSpec``) or a
+            JSON-serialisable dict; paths in it should be absolute.
         workdir: folder for the spec, the log (``blender.log``) and the result (``result.json``).
         timeout: seconds before the worker is killed and the job fails.
         progress: optional callable ``(line: str) -> None`` fed with the worker's ``PROGRESS`` lines.
@@ -84,6 +85,8 @@ def run_blender_job(
     log_path = workdir / "blender.log"
     if result_path.exists():
         result_path.unlink()
+    if hasattr(spec, "to_dict"):  # a typed spec (engine.blender.specs)
+        spec = spec.to_dict()
     write_json(spec_path, {"kind": kind, "module": JOBS[kind], "result": str(result_path), "spec": spec})
 
     env = dict(os.environ)

@@ -1,28 +1,28 @@
-"""Drape one cloth mesh over a body with Blender's cloth solver (worker side: imports bpy).
+"""Drape one cloth mesh over colliders with Blender's cloth solver (worker side: imports bpy).
 
-Spec (written by :func:`garments.drape.drape_garment`; paths absolute, meshes canonical-frame
-metres in ``.npz`` files with ``vertices`` (V, 3) float32 and ``faces`` (F, 3) int64):
+The spec is the JSON form of :class:`engine.blender.specs.DrapeJobSpec` (typed, versioned, shared
+with the callers; unknown or missing keys and another version are refused). Paths are absolute,
+meshes canonical-frame metres in ``.npz`` files with ``vertices`` (V, 3) float32 and ``faces``
+(F, 3) int64:
 
-- ``body``: body mesh .npz (the collider).
 - ``cloth``: garment mesh .npz; an optional ``pin`` (V,) float32 array becomes the pin group.
 - ``out``: .npz to write with the draped ``vertices`` (canonical frame, metres) and ``faces``.
 - ``max_frames`` (int), ``settle_mm`` (max per-frame vertex displacement counted as settled),
   ``settle_frames`` (consecutive settled frames needed), ``min_frames``, ``settle_window`` (the
   test compares each vertex's mean position over the last that many frames with its mean over the
-  same number before, per frame, see :class:`SettleTest`; default ``settle_frames``; 1 = frame to
-  frame), ``settle_air_damping`` (air damping reached over the 10
-  frames after the seams have closed and gravity is on, when higher than the cloth's own).
-- ``decimate`` (collider Decimate ratio, 0.2), ``explode_m`` (per-frame displacement that counts
-  as an explosion, 0.5 m).
+  same number before, per frame, see :class:`SettleTest`; 1 = frame to frame),
+  ``settle_air_damping`` (air damping reached over the 10 frames after the seams have closed and
+  gravity is on, when higher than the cloth's own), ``explode_m`` (per-frame displacement that
+  counts as an explosion).
 - ``cloth_settings``: overrides of the cloth settings below (Blender ``ClothSettings`` attribute names);
   ``collision_settings``: overrides of ``ClothCollisionSettings``; ``gravity``: canonical (3,) m/s^2.
 
-Pattern garments add (all optional, so older specs keep working):
+And, for patterns, imported meshes and layers:
 
-- ``colliders``: a list of ``{"path": npz, "decimate": ratio, "target": npz or null,
-  "thickness_outer": m, "friction": f}`` used instead of ``body`` (a ``keep`` (V,) array in the
-  npz marks vertices the decimation spares, the hands) (layering: the body plus the
-  draped lower layers). A ``target`` (same vertex count) animates the collider from its rest
+- ``colliders``: :class:`~engine.blender.specs.ColliderSpec` entries ``{"path": npz, "decimate":
+  ratio, "target": npz or null, "thickness_outer": m, "thickness_inner": m, "friction": f}`` (a
+  ``keep`` (V,) array in the npz marks vertices the decimation spares, the hands): the body first,
+  then the draped lower layers. A ``target`` (same vertex count) animates the collider from its rest
   shape to the target over ``pose_frames`` frames (draping into a pose); a decimated animated
   collider is baked first and the target carried to its vertices through the closest triangles.
 - in the cloth .npz: ``rest`` (V, 3) float32, the flat pattern (canonical frame, metres) used as
@@ -163,14 +163,14 @@ def _evaluated_vertices(obj) -> np.ndarray:
     return co @ mw[:3, :3].T + mw[:3, 3]
 
 
-def _add_collider(spec_c: dict, name: str, pose_frames: int):
-    """The collision object(s) of a collider spec: one, or two when its mesh marks ``keep``
+def _add_collider(spec_c, name: str, pose_frames: int):
+    """The collision object(s) of a :class:`~engine.blender.specs.ColliderSpec`: one, or two when its mesh marks ``keep``
     vertices (the hands): the faces among them go undecimated into a second object, so a cuff
     resting on a hand meets its real shape (Blender's Decimate, limited by a vertex group, collapsed
     the rest of the body to a spike instead)."""
-    data = _load(spec_c["path"])
-    ratio = float(spec_c.get("decimate", 1.0))
-    target = _load(spec_c["target"])["vertices"] if spec_c.get("target") else None
+    data = _load(spec_c.path)
+    ratio = float(spec_c.decimate)
+    target = _load(spec_c.target)["vertices"] if spec_c.target else None
     keep = data.get("keep")
     faces = np.asarray(data["faces"], np.int64)
     if keep is not None and ratio < 0.999 and np.any(keep > 0):
@@ -232,9 +232,9 @@ def _collider_object(name, vertices, faces, target, ratio, spec_c, pose_frames):
         key.keyframe_insert("value", frame=1 + max(1, pose_frames))
     obj.modifiers.new("Collision", "COLLISION")
     col = obj.collision
-    col.thickness_outer = float(spec_c.get("thickness_outer", 0.003))
-    col.thickness_inner = float(spec_c.get("thickness_inner", 0.01))
-    col.cloth_friction = float(spec_c.get("friction", 5.0))
+    col.thickness_outer = float(spec_c.thickness_outer)
+    col.thickness_inner = float(spec_c.thickness_inner)
+    col.cloth_friction = float(spec_c.friction)
     col.damping = 0.5
     return obj
 
@@ -252,23 +252,25 @@ def _barycentric(p, a, b, c):
 
 
 def run(spec: dict, workdir) -> dict:
+    """Run the drape job of ``spec``, the JSON form of :class:`engine.blender.specs.DrapeJobSpec`
+    (refused when of another version or with unknown or missing keys)."""
+    from engine.blender.specs import DrapeJobSpec
+
+    s = DrapeJobSpec.from_dict(spec)
     scene = bpy.context.scene
-    cloth = _load(spec["cloth"])
-    max_frames = int(spec.get("max_frames", 120))
-    min_frames = int(spec.get("min_frames", 5))
-    settle_mm = float(spec.get("settle_mm", 1.0))
-    settle_frames = int(spec.get("settle_frames", 3))
+    cloth = _load(s.cloth)
+    max_frames = int(s.max_frames)
+    min_frames = int(s.min_frames)
+    settle_mm = float(s.settle_mm)
+    settle_frames = int(s.settle_frames)
     # cloth resting on the body buzzes 1-6 mm from one frame to the next at a few contact vertices
     # (armholes, cuffs; measured on the library tops) round places that do not move, which a
     # one-frame test never calls settled: SettleTest compares mean positions over windows of frames
-    window = int(spec.get("settle_window", settle_frames))
-    explode_m = float(spec.get("explode_m", 0.5))
+    window = int(s.settle_window)
+    explode_m = float(s.explode_m)
 
-    pose_frames = int(spec.get("pose_frames", 0))
-    colliders = spec.get("colliders") or [{
-        "path": spec["body"], "decimate": float(spec.get("decimate", 0.2)),
-        "thickness_outer": float(spec.get("body_thickness", 0.003)), "friction": float(spec.get("friction", 5.0)),
-    }]
+    pose_frames = int(s.pose_frames)
+    colliders = s.colliders
     for i, c in enumerate(colliders):
         _add_collider(c, "body" if i == 0 else f"collider{i}", pose_frames)
 
@@ -277,9 +279,9 @@ def run(spec: dict, workdir) -> dict:
     pin = cloth.get("pin")
     mod = cloth_obj.modifiers.new("Cloth", "CLOTH")
     settings = mod.settings
-    for key, val in {**CLOTH_DEFAULTS, **spec.get("cloth_settings", {})}.items():
+    for key, val in {**CLOTH_DEFAULTS, **s.cloth_settings}.items():
         setattr(settings, key, val)
-    for key, val in {**COLLISION_DEFAULTS, **spec.get("collision_settings", {})}.items():
+    for key, val in {**COLLISION_DEFAULTS, **s.collision_settings}.items():
         setattr(mod.collision_settings, key, val)
     if pin is not None and np.any(pin > 0):
         group = cloth_obj.vertex_groups.new(name="pin")
@@ -325,8 +327,8 @@ def run(spec: dict, workdir) -> dict:
         for w in np.unique(shrink[shrink > 0]):
             group.add([int(i) for i in np.nonzero(shrink == w)[0]], float(w), "REPLACE")
         settings.vertex_group_shrink = "shrink"
-    ramp = int(spec.get("gravity_ramp_frames", 0))
-    off = int(spec.get("gravity_off_frames", 0))
+    ramp = int(s.gravity_ramp_frames)
+    off = int(s.gravity_off_frames)
     if ramp > 0 or off > 0:
         ew = settings.effector_weights
         ew.gravity = 0.0
@@ -335,8 +337,8 @@ def run(spec: dict, workdir) -> dict:
             ew.keyframe_insert("gravity", frame=1 + off)
         ew.gravity = 1.0
         ew.keyframe_insert("gravity", frame=1 + off + max(ramp, 1))
-    quiet_frames = max(int(spec.get("sew_frames", 0)), pose_frames, ramp + off)
-    settle_air = float(spec.get("settle_air_damping", 0.0))
+    quiet_frames = max(int(s.sew_frames), pose_frames, ramp + off)
+    settle_air = float(s.settle_air_damping)
     if settle_air > settings.air_damping:
         # once the seams are closed and gravity is on, heavier air damping calms the slow swing of
         # a hem (the resting shape does not depend on damping, only how long it takes to get there)
@@ -345,7 +347,7 @@ def run(spec: dict, workdir) -> dict:
         settings.keyframe_insert("air_damping", frame=1 + quiet_frames + 10)
 
     scene.use_gravity = True
-    g = np.asarray(spec.get("gravity", [0.0, -9.81, 0.0]), dtype=np.float64)
+    g = np.asarray(s.gravity, dtype=np.float64)
     scene.gravity = tuple(float(x) for x in canonical_to_blender(g))
     scene.frame_start = 1
     scene.frame_end = max_frames + 1
@@ -361,7 +363,7 @@ def run(spec: dict, workdir) -> dict:
     settle = SettleTest(prev, settle_mm, settle_frames, window)
     maxdisp = float("nan")
     frames = 0
-    snap_every = int(spec.get("snapshot_every", 0))
+    snap_every = int(s.snapshot_every)
     snaps = {"frame_0": blender_to_canonical(prev).astype(np.float32)} if snap_every > 0 else None
     t0 = time.monotonic()
     for frame in range(2, max_frames + 2):
@@ -391,7 +393,7 @@ def run(spec: dict, workdir) -> dict:
     elapsed = time.monotonic() - t0
 
     out_verts = blender_to_canonical(prev).astype(np.float32)
-    out = str(spec["out"])
+    out = str(s.out)
     tmp = out + ".part.npz"
     np.savez(tmp, vertices=out_verts, faces=np.asarray(cloth["faces"], dtype=np.int64))
     os.replace(tmp, out)

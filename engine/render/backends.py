@@ -67,6 +67,7 @@ def render(
     device: str | None = None,
     progress: Callable[[str], None] | None = None,
     timeout: float = 1800.0,
+    seed: int = 0,
 ) -> list[RenderedView]:
     """Render ``meshes`` from every camera with one backend.
 
@@ -90,6 +91,7 @@ def render(
             and CPU (Cycles).
         progress: callable fed short progress lines.
         timeout: Blender worker timeout, seconds.
+        seed: Cycles noise seed (the same seed gives the same noise).
 
     Returns:
         One :class:`RenderedView` per camera, in order, colour composed with the look.
@@ -124,6 +126,7 @@ def render(
             res = render_blender_views(
                 meshes, cameras, tmp, prefix="view", engine=blender_engine, samples=samples, denoise=denoise,
                 adaptive_threshold=adaptive_threshold, lights=lights, ambient=ambient, outputs=wanted, progress=progress, timeout=timeout,
+                seed=seed,
                 device="GPU" if str(device).upper() == "GPU" else "CPU",
             )
             views = []
@@ -157,13 +160,34 @@ def load_dressed_folder(folder: PathLikeStr) -> list[RenderMesh]:
     body = folder / "body.ply"
     if not body.is_file():
         raise InputError(f"{body}: missing", hint="render a folder written by `atelier drape` (body.ply + garment.ply)")
+    paths = [("body", body)] + [(p.stem, p) for p in sorted(folder.glob("garment*.ply"))]
+    layers = dressed_layers(folder)
+    if len(layers) > 1:
+        paths = [("body", body)] + [(name, folder / d / "garment.ply") for name, d, _ in layers]
     meshes = []
-    for path in [body] + sorted(folder.glob("garment*.ply")):
+    for name, path in paths:
         v, f, _ = load_ply(path)
         if f is None or len(f) == 0:
             raise InputError(f"{path}: has no faces", hint="render a folder written by `atelier drape`")
-        meshes.append(RenderMesh(path.stem, v, f))
+        meshes.append(RenderMesh(name, v, f))
     return meshes
+
+
+def dressed_layers(folder: PathLikeStr) -> list[tuple[str, str, tuple]]:
+    """The garment layers of a drape folder of an outfit, from its ``outfit.json``:
+    ``[(mesh name "garment_<i>-<name>", folder relative to ``folder``, RGBA colour)]``, innermost
+    first; empty for a folder of one garment or without ``outfit.json``."""
+    import json
+
+    path = Path(folder) / "outfit.json"
+    if not path.is_file():
+        return []
+    data = json.loads(path.read_text())
+    dirs = data.get("layers") or []
+    colours = data.get("colours") or [None] * len(dirs)
+    if len(dirs) < 2:
+        return []
+    return [(f"garment_{Path(d).name}", d, tuple(c) if c else None) for d, c in zip(dirs, colours)]
 
 
 def render_dressed_folder(

@@ -17,13 +17,25 @@ RGBA = tuple[float, float, float, float]
 TRANSPARENT_WHITE: RGBA = (1.0, 1.0, 1.0, 0.0)
 
 
-def _rgba(color, what: str) -> RGBA:
-    c = [float(x) for x in np.asarray(color, dtype=np.float64).reshape(-1)]
+def rgba(color, what: str = "colour") -> RGBA:
+    """A colour -> (r, g, b, a) linear floats in [0, 1]: ``"#rrggbb"`` / ``"#rrggbbaa"`` (read as
+    given, no gamma) or 3-4 floats in [0, 1]; alpha defaults to 1. InputError naming ``what``
+    otherwise."""
+    if isinstance(color, str):
+        h = color.strip().lstrip("#")
+        if len(h) not in (6, 8) or any(ch not in "0123456789abcdefABCDEF" for ch in h):
+            raise InputError(f"{what}: colour {color!r} must be '#rrggbb' or '#rrggbbaa'")
+        c = [int(h[i:i + 2], 16) / 255.0 for i in range(0, len(h), 2)]
+    else:
+        c = [float(x) for x in np.asarray(color, dtype=np.float64).reshape(-1)]
     if len(c) == 3:
         c.append(1.0)
     if len(c) != 4 or not all(0.0 <= x <= 1.0 for x in c):
         raise InputError(f"{what}: colour must be 3 or 4 floats in [0, 1], got {color!r}")
     return (c[0], c[1], c[2], c[3])
+
+
+_rgba = rgba
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Example: build a scene in Python, save it as TOML, load it back, render it and export a GLB.
+"""Example: build a scene in Python (a T-shirt over trousers, library patterns in size M), save it
+as TOML, load it back, render it and export a GLB.
 
 Run it headless:  atelier run scenes/examples/look.py -- --out out/look [--quick]
 (--quick: a coarse cloth and 128 px images, as CI runs it). The twin is a synthetic Anny body.
@@ -21,14 +22,16 @@ scene = sc.scene(
     twins=[sc.twin("ava", shape=[0.2, 0.4, 0.5, 0.45, 0.55, 0.5], pose="a-pose")],
     outfit=sc.outfit(
         "summer",
-        sc.garment("tube-dress", fabric="silk", colour="#c8553d", ease=0.016),
-        colourways={"night": ["#1d2b4f"]},
+        sc.garment("straight-trousers", fabric="denim", colour="#1d2b4f"),
+        sc.garment("t-shirt", fabric="jersey", colour="#c8553d", layer=1),  # draped over the trousers
+        colourways={"night": ["#1d2b4f", "#f2f2f2"]},
     ),
+    size=sc.size("M"),  # the patterns are graded to M of the size chart; sc.size("mtm") grades to the twin
     colourway="night",
     shots=[sc.shot("front"), sc.shot("three-quarter", azimuth_deg=35, elevation_deg=8), sc.shot("back", 180)],
     backdrop=sc.backdrop("#f4efe9"),
     formats=[sc.fmt("web", size, size, type="jpg"), sc.fmt("cutout", size, size, type="png")],
-    drape=sc.DrapeOptions(resolution=300 if args.quick else 3000, max_frames=4 if args.quick else 60,
+    drape=sc.DrapeOptions(resolution=400 if args.quick else 3000, max_frames=12 if args.quick else 120,
                           min_frames=2 if args.quick else 5),
 )
 

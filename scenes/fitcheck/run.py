@@ -357,7 +357,7 @@ def drape_cell(body: BodyEntry, size: str, garment: dict, fabric: dict | None, s
     last, so a folder under its final name is complete. A drape that finishes but fails a guard
     (penetration) is kept with ``status: "guard"``; a crash or time-out is not cached.
     """
-    from garments.drape import drape_twin
+    from garments.outfit import drape_twin
 
     key = drape_key(body.twin_dir, garment, size, fabric, s)
     final = cache / key

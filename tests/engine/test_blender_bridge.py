@@ -24,7 +24,7 @@ def test_main_process_never_imports_bpy():
     import subprocess
     import sys
 
-    code = "import engine, bodies, engine.blender, engine.cli, sys; print('bpy' in sys.modules)"
+    code = "import engine, bodies, engine.blender, atelier.cli, sys; print('bpy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -6,7 +6,8 @@ import pytest
 from bodies.twin import Twin
 from engine.errors import SimulationError
 from engine.meshio import load_ply
-from garments.drape import DrapeResult, DrapeSettings, drape_garment, drape_twin, penetration
+from garments.drape import DrapeResult, DrapeSettings, drape_garment, penetration
+from garments.outfit import drape_twin
 from garments.templates import GarmentMesh, make_garment
 
 pytestmark = pytest.mark.blender

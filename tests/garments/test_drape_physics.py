@@ -7,8 +7,10 @@ import trimesh
 from bodies.measure import measure
 from bodies.model import NAMED_JOINTS
 from bodies.poses import pose_preset
+from engine.blender.specs import ColliderSpec, DrapeJobSpec
 from engine.meshio import load_npz_mesh, save_npz_mesh
 from garments.clearance import BodyDistance
+from garments.drape import DrapeSettings
 from garments.fit import fit_table, sliced_ease, strain, weld_seams
 from garments.mesher import mesh_pattern
 from garments.pattern import library_pattern
@@ -42,9 +44,10 @@ def test_drape_job_takes_rest_lengths_from_the_flat_shape(tmp_path):
     save_npz_mesh(tmp_path / "cloth.npz", start, np.asarray(faces), rest=rest)
     save_npz_mesh(tmp_path / "floor.npz", np.array([[-5, -1, -5], [5, -1, -5], [0, -1, 5]], np.float32),
                   np.array([[0, 2, 1]]))
-    spec = {"cloth": str(tmp_path / "cloth.npz"), "out": str(tmp_path / "out.npz"),
-            "colliders": [{"path": str(tmp_path / "floor.npz")}], "max_frames": 20, "min_frames": 20,
-            "gravity": [0.0, 0.0, 0.0], "cloth_settings": {"tension_stiffness": 80.0, "compression_stiffness": 80.0}}
+    spec = DrapeJobSpec(**{**DrapeSettings().job_fields(), "cloth": str(tmp_path / "cloth.npz"),
+                           "out": str(tmp_path / "out.npz"), "colliders": [{"path": str(tmp_path / "floor.npz")}],
+                           "max_frames": 20, "min_frames": 20, "gravity": [0.0, 0.0, 0.0],
+                           "cloth_settings": {"tension_stiffness": 80.0, "compression_stiffness": 80.0}})
     run_blender_job("drape", spec, workdir=tmp_path, timeout=120)
     out = load_npz_mesh(tmp_path / "out.npz")["vertices"]
     width = out[:, 0].max() - out[:, 0].min()
@@ -336,11 +339,13 @@ def _slope_slide(tmp_path, fabric: str, degrees: float, friction=None) -> float:
     cs, col = cloth_settings(fabric, 0.01 / len(sq))
     fric = col.pop("friction") if friction is None else friction
     col.pop("friction", None)
-    spec = {"cloth": str(tmp_path / "square.npz"), "out": str(tmp_path / "slid.npz"),
-            "colliders": [{"path": str(tmp_path / "board.npz"), "decimate": 1.0, "thickness_outer": 0.002, "friction": fric}],
-            "max_frames": 24, "min_frames": 24, "settle_mm": 0.0, "explode_m": 0.5,
-            "cloth_settings": {"quality": 6, **cs}, "collision_settings": {**col, "distance_min": 0.005},
-            "gravity": [0.0, -9.81, 0.0], "garment": "slope"}
+    spec = DrapeJobSpec(**{**DrapeSettings().job_fields(), "cloth": str(tmp_path / "square.npz"),
+                           "out": str(tmp_path / "slid.npz"),
+                           "colliders": [{"path": str(tmp_path / "board.npz"), "decimate": 1.0, "thickness_outer": 0.002,
+                                          "friction": fric}],
+                           "max_frames": 24, "min_frames": 24, "settle_mm": 0.0, "explode_m": 0.5,
+                           "cloth_settings": {"quality": 6, **cs}, "collision_settings": {**col, "distance_min": 0.005},
+                           "gravity": [0.0, -9.81, 0.0], "garment": "slope"})
     run_blender_job("drape", spec, workdir=tmp_path, timeout=120)
     moved = load_npz_mesh(tmp_path / "slid.npz")["vertices"].mean(0) - (sq @ rot.T).mean(0)
     return float(moved @ (rot @ [0.0, 0.0, 1.0]))
@@ -367,7 +372,7 @@ def test_hands_stay_whole_in_the_collider(body, tmp_path):
     assert np.linalg.norm(v[hands][:, None] - wrists[None], axis=2).min(1).max() < 0.25
     assert v[hands][:, 1].min() > j[NAMED_JOINTS.index("left_hip"), 1] - 0.2  # nothing from the legs
     save_npz_mesh(tmp_path / "body.npz", v, f, keep=hands.astype(np.float32))
-    _add_collider({"path": str(tmp_path / "body.npz"), "decimate": 0.2}, "testbody", 0)
+    _add_collider(ColliderSpec(str(tmp_path / "body.npz"), decimate=0.2), "testbody", 0)
     depsgraph = bpy.context.evaluated_depsgraph_get()
     rest = bpy.data.objects["testbody"].evaluated_get(depsgraph).data
     kept = bpy.data.objects["testbody_kept"].evaluated_get(depsgraph).data

@@ -378,7 +378,7 @@ def test_surface_strain_against_the_rest_mesh():
 
 # --- the command -----------------------------------------------------------------------------
 def atelier(*args):
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, "-m", "atelier.cli", *args], capture_output=True, text=True, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -419,7 +419,7 @@ def test_cli_drapes_an_imported_mesh_on_a_twin(exports, twin_b_dir, tmp_path):
 
 
 def test_cli_refuses_mixed_options_clearly(exports, twin_b_dir, tmp_path, capsys):
-    from engine.cli import build_parser, main
+    from atelier.cli import build_parser, main
 
     with pytest.raises(SystemExit) as info:
         build_parser().parse_args(["drape", "--twin", str(twin_b_dir), "--garment", "skirt", "--garment-mesh",

@@ -9,7 +9,8 @@ from engine.errors import SimulationError
 from engine.meshio import load_ply
 from garments import dress
 from garments.cusick import cusick_test, drape_coefficient
-from garments.drape import DrapeSettings, drape_garment, drape_twin
+from garments.drape import DrapeSettings, drape_garment
+from garments.outfit import drape_twin
 
 pytestmark = pytest.mark.blender
 

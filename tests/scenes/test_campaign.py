@@ -17,7 +17,7 @@ from scenes.model import Campaign, Rule
 from scenes.runner import CampaignRunner, Refused
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "scenes" / "examples" / "campaign.toml"
+EXAMPLE = ROOT / "scenes" / "examples" / "campaign-templates.toml"  # the older template form: still loads
 
 
 def _campaign(**kw) -> Campaign:
@@ -127,3 +127,41 @@ def test_refused_cells_are_not_computed_or_retried(tmp_path):
     assert len(summary.refused) == 22 - 6  # ava x navy-dress x 3 shots x 2 locales are allowed
     # only the allowed cells' drape was asked for
     assert submitted == [f"drape:{next(c.drape_key for c in plan.cells if c.labels == dict(c.labels, twin='ava', outfit='navy-dress'))}"]
+
+
+OUTFITS = ROOT / "scenes" / "examples" / "campaign.toml"
+
+
+def test_outfit_example_grades_patterns_and_shares_drapes_across_colourways():
+    plan = expand(load_campaign(OUTFITS))
+    # 2 twins x 2 outfits x 2 sizes x 3 shots x 2 locales; one drape per twin x outfit x size
+    assert len(plan.cells) == 48 and len(plan.drapes) == 8
+    cell = next(c for c in plan.cells if c.labels["outfit"] == "tee-trousers" and c.labels["size"] == "M")
+    drape = plan.drapes[cell.drape_key].inputs["garments"]
+    assert [(g["garment"], g["kind"], g["size"], g["fabric"]) for g in drape] == [
+        ("straight-trousers", "pattern", "M", "denim"), ("t-shirt", "pattern", "M", "cotton-jersey")]
+    assert all("colour" not in g for g in drape)  # colourways share the drape
+    mtm = next(c for c in plan.cells if c.labels["size"] == "mtm")
+    assert plan.drapes[mtm.drape_key].inputs["garments"][0]["size"] == "mtm"
+
+
+def test_sizes_a_pattern_cannot_use_are_refused():
+    data = load_campaign(OUTFITS).model_dump()
+    data["sizes"] = [{"name": "roomy", "settings": {"ease": 0.02}}]
+    with pytest.raises(InputError, match="template settings"):
+        expand(Campaign.model_validate(data))
+    data["sizes"] = [{"name": "40"}]
+    with pytest.raises(InputError, match="not on the size chart"):
+        expand(Campaign.model_validate(data))
+    data["sizes"] = [{"name": "40", "chart": "l"}]
+    assert {g["size"] for d in expand(Campaign.model_validate(data)).drapes.values() for g in d.inputs["garments"]} == {"L"}
+
+
+def test_the_old_scene_fabric_names_are_registry_aliases():
+    from garments.fabrics import get_fabric
+
+    plan = expand(load_campaign(EXAMPLE))
+    fabrics = {g["fabric"] for d in plan.drapes.values() for g in d.inputs["garments"]}
+    assert fabrics == {get_fabric("cotton").name, get_fabric("silk").name} == {"cotton-poplin", "silk-charmeuse"}
+    with pytest.raises(Exception, match="unknown fabric 'chiffon'"):
+        _campaign(outfits=[{"name": "x", "garments": [{"template": "tube-dress", "fabric": "chiffon"}]}])

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 import scenes as sc
 from engine.errors import InputError
@@ -15,7 +16,8 @@ from scenes.io import load_campaign, load_scene, toml_key_lines
 from scenes.model import Campaign, Scene, json_schema, rgba
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "scenes" / "examples" / "campaign.toml"
+EXAMPLE = ROOT / "scenes" / "examples" / "campaign-templates.toml"  # the older template form
+OUTFITS = ROOT / "scenes" / "examples" / "campaign.toml"  # the outfit form
 
 
 def _scene():
@@ -145,3 +147,27 @@ def test_key_line_scanner_handles_nested_array_tables():
     assert 'fabric = "silk"' in text[lines[("outfits", 1, "garments", 0, "fabric")] - 1]
     assert "ease" in text[lines[("outfits", 1, "garments", 0, "settings", "ease")] - 1]
     assert 'name = "back"' in text[lines[("shots", 2, "name")] - 1]
+
+
+def test_looks_shot_presets_and_backdrops_are_the_engine_models():
+    from scenes.campaign import expand
+
+    camp = load_campaign(OUTFITS).model_dump()
+    camp["locales"] = [{"name": "eu", "look": "campaign"},
+                       {"name": "jp", "backdrop": {"kind": "gradient", "colour": "#444450", "colour2": "#101010",
+                                                   "ground_shadow": True}}]
+    camp["shots"] = [{"name": "front", "preset": "front"}, {"name": "bust", "preset": "detail-upper-body"}]
+    plan = expand(Campaign.model_validate(camp))
+    eu = next(c for c in plan.cells if c.labels["locale"] == "eu")
+    jp = next(c for c in plan.cells if c.labels["locale"] == "jp")
+    assert eu.inputs["look"] == "campaign" and "look" not in jp.inputs
+    assert jp.inputs["backdrop"]["kind"] == "gradient" and jp.inputs["backdrop"]["ground_shadow"] is True
+    assert {c.inputs["shot"]["preset"] for c in plan.cells} == {"front", "detail-upper-body"}
+    with pytest.raises(ValidationError, match="unknown look 'noir'"):
+        Campaign.model_validate({**camp, "locales": [{"name": "eu", "look": "noir"}]})
+    with pytest.raises(ValidationError, match="leave backdrop out"):
+        Campaign.model_validate({**camp, "locales": [{"name": "eu", "look": "studio", "backdrop": {"colour": "#ffffff"}}]})
+    with pytest.raises(ValidationError, match="unknown shot"):
+        Campaign.model_validate({**camp, "shots": [{"name": "x", "preset": "sideways"}]})
+    with pytest.raises(ValidationError, match="leave out azimuth_deg"):
+        Campaign.model_validate({**camp, "shots": [{"name": "x", "preset": "front", "azimuth_deg": 10}]})

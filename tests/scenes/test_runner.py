@@ -202,10 +202,65 @@ def test_example_script_runs_headless_and_exports(tmp_path):
     import trimesh
 
     glb = trimesh.load(tmp_path / "look-01.glb")
-    assert set(glb.geometry) == {"ava_body", "ava_garment0_tube-dress"}
+    assert set(glb.geometry) == {"ava_body", "ava_garment0_straight-trousers", "ava_garment1_t-shirt"}
 
     scene = sc.load(tmp_path / "look-01.toml")
     blend = sc.export_blend(scene, tmp_path / "look.blend", cache=tmp_path / "renders" / "drapes", quiet=True)
     assert blend.exists() and blend.stat().st_size > 10_000
     result = read_json(tmp_path / ".look_export" / "export_result.json")
-    assert {"ava_body", "ava_garment0_tube-dress", "light_key", "cam_ava_front", "cam_ava_back"} <= set(result["objects"])
+    assert {"ava_body", "ava_garment0_straight-trousers", "ava_garment1_t-shirt", "light_key", "cam_ava_front",
+            "cam_ava_back"} <= set(result["objects"])
+
+
+def test_a_cell_is_the_same_drape_and_render_as_by_hand(anny_model, tmp_path):
+    """A campaign cell in a look with a named shot, and the same made with `atelier drape` and
+    `atelier render --look --shots`: the same garment vertices (within 0.1 mm) and image."""
+    import numpy as np
+    from PIL import Image
+
+    from bodies.twin import Twin
+    from engine.meshio import load_ply
+
+    twin = Twin(model="anny", shape=[0.5] * 6, pose=anny_model.zero_pose(1)[0].tolist(), source={"synthetic": True})
+    twin.save(tmp_path / "twin", anny_model)
+    camp = tmp_path / "c.toml"
+    camp.write_text(f"""name = "byhand"
+look = "campaign"
+[[twins]]
+name = "ava"
+path = "{tmp_path / 'twin'}"
+pose = "a-pose"
+[[outfits]]
+name = "dress"
+garments = [{{template = "tube-dress", fabric = "silk", colour = "#2a4d8c"}}]
+[[shots]]
+name = "front"
+preset = "front"
+[[formats]]
+name = "thumb"
+width = 96
+height = 96
+[drape]
+resolution = 300
+max_frames = 8
+min_frames = 5
+""")
+    out = tmp_path / "run"
+    summary = run_plan(expand(load_campaign(camp)), out, workers=1, executor="inline", quiet=True)
+    assert not summary.failed, summary.failed
+    (cell,) = _cells(out)
+    drape = Path(read_json(cell / "manifest.json")["drape"]["dir"])
+    hand = tmp_path / "hand"
+    cli = [sys.executable, "-m", "atelier"]
+    subprocess.run([*cli, "drape", "--twin", str(tmp_path / "twin"), "--garment", "tube-dress", "--fabric", "silk",
+                    "--pose", "a-pose", "--resolution", "300", "--max-frames", "8", "--out", str(hand), "-q"],
+                   check=True, cwd=ROOT, env=_env(), capture_output=True)
+    a, _, _ = load_ply(drape / "garment.ply")
+    b, _, _ = load_ply(hand / "garment.ply")
+    assert a.shape == b.shape and float(np.abs(a - b).max()) < 1e-4
+    subprocess.run([*cli, "render", str(hand), "--out", str(tmp_path / "img"), "--backend", "pyrender", "--shots", "front",
+                    "--format", "1:1@96", "--look", "campaign", "-q"], check=True, cwd=ROOT, env=_env(), capture_output=True)
+    mine = np.asarray(Image.open(next(cell.glob("*.png"))).convert("RGB"), np.float32)
+    theirs = np.asarray(Image.open(next((tmp_path / "img").glob("*/pyrender_00_front.png"))).convert("RGB"), np.float32)
+    assert mine.shape == theirs.shape == (96, 96, 3)
+    assert float(np.abs(mine - theirs).mean()) < 2.0  # levels of 255

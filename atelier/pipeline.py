@@ -13,11 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AtelierError, InputError
-from .progress import Progress, say
-from .storage import json_sha256, read_json, write_json
+from engine.errors import AtelierError, InputError
+from engine.progress import Progress, say
+from engine.storage import json_sha256, read_json, write_json
 
 SKIN = (0.80, 0.64, 0.53, 1.0)
+#: the demo's outfit, innermost first: a T-shirt over straight trousers (library patterns)
+DEMO_OUTFIT = ("straight-trousers", "t-shirt")
+#: cloth vertices of each demo garment
+DEMO_RESOLUTION = 2500
 GARMENT = (0.16, 0.30, 0.55, 1.0)
 
 
@@ -52,9 +56,9 @@ def stage_scan(out: Path, seed: int, stages: Stages, quiet: bool = False) -> Pat
     path = out / "scan" / "synthetic_scan.ply"
     inputs = {"seed": seed, "model": "anny"}
     if stages.done("scan", inputs, [path]):
-        say(f"[1/4] scan     already made: {path}", quiet)
+        say(f"[1/5] scan     already made: {path}", quiet)
         return path
-    say(f"[1/4] scan     making a synthetic scan of a random Anny body (seed {seed})", quiet)
+    say(f"[1/5] scan     making a synthetic scan of a random Anny body (seed {seed})", quiet)
     make_synthetic_scan(bodies.create("anny"), path, seed=seed)
     stages.mark("scan", inputs)
     return path
@@ -89,27 +93,37 @@ def stage_fit(scan_path: Path, twin_dir: Path, stages: Stages, model_name: str =
     return read_json(report_path)
 
 
-def stage_drape(twin_dir: Path, drape_dir: Path, garment: str, stages: Stages, pose=None, resolution=None,
+def stage_drape(twin_dir: Path, drape_dir: Path, garment, stages: Stages, pose=None, resolution=None,
                 max_frames=None, timeout: float = 900.0, quiet: bool = False, step: str = "[3/4]",
                 extra: dict | None = None) -> dict:
-    """Twin folder -> drape folder (garment.ply, body.ply, drape_report.json, blender.log)."""
-    from garments.drape import drape_twin
+    """Twin folder -> drape folder (garment.ply, body.ply, fit.json, dressed.glb, drape_report.json,
+    blender.log). ``garment``: a garment name (``extra`` may hold its size and fabric) or a
+    :class:`garments.outfit.Outfit` (then ``layers/<i>-<name>/`` hold each layer's drape)."""
+    from garments.outfit import Outfit, drape_twin
 
-    from .storage import file_sha256
+    from engine.storage import file_sha256
 
     if not (twin_dir / "twin.json").exists():
         raise InputError(f"{twin_dir}: no twin.json here", hint="make a twin with `atelier fit SCAN --out DIR` first")
     extra = dict(extra or {})
-    inputs = {"twin": file_sha256(twin_dir / "twin.json"), "garment": garment, "pose": pose,
+    if isinstance(garment, Outfit):
+        what_in = garment.to_dict()
+        for g in what_in["garments"]:
+            if g.get("kind") == "mesh":
+                g["sha256"] = file_sha256(g["garment"])
+        label = " over ".join(r.name for r in reversed(garment.layered()))
+    else:
+        what_in, label = garment, f"a {garment}"
+    inputs = {"twin": file_sha256(twin_dir / "twin.json"), "garment": what_in, "pose": pose,
               "resolution": resolution, "max_frames": max_frames, **{k: str(v) for k, v in extra.items()}}
-    outputs = [drape_dir / "garment.ply", drape_dir / "body.ply", drape_dir / "drape_report.json"]
+    outputs = [drape_dir / n for n in ("garment.ply", "body.ply", "drape_report.json", "fit.json", "dressed.glb")]
     kw = dict(extra)
     if resolution:
         kw["resolution"] = resolution
     if max_frames:
         kw["max_frames"] = max_frames
     return _drape_stage(stages, inputs, outputs, drape_dir, step, quiet,
-                        f"simulating a {garment} in Blender (worker process; log: {drape_dir / 'blender.log'})",
+                        f"simulating {label} in Blender (worker process; log: {drape_dir / 'blender.log'})",
                         lambda progress: drape_twin(twin_dir, garment, drape_dir, pose=pose, timeout=timeout,
                                                     progress=progress, **kw))
 
@@ -136,7 +150,7 @@ def stage_drape_mesh(twin_dir: Path, drape_dir: Path, mesh: Path, stages: Stages
     (garment.ply, body.ply, fit.json, dressed.glb, drape_report.json, blender.log)."""
     from garments.imported import drape_imported_twin
 
-    from .storage import file_sha256
+    from engine.storage import file_sha256
 
     if not (twin_dir / "twin.json").exists():
         raise InputError(f"{twin_dir}: no twin.json here", hint="make a twin with `atelier fit SCAN --out DIR` first")
@@ -160,12 +174,19 @@ def stage_drape_mesh(twin_dir: Path, drape_dir: Path, mesh: Path, stages: Stages
 
 def load_dressed(drape_dir: Path):
     """RenderMeshes for the body and garment of a drape folder."""
-    from .meshio import load_ply
-    from .render.scene import RenderMesh
+    from engine.meshio import load_ply
+    from engine.render.scene import RenderMesh
 
+    from engine.render.backends import dressed_layers
+
+    parts = [("body", drape_dir / "body.ply", SKIN)]
+    layers = dressed_layers(drape_dir)
+    if layers:  # an outfit: one mesh per layer, in its own colour
+        parts += [(name, drape_dir / d / "garment.ply", colour or GARMENT) for name, d, colour in layers]
+    else:
+        parts.append(("garment", drape_dir / "garment.ply", GARMENT))
     meshes = []
-    for name, color in (("body", SKIN), ("garment", GARMENT)):
-        path = drape_dir / f"{name}.ply"
+    for name, path, color in parts:
         if not path.exists():
             raise InputError(f"{path}: missing", hint="render a folder written by `atelier drape`")
         v, f, _ = load_ply(path)
@@ -219,7 +240,7 @@ def _authorise(consent: Consent, quiet: bool = False, step: str = ""):
     otherwise); (None, None) for a synthetic body. Call it before anything is drawn."""
     if not consent.twin_id:
         return None, None
-    from .rights import Registry, authorise
+    from engine.rights import Registry, authorise
 
     registry = Registry.open(consent.db)
     grant = authorise(registry, consent.twin_id, consent.channel, consent.region)
@@ -235,9 +256,9 @@ def stage_render(drape_dir: Path, out: Path, stages: Stages, views: int = 8, siz
     The twin's consent is checked before anything is drawn (synthetic bodies need none); every
     PNG is then stamped as AI-generated (PNG text + XMP) and, for a real twin, recorded in the
     usage ledger."""
-    from .render.camera import frame_meshes, turntable
-    from .render.contact_sheet import make_contact_sheet
-    from .storage import file_sha256
+    from engine.render.camera import frame_meshes, turntable
+    from engine.render.contact_sheet import make_contact_sheet
+    from engine.storage import file_sha256
 
     if views < 1 or size < 16:
         raise InputError(f"--views {views} --size {size}: need at least 1 view of at least 16 px")
@@ -262,12 +283,12 @@ def stage_render(drape_dir: Path, out: Path, stages: Stages, views: int = 8, siz
                 continue
         progress = Progress(f"{name}", total=len(cameras), quiet=quiet)
         if name == "pyrender":
-            from .render.pyrender_backend import render_pyrender
+            from engine.render.pyrender_backend import render_pyrender
 
             say(f"{step} render   pyrender: {views} views at {size}x{size}", quiet)
             paths = render_pyrender(meshes, cameras, folder, prefix="pyrender")
         else:
-            from .render.blender_backend import render_blender
+            from engine.render.blender_backend import render_blender
 
             say(f"{step} render   blender ({blender_engine}): {views} views at {size}x{size}", quiet)
             paths = render_blender(meshes, cameras, folder, prefix="blender", engine=blender_engine,
@@ -288,7 +309,7 @@ def _disclose_sheet(path: Path, consent: Consent, grant_id, scene_hash: str) -> 
     """A contact sheet is an internal overview, not a delivered image: it carries the AI
     disclosure like every PNG but is not recorded in the ledger (it names no channel or region,
     so ``atelier ledger reconcile`` lists it and does not bill it)."""
-    from .rights.disclosure import stamp_png
+    from engine.rights.disclosure import stamp_png
 
     if consent.twin_id is None:
         info = {"twin_id": "synthetic", "grant_id": "none: synthetic body, no person depicted"}
@@ -301,13 +322,13 @@ def _deliver(paths: list[Path], consent: Consent, registry, scene_hash: str) -> 
     """Stamp the AI disclosure into each PNG; for a real twin also re-check the grant, label per
     channel policy and record each image in the ledger."""
     if consent.twin_id is None:
-        from .rights.disclosure import stamp_png
+        from engine.rights.disclosure import stamp_png
 
         for p in paths:
             stamp_png(p, {"twin_id": "synthetic", "grant_id": "none: synthetic body, no person depicted",
                           "scene_hash": scene_hash, "channel": consent.channel, "region": consent.region})
         return
-    from .rights import authorise_and_stamp
+    from engine.rights import authorise_and_stamp
 
     authorise_and_stamp(registry, consent.twin_id, consent.channel, consent.region, paths, scene_hash,
                         campaign=consent.campaign)
@@ -324,12 +345,21 @@ def run_demo(args) -> int:
     stages = Stages(out, force=args.force)
     t0 = time.monotonic()
     scan = stage_scan(out, args.seed, stages, args.quiet)
-    fit = stage_fit(scan, out, stages, quiet=args.quiet)
-    # The demo drapes in the A-pose: arms clear of the torso, so the dress can reach the bust.
-    drape = stage_drape(out, out / "drape", args.garment, stages, pose="a-pose", quiet=args.quiet)
+    fit = stage_fit(scan, out, stages, quiet=args.quiet, step="[2/5]")
+    # The demo dresses the twin in library patterns, a top over a bottom, graded to its own
+    # measurements (mtm), in the A-pose: arms clear of the torso.
+    from garments.outfit import Outfit
+
+    outfit = Outfit.of(*(args.garment or DEMO_OUTFIT), size=args.garment_size)
+    drape = stage_drape(out, out / "drape", outfit, stages, pose="a-pose", quiet=args.quiet,
+                        resolution=args.resolution or DEMO_RESOLUTION, step="[3/5]")
     images = stage_render(out / "drape", out, stages, views=args.views, size=args.size,
                           renderers=_renderers(args.renderer), blender_engine=args.blender_engine,
-                          samples=args.samples, quiet=args.quiet)
+                          samples=args.samples, quiet=args.quiet, step="[4/5]")
+    say(f"[5/5] look     front, three-quarter and back in the campaign look (pyrender)", args.quiet)
+    look = render_shots(out / "drape", out / "campaign", None, backend="pyrender", shots="front,three-quarter,back",
+                        formats=[f"4:5@{max(args.size, 160)}"], look="campaign", quiet=True)
+    images["campaign look"] = [Path(p) for entry in look["formats"].values() for p in entry["images"]]
     summary = {
         "scan": str(scan),
         "twin": str(out / "twin.json"),
@@ -348,10 +378,14 @@ def run_demo(args) -> int:
     print(f"  twin             {out / 'twin.json'}, {out / 'body.ply'}")
     print(f"  fit report       {out / 'fit_report.json'}  (mean {fit.get('mean_mm', float('nan')):.1f} mm, "
           f"p95 {fit.get('p95_mm', float('nan')):.1f} mm scan-to-body)")
-    print(f"  draped garment   {out / 'drape' / 'garment.ply'}  ({drape.get('garment')}, "
+    print(f"  draped outfit    {out / 'drape' / 'garment.ply'}  ({drape.get('garment')}, size {args.garment_size}, "
           f"{drape.get('frames')} frames, penetration {drape.get('penetration_pct', 0):.2f} %)")
+    for layer in drape.get("layers", []):
+        print(f"    layer {layer['name']:<18} {layer['vertices']} vertices, {layer['frames']} frames, "
+              f"{layer['seconds']:.0f} s, {out / 'drape' / layer['dir']}")
     for name, paths in images.items():
-        print(f"  {name:<16} {len(paths)} PNGs in {out / 'renders' / name}")
+        where = out / "campaign" if name == "campaign look" else out / "renders" / name
+        print(f"  {name:<16} {len(paths)} PNGs in {where}")
     print(f"  contact sheet    {out / 'contact_sheet.png'}")
     print(f"  summary          {out / 'summary.json'}")
     return 0
@@ -422,11 +456,21 @@ def run_drape(args) -> int:
               f"{report.get('import', {}).get('welded_vertices', 0)} seam vertices welded, placed by {place.get('method')}, "
               f"{report.get('frames')} frames, penetration {report.get('penetration_pct', 0):.2f} %)")
         return 0
-    report = stage_drape(twin, out, args.garment, Stages(out), pose=args.pose, resolution=args.resolution,
+    outfit = outfit_from_args(args)
+    report = stage_drape(twin, out, outfit, Stages(out), pose=args.pose, resolution=args.resolution,
                          max_frames=args.max_frames, timeout=args.timeout, quiet=args.quiet, step="",
-                         extra=drape_kwargs(args))
-    print(f"draped {report.get('garment')} written to {out}/garment.ply ({report.get('vertices')} vertices, "
-          f"{report.get('frames')} frames, penetration {report.get('penetration_pct', 0):.2f} %)")
+                         extra={"settings": drape_kwargs(args)["settings"]} if args.no_turn_up else None)
+    if len(outfit.garments) == 1:
+        print(f"draped {report.get('garment')} written to {out}/garment.ply ({report.get('vertices')} vertices, "
+              f"{report.get('frames')} frames, penetration {report.get('penetration_pct', 0):.2f} %)")
+    else:
+        print(f"draped outfit {report.get('garment')} written to {out}/garment.ply ({report.get('vertices')} vertices "
+              f"in {len(report.get('layers', []))} layers; each layer in {out}/layers/):")
+        for layer in report.get("layers", []):
+            below = layer.get("penetration_of_layers_below_pct") or {}
+            print(f"  {layer['name']}: {layer['vertices']} vertices, {layer['frames']} frames, {layer['seconds']:.0f} s, "
+                  f"penetration {layer['penetration_pct']:.2f} % of the body"
+                  + "".join(f", {v:.2f} % of {k}" for k, v in below.items()))
     turned = report.get("turned_up_cm") or {}
     if turned:
         print("  longer than the body, turned up: " + ", ".join(f"{k.replace('_', ' ')} {v} cm" for k, v in sorted(turned.items()))
@@ -434,12 +478,41 @@ def run_drape(args) -> int:
     return 0
 
 
+def outfit_from_args(args):
+    """The :class:`garments.outfit.Outfit` of ``atelier drape``: ``--outfit FILE``, or the
+    ``--garment`` names (repeatable, innermost first) with ``--size`` and ``--fabric`` applied
+    to each garment that takes them."""
+    from garments.cli import drape_kwargs
+    from garments.outfit import Outfit
+
+    kw = drape_kwargs(args)
+    if getattr(args, "outfit", None):
+        outfit = Outfit.load(args.outfit)
+        if kw.get("size") or kw.get("fabric"):
+            from dataclasses import replace
+
+            reqs = [replace(g, size=g.size or (kw.get("size") if g.kind == "pattern" else None),
+                            fabric=g.fabric or kw.get("fabric")) for g in outfit.garments]
+            outfit = Outfit(tuple(reqs), name=outfit.name)
+        _refuse_turn_up(args, outfit)
+        return outfit
+    outfit = Outfit.of(*args.garment, size=kw.get("size"), fabric=kw.get("fabric"))
+    _refuse_turn_up(args, outfit)
+    return outfit
+
+
+def _refuse_turn_up(args, outfit) -> None:
+    if getattr(args, "no_turn_up", False) and not outfit.has_pattern:
+        raise InputError("--no-turn-up applies to library patterns only: a template has no sleeves or legs to turn up",
+                         hint="leave --no-turn-up out")
+
+
 def render_shots(drape_dir: Path, out: Path, consent: Consent | None, backend: str = "auto", shots=None,
                  formats=None, look=None, outputs=None, blender_engine: str = "workbench", samples: int = 64,
                  quiet: bool = False) -> dict:
     """Named shots in channel formats with one backend (engine.render.backends), consent checked
     first, every image stamped (and, for a real twin, recorded) after."""
-    from .render.backends import render_dressed_folder
+    from engine.render.backends import dressed_layers, render_dressed_folder
 
     consent = _consent_for(drape_dir, consent)
     registry, grant_id = _authorise(consent, quiet)
@@ -450,6 +523,15 @@ def render_shots(drape_dir: Path, out: Path, consent: Consent | None, backend: s
         kw["formats"] = formats
     if look:
         kw["look"] = look
+    layers = dressed_layers(drape_dir)
+    if layers:
+        # an outfit: each layer keeps its own colour under the look (unless the look names it)
+        from dataclasses import replace
+
+        from engine.render.looks import Colourway, get_look
+
+        base = get_look(kw.get("look", "studio"))
+        kw["look"] = replace(base, garments={**{n: Colourway(color=c) for n, _, c in layers if c}, **base.garments})
     if outputs:
         kw["outputs"] = [o.strip() for o in outputs.split(",") if o.strip()]
     manifest = render_dressed_folder(drape_dir, out, backend=backend, blender_engine=blender_engine,

@@ -9,11 +9,11 @@ import sys
 import numpy as np
 import pytest
 
-from engine.cli import build_parser
+from atelier.cli import build_parser
 
 
 def atelier(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
+    return subprocess.run([sys.executable, "-m", "atelier.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=600)
 
 
 @pytest.mark.parametrize("command", ["demo", "fit", "drape", "render"])
@@ -103,6 +103,27 @@ def test_fit_batch_fits_each_scan_and_reports_the_bad_one(tmp_path, anny_model):
 def test_drape_without_twin(tmp_path):
     r = atelier("drape", "--twin", str(tmp_path / "none"), "--garment", "tube-dress", "--out", str(tmp_path / "d"))
     _assert_clean_failure(r, "twin")
+
+
+def test_drape_refuses_options_a_template_cannot_use(tmp_path):
+    r = atelier("drape", "--twin", str(tmp_path / "none"), "--garment", "tube-dress", "--size", "XS",
+                "--out", str(tmp_path / "d"))
+    _assert_clean_failure(r, "not graded")
+    r = atelier("drape", "--twin", str(tmp_path / "none"), "--garment", "skirt", "--no-turn-up", "--out", str(tmp_path / "d"))
+    _assert_clean_failure(r, "turn")
+
+
+def test_drape_takes_an_outfit_and_checks_it_before_blender(tmp_path):
+    from atelier.pipeline import outfit_from_args
+
+    args = build_parser().parse_args(["drape", "--twin", "T", "--garment", "straight-trousers", "--garment", "t-shirt",
+                                      "--size", "m", "--fabric", "jersey", "--out", "O"])
+    outfit = outfit_from_args(args)
+    assert [(g.name, g.layer, g.size, g.fabric) for g in outfit.layered()] == [
+        ("straight-trousers", 0, "M", "cotton-jersey"), ("t-shirt", 1, "M", "cotton-jersey")]
+    (tmp_path / "o.toml").write_text('[[garments]]\npattern = "t-shirt"\nfabric = "chiffon"\n')
+    r = atelier("drape", "--twin", str(tmp_path / "none"), "--outfit", str(tmp_path / "o.toml"), "--out", str(tmp_path / "d"))
+    _assert_clean_failure(r, "unknown fabric")
 
 
 def test_render_without_drape(tmp_path):

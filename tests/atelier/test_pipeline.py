@@ -10,7 +10,7 @@ import trimesh
 
 from engine.errors import InputError
 from engine.meshio import save_ply
-from engine.pipeline import Consent, Stages, stage_render
+from atelier.pipeline import Consent, Stages, stage_render
 from engine.storage import write_json
 
 

@@ -12,8 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
-from .errors import AtelierError
+from engine import __version__
+from engine.errors import AtelierError
 
 RENDERERS = ("pyrender", "blender")
 
@@ -99,13 +99,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the whole flow on a synthetic scan (scan -> twin -> drape -> renders)",
         description=(
             "Make a synthetic scan from a random Anny body (labelled synthetic in its files), fit a twin to it, "
-            "drape a garment in Blender, and render turntable views with each renderer plus a contact sheet. "
+            "dress it in an outfit of library patterns (a T-shirt over straight trousers) graded to the twin's "
+            "made-to-measure size and drape it in Blender, render turntable views with each renderer plus a contact "
+            "sheet, and named shots in the campaign look. "
             "Running it again into the same folder skips the stages that are already finished."
         ),
     )
     p.add_argument("--out", default="out/demo", help="output folder (default out/demo)")
     p.add_argument("--seed", type=int, default=7, help="seed of the synthetic body and scan (default 7)")
-    p.add_argument("--garment", default="tube-dress", help="garment to drape (default tube-dress)")
+    p.add_argument("--garment", action="append", default=None, metavar="NAME",
+                   help="garment to drape, repeatable, innermost first (default: straight-trousers then a t-shirt "
+                        "over them, library patterns)")
+    p.add_argument("--garment-size", dest="garment_size", default="mtm",
+                   help="size of the pattern garments: XS..XXL or mtm, made to measure from the fitted twin (default)")
+    p.add_argument("--resolution", type=float, default=None,
+                   help="cloth vertices of each garment (default 2500)")
     p.add_argument("--force", action="store_true", help="redo every stage even if its outputs exist")
     _add_render_opts(p, 512)
     _add_common(p)
@@ -143,20 +151,28 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Cut a library pattern in a size and fabric (or generate a template garment around the twin), sew and "
             "simulate it in Blender (in a separate worker process) with the posed body as collider until it settles. "
+            "Several --garment (or --outfit FILE) drape an outfit in layer order, each layer colliding with the body "
+            "and the layers under it, and the penetration guard checking each against what lies under it; each "
+            "layer's files go to DIR2/layers/<i>-<name>/ and DIR2/garment.ply holds them all. "
             "Or, with --garment-mesh, bring in a garment exported from CLO 3D or Marvelous Designer (OBJ in mm/cm/m, "
             "GLB/glTF), weld its pieces' seams, align it to the twin (exactly with --avatar, the exporter's avatar "
             "exported beside it; else from its bounding box and --region), widen it where the twin is fuller, and drape "
             "it keeping its own rest lengths. "
             "Writes DIR2/garment.ply (canonical frame, per-vertex clearance in mm and, for patterns and imported meshes, "
-            "strain in %), DIR2/body.ply, DIR2/drape_report.json, DIR2/fit.json and DIR2/dressed.glb (patterns and "
-            "imported meshes) and Blender's log. "
+            "strain in %), DIR2/body.ply, DIR2/drape_report.json, DIR2/fit.json, DIR2/dressed.glb, DIR2/outfit.json "
+            "and Blender's log. A template is not graded: it refuses --size. "
             "Fails clearly if the cloth explodes or more than 1% of its vertices end up over 2 mm inside the body."
         ),
     )
     p.add_argument("--twin", required=True, metavar="DIR", help="twin folder written by `atelier fit`")
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--garment", metavar="NAME",
-                      help="garment: a library pattern (`atelier garment list`) or a template (tube-dress, skirt)")
+    what.add_argument("--garment", metavar="NAME", action="append",
+                      help="garment: a library pattern (`atelier garment list`) or a template (tube-dress, skirt); "
+                           "repeat it for an outfit, innermost first (--garment straight-trousers --garment t-shirt: "
+                           "the T-shirt is draped over the draped trousers)")
+    what.add_argument("--outfit", metavar="FILE",
+                      help="or an outfit file (.toml/.json/.yaml: name and a [[garments]] list, each with garment, "
+                           "size, fabric, colour, layer; see docs/scripting.md)")
     what.add_argument("--garment-mesh", metavar="FILE",
                       help="or a garment mesh made elsewhere (.obj, .glb, .gltf exported from CLO 3D, Marvelous Designer "
                            "or any 3D tool), draped as it was sewn")
@@ -203,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default=None, help="rights registry: database URL or SQLite file (default $ATELIER_DB_URL or ./atelier-data/atelier.db)")
     _add_common(p)
 
-    from .rights.cli import add_parsers as add_rights_parsers
+    from engine.rights.cli import add_parsers as add_rights_parsers
 
     add_rights_parsers(sub)
 
@@ -243,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
 
             check_output(args.out, folder=Path(args.out).suffix.lower() not in _FILE_OUTPUTS)
         if args.command in ("twins", "ledger"):
-            from .rights import cli as rights_cli
+            from engine.rights import cli as rights_cli
 
             return rights_cli.run(args)
         if args.command == "body":
