@@ -53,7 +53,7 @@ def _count(lo: int, hi: int, what: str):
 
 def _format(text: str):
     """An argparse type: a channel format spec, checked before any work is done."""
-    from .render.formats import parse_format
+    from engine.render.formats import parse_format
 
     try:
         return parse_format(text)
@@ -62,7 +62,7 @@ def _format(text: str):
 
 
 def _add_render_opts(p: argparse.ArgumentParser, default_size: int) -> None:
-    from .render.formats import MAX_SIDE
+    from engine.render.formats import MAX_SIDE
 
     p.add_argument("--views", type=_count(1, 720, "views"), default=8, help="number of turntable views (default 8)")
     p.add_argument("--size", type=_count(16, MAX_SIDE, "pixels"), default=default_size,
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["ATELIER_SMPLX_DIR"] = args.smplx_dir
     try:
         if getattr(args, "out", None):  # outputs are checked before the work, not after it
-            from .storage import check_output
+            from engine.storage import check_output
 
             check_output(args.out, folder=Path(args.out).suffix.lower() not in _FILE_OUTPUTS)
         if args.command in ("twins", "ledger"):
