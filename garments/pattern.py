@@ -303,18 +303,27 @@ def load_pattern(path: PathLikeStr) -> Pattern:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such pattern file")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not a text file (a pattern is UTF-8 JSON or YAML)",
+                         hint="export the pattern again, or check the file is the one you meant") from None
     if path.suffix.lower() in (".yaml", ".yml"):
         try:
             import yaml
         except ImportError:
             raise InputError(f"{path}: reading YAML patterns needs PyYAML", hint="pip install pyyaml, or write JSON") from None
-        data = yaml.safe_load(text)
+        try:
+            data = yaml.safe_load(text)
+        except (yaml.YAMLError, RecursionError) as exc:
+            raise InputError(f"{path}: not valid YAML ({str(exc)[:200]})") from None
     else:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}: not valid JSON ({exc})") from None
+        except RecursionError:
+            raise InputError(f"{path}: not a pattern (nested too deep to read)") from None
     return pattern_from_dict(data, source=str(path))
 
 

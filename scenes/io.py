@@ -252,7 +252,12 @@ def load_model(path: PathLikeStr, model: type[M]) -> M:
     if not path.exists():
         raise InputError(f"{path}: no such file")
     fmt = _format(path)
-    data, lines = _parse(path, path.read_text(), fmt)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start} is {exc.object[exc.start:exc.start + 1]!r})",
+                         hint="save the file as UTF-8 (scene and campaign files are TOML, YAML or JSON text)") from None
+    data, lines = _parse(path, text, fmt)
     if not isinstance(data, dict):
         raise InputError(f"{path}:1: expected a table of fields at the top level, got {type(data).__name__}")
     try:
