@@ -34,7 +34,7 @@ from engine.types import PathLikeStr
 
 from .clearance import BodyDistance
 from .settings import (MAX_FRAMES, MAX_PENETRATION, PENETRATION_DEPTH_M, DrapeResult, DrapeSettings,  # noqa: F401 (re-exported)
-                       penetration, penetration_guard)
+                       far_guard, penetration, penetration_guard)
 from .templates import GarmentMesh, make_garment
 
 def _mesh_area(v, f) -> float:
@@ -194,6 +194,7 @@ def drape_garment(
     write_json(result.report_path, report)
     penetration_guard(pen, cloth.name, f"raise the ease or the collision distance; see {ply_path} (clearance_mm) "
                                        f"and {log_path}", log_path)
+    far_guard(clearance, cloth.name, f"see {ply_path} (clearance_mm) and {log_path}", log_path)
     return result
 
 

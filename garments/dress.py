@@ -142,7 +142,7 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
     Returns a :class:`garments.drape.DrapeResult` whose ``report_path`` JSON also has ``size``,
     ``fabric``, ``fit`` and ``strain``.
     """
-    from .settings import MAX_PENETRATION, DrapeResult, penetration, penetration_guard
+    from .settings import MAX_PENETRATION, DrapeResult, far_guard, penetration, penetration_guard
 
     out, (v, f, j), (rv, rf, rj), settings = drape_inputs(out_dir, body_vertices, body_faces, joints, settings,
                                                            max_frames, rest_body)
@@ -245,6 +245,8 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
     write_json(result.report_path, report)
     penetration_guard(pen, pattern.name, f"try a larger size, more frames or a finer collider; see {ply_path} "
                                          f"(clearance_mm) and {log_path}", log_path)
+    far_guard(clearance_m, pattern.name, f"check the pattern's placement; see {ply_path} (clearance_mm) and {log_path}",
+              log_path)
     return result
 
 

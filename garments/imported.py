@@ -994,7 +994,7 @@ def drape_imported(body_vertices, body_faces, joints, garment: ImportedGarment, 
     from bodies.measure import measure
     from .dress import drape_inputs, drape_job_spec, layer_collider_specs, run_drape_spec
 
-    from .settings import MAX_PENETRATION, DrapeResult, penetration, penetration_guard
+    from .settings import MAX_PENETRATION, DrapeResult, far_guard, penetration, penetration_guard
     from .fabrics import cloth_settings, get_fabric
     from .fit import fit_table
 
@@ -1088,6 +1088,9 @@ def drape_imported(body_vertices, body_faces, joints, garment: ImportedGarment, 
         if placement.method == "landmarks" and placement.lean_m > POSED_LEAN_M else ""
     penetration_guard(pen, f"imported {garment.name}", f"{posed}pass the exporter's avatar (--avatar), a --region, or "
                                                       f"more frames; see {ply_path} (clearance_mm) and {log_path}", log_path)
+    far_guard(clearance_m, f"imported {garment.name}",
+              f"the mesh's pieces may be unconnected (a triangle soup: export it with its pieces' seams sewn) "
+              f"or placed away from the avatar; see {ply_path} (clearance_mm) and {log_path}", log_path)
     return result
 
 

@@ -19,6 +19,12 @@ from engine.errors import SimulationError
 PENETRATION_DEPTH_M = 0.002
 #: the drape fails when more than this fraction of cloth vertices penetrate.
 MAX_PENETRATION = 0.01
+#: a cloth vertex farther than this from the body has left it (a worn garment's hem or cuff is
+#: within 0.3 m of the body in every library drape), metres ...
+FAR_M = 0.5
+#: ... and the drape fails when more than this fraction of its vertices did (a triangle-soup
+#: mesh whose pieces fell apart ended 7.1 m away).
+MAX_FAR = 0.01
 #: the frame cap of every drape (DrapeSettings, drape_garment, pattern and imported drapes, the
 #: drape benchmark): in the benchmark the slowest drape, the M poplin shift dress on the average
 #: body, settles at frame 218, the others by 188 (2,000 vertices); a drape stops once it settles
@@ -188,5 +194,18 @@ def penetration_guard(fraction: float, what: str, hint: str, log_path) -> None:
             hint=hint, log_path=log_path)
 
 
-__all__ = ["DrapeSettings", "DrapeResult", "penetration", "penetration_guard", "PENETRATION_DEPTH_M",
-           "MAX_PENETRATION", "MAX_FRAMES"]
+def far_guard(clearance_m: np.ndarray, what: str, hint: str, log_path) -> None:
+    """Raise SimulationError (keeping ``log_path``) when more than :data:`MAX_FAR` of a drape's
+    cloth vertices (``clearance_m``: (V,) signed distances to the body, metres) ended farther
+    than :data:`FAR_M` from the body: the cloth fell off or flew apart instead of being worn."""
+    c = np.asarray(clearance_m, dtype=np.float64)
+    far = float(np.mean(c > FAR_M)) if len(c) else 0.0
+    if far > MAX_FAR:
+        raise SimulationError(
+            f"the {what} cloth left the body: {far * 100:.1f} % of its vertices ended more than {FAR_M:.1f} m from it "
+            f"(farthest {float(c.max()):.2f} m; limit {MAX_FAR * 100:.0f} %)",
+            hint=hint, log_path=log_path)
+
+
+__all__ = ["DrapeSettings", "DrapeResult", "penetration", "penetration_guard", "far_guard", "PENETRATION_DEPTH_M",
+           "MAX_PENETRATION", "FAR_M", "MAX_FAR", "MAX_FRAMES"]
