@@ -108,4 +108,3 @@ def test_top_over_trousers_drapes_outside_the_trousers(body, tmp_path):
     assert len(trimesh.load(tmp_path / "dressed.glb").geometry) == 3
     spec = json.loads((tmp_path / "layers" / "1-t-shirt" / "drape_job.json").read_text())["spec"]
     assert len(spec["colliders"]) == 2  # the body and the trousers
-
