@@ -162,13 +162,14 @@ class FitSettings:
     yaw_search: bool = True
     """try twelve turns about +Y (30 degrees apart) at placement and keep the best."""
     limb_search: bool = True
-    """when the placement ends, search each arm's shoulder and elbow over a grid of hypotheses and
-    refine every limb by random turns, keeping what best explains the scan (:mod:`bodies.limbs`;
-    ~1-2 s). An arm hanging close to the torso or twisted was otherwise left 20 cm off on 2 of 4
+    """when the placement ends (root, shape and translation settled), search each arm's shoulder
+    and elbow over grids of hypotheses and refine every limb by random turns, keeping what best
+    explains the scan (:mod:`bodies.limbs`; ~1-2 s). An arm hanging close to the torso or twisted was otherwise left 20 cm off on 2 of 4
     held-out scans."""
     flip_check: bool = True
     """with ``limb_search``: when the best start turned 120 degrees or more from the first scores
-    within ``flip_ratio`` of it, search its limbs too and keep the better (a scan whose hands
+    within ``flip_ratio`` of it, settle both (three Gauss-Newton solves of root, shape and
+    translation, the arm grids and one round of limb turns) and keep the better (a scan whose hands
     meet in front of the thighs fitted back to front: v2v 262 mm)."""
     flip_ratio: float = 1.3
     """see ``flip_check``."""
@@ -369,9 +370,11 @@ def _fit_scan(model, scan, iterations, seed, pose_init, progress, cfg, clean, un
                     b, model.default_shape(1), floor, rows=[root], preset=pose, root=root)
             return shape, pose, t[0].double().numpy()
 
-        best, limb_info = _search_starts(model, shape0, starts, pts, scan_tree, faces_np, rng,
-                                         settle if len(starts) > 1 else None)
-        shape0 = best[4]
+        if len(starts) > 1:
+            best, limb_info = _search_starts(model, shape0, starts, pts, scan_tree, faces_np, rng, settle)
+            shape0 = best[4]
+        else:
+            best = starts[0]
     else:
         best = starts[0]
     _, yaw0, pose0, trans0 = best[:4]
@@ -425,8 +428,8 @@ def _fit_scan(model, scan, iterations, seed, pose_init, progress, cfg, clean, un
         sigma = cfg.sigma_start * (cfg.sigma_end / cfg.sigma_start) ** t
         lr_scale = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t))
         placing = step < n_place
-        if cfg.limb_search and step == n_place and step > 0:  # the root has settled: refine the limbs
-            new_pose, limb_info["refined"] = _refine_limbs(
+        if cfg.limb_search and step == n_place and step > 0:  # the root has settled: search the limbs
+            new_pose, limb_info["search"] = _refine_limbs(
                 model, current_shape().detach(), current_pose().detach(), trans.detach(), pts, scan_tree, faces_np, rng)
             with torch.no_grad():
                 named.copy_(new_pose[:, rows_t])
@@ -1032,7 +1035,7 @@ def _match_height(model: BodyModel, shape: torch.Tensor, pose: torch.Tensor, tar
 
 
 def _search_starts(model, shape0, starts, pts, scan_tree, faces_np, rng, settle=None):
-    """:func:`bodies.limbs.search_limbs` (arm grid and refinement) from each start (score, yaw,
+    """:func:`bodies.limbs.search_limbs` (arm grids, one refinement round) from each start (score, yaw,
     pose (1, P, 3), translation (3,)), after ``settle(shape, pose, trans) -> (shape, pose,
     trans)`` when given (several starts: each is settled before they are compared); returns the
     start with the best two-way distance after its search, (score, yaw, pose, translation,
@@ -1049,7 +1052,7 @@ def _search_starts(model, shape0, starts, pts, scan_tree, faces_np, rng, settle=
             with torch.no_grad():
                 v0 = model(shape, pose, t).vertices[0].double().cpu().numpy()
             probe = ChamferProbe(pts, scan_tree, _vertex_areas(v0, faces_np), rng)
-        new_pose, info = search_limbs(model, shape, pose, t, parts, probe, rng)
+        new_pose, info = search_limbs(model, shape, pose, t, parts, probe, rng, refine_rounds=(8.0,))
         with torch.no_grad():
             v = model(shape, new_pose, t).vertices[0].double().cpu().numpy()
         score = probe.score(v)
@@ -1061,12 +1064,12 @@ def _search_starts(model, shape0, starts, pts, scan_tree, faces_np, rng, settle=
 
 
 def _refine_limbs(model, shape, pose, trans, pts, scan_tree, faces_np, rng):
-    """:func:`bodies.limbs.search_limbs` without the arm grid (random turns around the current
-    limbs); returns (pose (1, P, 3), report)."""
+    """:func:`bodies.limbs.search_limbs` (arm grids and refinement) on the placed body; returns
+    (pose (1, P, 3), report)."""
     with torch.no_grad():
         v0 = model(shape, pose, trans).vertices[0].double().cpu().numpy()
     probe = ChamferProbe(pts, scan_tree, _vertex_areas(v0, faces_np), rng)
-    return search_limbs(model, shape, pose, trans, body_parts(model), probe, rng, arms_grid=False)
+    return search_limbs(model, shape, pose, trans, body_parts(model), probe, rng)
 
 
 def _turn_root(pose: torch.Tensor, root: int, yaw: float) -> torch.Tensor:

@@ -8,7 +8,8 @@ loss around it is flat. :func:`search_limbs` leaves that basin before the fine f
 1. hypotheses: for each arm a grid over the shoulder's lowering (50, 66, 82 degrees from the
    T-pose), its swing forward or back (-22, 0, 22 degrees) and the elbow's bend (straight, or 35
    degrees with the arm twisted -30, 0, 30 degrees at the shoulder), plus the arm as it is
-   (36 + 1);
+   (36 + 1); around the best three, a finer grid over the elbow's bend (0, 20, 40, 60 degrees)
+   and the upper arm's twist along itself (-50 to 50 degrees in 25-degree steps): 60 more;
 2. each hypothesis is skinned (one batched forward with the shape held) and scored by the
    two-way distance between the scan and the body (a symmetric chamfer over a seeded subset of
    scan points and area-weighted body vertices, truncated at :data:`TRUNCATE_M`): scan -> body
@@ -43,6 +44,9 @@ ARM_DOWN_DEG = (50.0, 66.0, 82.0)
 ARM_SWING_DEG = (-22.0, 0.0, 22.0)
 ELBOW_BEND_DEG = (35.0,)
 ARM_TWIST_DEG = (-30.0, 0.0, 30.0)
+#: the second grid, around the best three arms: elbow bend and the upper arm's twist, degrees.
+ELBOW_FINE_DEG = (0.0, 20.0, 40.0, 60.0)
+TWIST_FINE_DEG = (-50.0, -25.0, 0.0, 25.0, 50.0)
 
 
 class ChamferProbe:
@@ -113,6 +117,21 @@ def _arm_grid(side_sign: float) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+def _elbow_grid(arm: np.ndarray, side_sign: float) -> list[np.ndarray]:
+    """Hypotheses from one arm (3, 3) rows (shoulder, elbow, wrist): the elbow bent by each of
+    :data:`ELBOW_FINE_DEG`, the upper arm twisted along itself by each of :data:`TWIST_FINE_DEG`."""
+    out = []
+    shoulder = Rotation.from_rotvec(arm[0])
+    for twist in TWIST_FINE_DEG:
+        tw = (shoulder * Rotation.from_rotvec([math.radians(twist), 0.0, 0.0])).as_rotvec()
+        for bend in ELBOW_FINE_DEG:
+            c = arm.copy()
+            c[0] = tw
+            c[1] = np.array([arm[1][0], -side_sign * math.radians(bend), 0.0])
+            out.append(c)
+    return out
+
+
 def search_limbs(model: BodyModel, shape: torch.Tensor, pose: torch.Tensor, trans: torch.Tensor,
                  parts: BodyParts, probe: ChamferProbe, rng: np.random.Generator, arms_grid: bool = True,
                  refine_rounds: tuple[float, ...] = (10.0, 4.0), n_refine: int = 16) -> tuple[torch.Tensor, dict]:
@@ -150,6 +169,12 @@ def search_limbs(model: BodyModel, shape: torch.Tensor, pose: torch.Tensor, tran
         best = [cands[i] for i in np.argsort(scores)[:3]]
         best_score = float(scores.min())
         n_tried = len(cands)
+        if is_arm and arms_grid:  # the forearm: elbow bend x twist along the upper arm, for the best three
+            cands = list(best) + [c for b in best for c in _elbow_grid(b, sign)]
+            scores = _score(model, shape, pose, trans, rows, cands, scorer)
+            n_tried += len(cands)
+            best = [cands[i] for i in np.argsort(scores)[:3]]
+            best_score = float(scores.min())
         for sigma_deg in refine_rounds:
             sig = math.radians(sigma_deg if is_arm else 0.5 * sigma_deg)
             cands = list(best)

@@ -119,7 +119,9 @@ def arms_close_pose(model: BodyModel, rng: np.random.Generator) -> torch.Tensor:
         twist = Rotation.from_rotvec([u("shoulder_twist"), 0.0, 0.0])
         swing = Rotation.from_rotvec([u("shoulder_forward"), 0.0, 0.0])
         rows[f"{side}_shoulder"] = (swing * down * twist).as_rotvec()
-        rows[f"{side}_elbow"] = np.array([u("forearm_twist"), -sign * u("elbow_bend"), 0.0])
+        # the forearm twists along itself (x at rest), then the elbow bends
+        bend = Rotation.from_rotvec([0.0, -sign * u("elbow_bend"), 0.0])
+        rows[f"{side}_elbow"] = (bend * Rotation.from_rotvec([u("forearm_twist"), 0.0, 0.0])).as_rotvec()
         rows[f"{side}_wrist"] = np.array([u("wrist"), u("wrist"), u("wrist")])
         rows[f"{side}_hip"] = np.array([u("hip"), u("hip"), sign * abs(u("hip"))])
         rows[f"{side}_knee"] = np.array([u("knee"), 0.0, 0.0])
