@@ -210,7 +210,7 @@ class FitResult:
         detail_offsets: (V,) float32 metres along the body's vertex normals, or None.
         detail_mean_mm: scan -> (body + offsets) mean distance, when the detail stage ran.
         quality: the per-part gate (:func:`bodies.quality.part_quality`): ``poor``,
-            ``poor_parts``, ``messages`` ("left forearm: 24 % of its surface has no scan within
+            ``poor_parts``, ``messages`` ("left forearm: 64 % of its surface has no scan within
             20 mm"), ``limits`` and ``parts`` (per part: points, p95_mm, uncovered, poor, why).
     """
 
