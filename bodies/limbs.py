@@ -9,7 +9,9 @@ loss around it is flat. :func:`search_limbs` leaves that basin before the fine f
    T-pose), its swing forward or back (-22, 0, 22 degrees) and the elbow's bend (straight, or 35
    degrees with the arm twisted -30, 0, 30 degrees at the shoulder), plus the arm as it is
    (36 + 1); around the best three, a finer grid over the elbow's bend (0, 20, 40, 60 degrees)
-   and the upper arm's twist along itself (-50 to 50 degrees in 25-degree steps): 60 more;
+   and the upper arm's twist along itself (-50 to 50 degrees in 25-degree steps): 60 more; then,
+   around the best two, the hand: the forearm twisted -50, 0, 50 degrees along itself by the
+   wrist turned -30, 0, 30 degrees about y and z (54 more);
 2. each hypothesis is skinned (one batched forward with the shape held) and scored by the
    two-way distance between the scan and the body (a symmetric chamfer over a seeded subset of
    scan points and area-weighted body vertices, truncated at :data:`TRUNCATE_M`): scan -> body
@@ -47,6 +49,9 @@ ARM_TWIST_DEG = (-30.0, 0.0, 30.0)
 #: the second grid, around the best three arms: elbow bend and the upper arm's twist, degrees.
 ELBOW_FINE_DEG = (0.0, 20.0, 40.0, 60.0)
 TWIST_FINE_DEG = (-50.0, -25.0, 0.0, 25.0, 50.0)
+#: the hand grid, around the best two arms: the forearm's twist along itself and the wrist's turns.
+FOREARM_TWIST_DEG = (-50.0, 0.0, 50.0)
+WRIST_DEG = (-30.0, 0.0, 30.0)
 
 
 class ChamferProbe:
@@ -132,6 +137,22 @@ def _elbow_grid(arm: np.ndarray, side_sign: float) -> list[np.ndarray]:
     return out
 
 
+def _hand_grid(arm: np.ndarray) -> list[np.ndarray]:
+    """Hypotheses from one arm (3, 3) rows: the forearm twisted along itself by each of
+    :data:`FOREARM_TWIST_DEG`, the wrist turned by each of :data:`WRIST_DEG` about y and z."""
+    out = []
+    elbow, wrist = Rotation.from_rotvec(arm[1]), Rotation.from_rotvec(arm[2])
+    for twist in FOREARM_TWIST_DEG:
+        e = (elbow * Rotation.from_rotvec([math.radians(twist), 0.0, 0.0])).as_rotvec()
+        for wy in WRIST_DEG:
+            for wz in WRIST_DEG:
+                c = arm.copy()
+                c[1] = e
+                c[2] = (wrist * Rotation.from_rotvec([0.0, math.radians(wy), math.radians(wz)])).as_rotvec()
+                out.append(c)
+    return out
+
+
 def search_limbs(model: BodyModel, shape: torch.Tensor, pose: torch.Tensor, trans: torch.Tensor,
                  parts: BodyParts, probe: ChamferProbe, rng: np.random.Generator, arms_grid: bool = True,
                  refine_rounds: tuple[float, ...] = (10.0, 4.0), n_refine: int = 16) -> tuple[torch.Tensor, dict]:
@@ -171,6 +192,12 @@ def search_limbs(model: BodyModel, shape: torch.Tensor, pose: torch.Tensor, tran
         n_tried = len(cands)
         if is_arm and arms_grid:  # the forearm: elbow bend x twist along the upper arm, for the best three
             cands = list(best) + [c for b in best for c in _elbow_grid(b, sign)]
+            scores = _score(model, shape, pose, trans, rows, cands, scorer)
+            n_tried += len(cands)
+            best = [cands[i] for i in np.argsort(scores)[:3]]
+            best_score = float(scores.min())
+        if is_arm and arms_grid:  # the hand: forearm twist x wrist turns, around the best three
+            cands = list(best) + [c for b in best[:2] for c in _hand_grid(b)]
             scores = _score(model, shape, pose, trans, rows, cands, scorer)
             n_tried += len(cands)
             best = [cands[i] for i in np.argsort(scores)[:3]]
