@@ -393,15 +393,17 @@ def run_demo(args) -> int:
 
 def run_fit(args) -> int:
     out = Path(args.out)
-    from bodies.cli import fit_kwargs
+    from bodies.cli import fit_kwargs, fit_quality_verdict
 
     scans = [Path(s) for s in (args.scan if isinstance(args.scan, (list, tuple)) else [args.scan])]
     if len(scans) == 1:
         report = stage_fit(scans[0], out, Stages(out), model_name=args.model, units=args.units, up=args.up,
                            iterations=args.iterations, seed=args.seed, quiet=args.quiet, step="", extra=fit_kwargs(args))
+        poor = " (marked POOR: see below)" if (report.get("quality") or {}).get("poor") else ""
         print(f"twin written to {out}/ (twin.json, body.ply, body_scanframe.ply, fit_report.json, measurements.json): "
               f"mean {report['mean_mm']:.1f} mm, "
-              f"p95 {report['p95_mm']:.1f} mm scan-to-body in {report['seconds']:.0f} s")
+              f"p95 {report['p95_mm']:.1f} mm scan-to-body in {report['seconds']:.0f} s{poor}")
+        fit_quality_verdict([(scans[0].name, report)], out, accept=getattr(args, "accept_poor", False))
         return 0
     return _fit_batch(scans, out, args, fit_kwargs(args))
 
@@ -415,7 +417,7 @@ def _fit_batch(scans: list[Path], out: Path, args, extra: dict) -> int:
         while name in names:
             name, k = f"{scan.stem}-{k}", k + 1
         names.append(name)
-    rows = []
+    rows, reports = [], []
     for i, (scan, name) in enumerate(zip(scans, names)):
         twin_dir = out / name
         step = f"[{i + 1}/{len(scans)}]"
@@ -426,19 +428,26 @@ def _fit_batch(scans: list[Path], out: Path, args, extra: dict) -> int:
             say(f"{step} fit      failed: {exc.message}", args.quiet)
             rows.append({"scan": str(scan), "twin": None, "error": exc.message, "hint": exc.hint})
             continue
+        quality = report.get("quality") or {}
         rows.append({"scan": str(scan), "twin": str(twin_dir), "seed": args.seed + i, "mean_mm": report["mean_mm"],
-                     "p95_mm": report["p95_mm"], "seconds": report["seconds"], "error": None})
+                     "p95_mm": report["p95_mm"], "seconds": report["seconds"], "error": None,
+                     "poor": bool(quality.get("poor")), "poor_parts": quality.get("messages", [])})
+        reports.append((name, report))
     write_json(out / "batch.json", {"scans": rows})
     ok = [r for r in rows if not r["error"]]
     print(f"{len(ok)} of {len(rows)} scans fitted -> {out}/<scan name>/ (listed in {out / 'batch.json'})")
     for r in rows:
         print(f"  error: {r['error']}" if r["error"] else
-              f"  {r['scan']}: mean {r['mean_mm']:.1f} mm, p95 {r['p95_mm']:.1f} mm, {r['seconds']:.0f} s")
+              f"  {r['scan']}: mean {r['mean_mm']:.1f} mm, p95 {r['p95_mm']:.1f} mm, {r['seconds']:.0f} s"
+              + (" POOR" if r["poor"] else ""))
     if len(ok) < len(rows):
         written = f" (the other {len(ok)} were written)" if ok else ""
         raise AtelierError(f"{len(rows) - len(ok)} of {len(rows)} scans could not be fitted{written}",
                            hint=f"see {out / 'batch.json'}; fix those files and run the same command again: "
                                 "the finished twins are kept")
+    from bodies.cli import fit_quality_verdict
+
+    fit_quality_verdict(reports, out, accept=getattr(args, "accept_poor", False))
     return 0
 
 

@@ -6,6 +6,7 @@ Wiring (in atelier/cli.py and atelier/pipeline.py)::
     add_fit_arguments(fit_parser)       # after the existing `fit` arguments
     add_parsers(sub)                    # adds `atelier body`; its handler is bodies.cli.run
     fit_to_folder(model, scan, out, **fit_kwargs(args), ...)
+    fit_quality_verdict(report, ...)    # after each fit: prints the poor parts, raises PoorFitError
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-points", type=int, default=150_000,
                         help="decimate larger scans on a voxel grid to at most this many points (default 150000)")
     parser.add_argument("--pose-init", default="relaxed", help="pose preset the fit starts from (default relaxed)")
+    parser.add_argument("--accept-poor", action="store_true",
+                        help="exit 0 even when the quality gate marks a body part poor (the twin is written "
+                             "either way; fit_report.json 'quality' names the parts)")
 
 
 def fit_kwargs(args) -> dict:
@@ -47,6 +51,41 @@ def fit_kwargs(args) -> dict:
     if getattr(args, "pose_init", None):
         kw["pose_init"] = args.pose_init
     return kw
+
+
+def quality_lines(report: dict) -> list[str]:
+    """The quality gate's messages of a fit report, one per poor part (empty when none)."""
+    return list((report.get("quality") or {}).get("messages", []))
+
+
+def fit_quality_verdict(reports: list[tuple[str, dict]], out: Path, accept: bool = False, quiet: bool = False) -> None:
+    """After ``atelier fit``: print each poor part of each fit and, unless ``accept``, raise
+    :class:`~bodies.quality.PoorFitError` (exit code 4) naming the first.
+
+    Args:
+        reports: (scan name, fit report dict) pairs (``fit_report.json`` contents).
+        out: the output folder (named in the hint).
+        accept: ``--accept-poor`` was given.
+    """
+    from .quality import PoorFitError
+
+    poor = [(name, quality_lines(r)) for name, r in reports if (r.get("quality") or {}).get("poor")]
+    if not poor:
+        return
+    for name, lines in poor:
+        for line in lines:
+            print(f"  poor fit{'' if len(reports) == 1 else ' of ' + name}: {line}")
+    if accept:
+        print(f"  kept anyway (--accept-poor): {len(poor)} of {len(reports)} fits are marked poor in fit_report.json")
+        return
+    name, lines = poor[0]
+    what = f"the fit of {name} is poor" if len(reports) == 1 else \
+        f"{len(poor)} of {len(reports)} fits are poor (first: {name})"
+    raise PoorFitError(
+        f"{what}: {lines[0]}",
+        hint=f"the twin was written to {out}/ and fit_report.json 'quality' lists every part; check that the scan "
+             "shows the whole body (a limb cut off, hidden or merged with the torso), or pass --accept-poor to "
+             "keep a poor fit and exit 0")
 
 
 def add_parsers(subparsers) -> argparse.ArgumentParser:
@@ -131,4 +170,4 @@ def run(args) -> int:
     return 0
 
 
-__all__ = ["add_fit_arguments", "fit_kwargs", "add_parsers", "run"]
+__all__ = ["add_fit_arguments", "fit_kwargs", "fit_quality_verdict", "quality_lines", "add_parsers", "run"]

@@ -37,6 +37,25 @@ DEFAULT_SHAPE_RANGE = (0.3, 0.7)
 JOINT_JITTER_DEG = 4.0
 #: hole radius range, metres.
 HOLE_RADIUS_M = (0.04, 0.10)
+#: name of the harder pose class for :func:`random_pose` / :func:`make_synthetic_scan`: the arms
+#: hanging closer to the body than an A-pose, with small random twists (see :data:`ARMS_CLOSE_DEG`).
+ARMS_CLOSE = "arms-close"
+#: the harder class, degrees, drawn uniformly per joint (canonical axes at rest: the arms lie along
+#: +-X, so a turn about x twists an arm along itself). Shoulder "down" lowers the arm from the
+#: T-pose (A-pose: 45, the fit's relaxed start: 65); "forward" swings it about x; the elbow bends
+#: about y and the forearm twists about x; spine, neck and hips turn a little about every axis.
+ARMS_CLOSE_DEG = {
+    "shoulder_down": (68.0, 88.0),
+    "shoulder_forward": (-20.0, 20.0),
+    "shoulder_twist": (-35.0, 35.0),
+    "elbow_bend": (0.0, 45.0),
+    "forearm_twist": (-45.0, 45.0),
+    "wrist": (-10.0, 10.0),
+    "spine": (-8.0, 8.0),
+    "neck": (-10.0, 10.0),
+    "hip": (-6.0, 6.0),
+    "knee": (0.0, 8.0),
+}
 
 
 def synthetic_comment(model_name: str) -> str:
@@ -63,7 +82,10 @@ def random_shape(model: BodyModel, rng: np.random.Generator) -> torch.Tensor:
 
 def random_pose(model: BodyModel, preset: str, rng: np.random.Generator) -> torch.Tensor:
     """(1, P, 3) float32: the preset plus seeded jitter on the named joints (root: a small turn
-    about +Y and a slight tilt)."""
+    about +Y and a slight tilt). ``preset`` :data:`ARMS_CLOSE` draws the harder class instead
+    (:func:`arms_close_pose`)."""
+    if preset == ARMS_CLOSE:
+        return arms_close_pose(model, rng)
     pose = pose_preset(model, preset).clone()
     jitter = math.radians(JOINT_JITTER_DEG)
     for name in NAMED_JOINTS:
@@ -76,6 +98,42 @@ def random_pose(model: BodyModel, preset: str, rng: np.random.Generator) -> torc
     return pose
 
 
+def arms_close_pose(model: BodyModel, rng: np.random.Generator) -> torch.Tensor:
+    """(1, P, 3) float32 pose of the harder class: each arm lowered 68-88 degrees from the T-pose
+    (closer to the body than an A-pose), swung and twisted at the shoulder, the elbow bent 0-45
+    degrees and the forearm twisted up to 45 degrees; small turns at the spine, neck, hips and
+    knees; the root turned about +Y up to 10 degrees (ranges: :data:`ARMS_CLOSE_DEG`)."""
+    from scipy.spatial.transform import Rotation
+
+    rad = math.radians
+
+    def u(key):
+        return rad(rng.uniform(*ARMS_CLOSE_DEG[key]))
+
+    pose = model.zero_pose(1)
+    rows: dict[str, np.ndarray] = {}
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        # left arm along +X: lowering it is a turn of -angle about z; the right arm mirrors
+        # twist along the arm (x at rest) first, then lower it, then swing it about x
+        down = Rotation.from_rotvec([0.0, 0.0, -sign * u("shoulder_down")])
+        twist = Rotation.from_rotvec([u("shoulder_twist"), 0.0, 0.0])
+        swing = Rotation.from_rotvec([u("shoulder_forward"), 0.0, 0.0])
+        rows[f"{side}_shoulder"] = (swing * down * twist).as_rotvec()
+        # the forearm twists along itself (x at rest), then the elbow bends
+        bend = Rotation.from_rotvec([0.0, -sign * u("elbow_bend"), 0.0])
+        rows[f"{side}_elbow"] = (bend * Rotation.from_rotvec([u("forearm_twist"), 0.0, 0.0])).as_rotvec()
+        rows[f"{side}_wrist"] = np.array([u("wrist"), u("wrist"), u("wrist")])
+        rows[f"{side}_hip"] = np.array([u("hip"), u("hip"), sign * abs(u("hip"))])
+        rows[f"{side}_knee"] = np.array([u("knee"), 0.0, 0.0])
+    rows["spine"] = np.array([u("spine"), u("spine"), u("spine")])
+    rows["neck"] = np.array([u("neck"), u("neck"), u("neck")])
+    rows["pelvis"] = np.array([rng.normal(0, 0.01), rng.uniform(-rad(10.0), rad(10.0)), rng.normal(0, 0.01)])
+    for name in NAMED_JOINTS:
+        if name in rows:
+            pose[0, model.pose_index(name)] = torch.tensor(rows[name], dtype=torch.float32)
+    return pose
+
+
 def make_synthetic_scan(
     model: BodyModel,
     out_path: PathLikeStr,
@@ -84,6 +142,7 @@ def make_synthetic_scan(
     holes: int = 4,
     pose: str = "relaxed",
     n_points: int | None = None,
+    floor: bool = False,
 ) -> dict:
     """Write a synthetic scan of a random body, and its truth beside it.
 
@@ -99,9 +158,12 @@ def make_synthetic_scan(
         seed: the same seed gives byte-identical files.
         noise_mm: noise standard deviation along the normal, millimetres.
         holes: number of patches removed.
-        pose: pose preset name (see :mod:`bodies.poses`).
+        pose: pose preset name (see :mod:`bodies.poses`), or :data:`ARMS_CLOSE` for the harder
+            class (:func:`arms_close_pose`).
         n_points: if given, write a point cloud of this many points sampled uniformly on the
             holed surface instead of the mesh (noise along the face normals).
+        floor: with ``n_points``, add a floor disc (0.7 m radius, a sixth as many points again,
+            the same noise) under the feet, as a scanner's turntable or floor shows.
 
     Returns:
         The truth dict also written to ``<stem>.truth.json``: model, shape, shape_labels, pose
@@ -154,6 +216,14 @@ def make_synthetic_scan(
         points = tri[:, 0] + uv[:, :1] * (tri[:, 1] - tri[:, 0]) + uv[:, 1:] * (tri[:, 2] - tri[:, 0])
         fn = mesh.face_normals[fid]
         points = points + fn * rng.normal(0.0, sigma, (len(points), 1))
+        if floor:
+            n_floor = int(n_points) // 6
+            r = 0.7 * np.sqrt(rng.random(n_floor))
+            a = rng.uniform(0.0, 2.0 * math.pi, n_floor)
+            disc = np.stack([float(translation[0, 0]) + r * np.cos(a),
+                             float(out.vertices[0, :, 1].min()) + rng.normal(0.0, sigma, n_floor),
+                             float(translation[0, 2]) + r * np.sin(a)], axis=1)
+            points = np.concatenate([points, disc])
         out_faces = None
     else:
         points = verts + normals * rng.normal(0.0, sigma, (len(verts), 1))
@@ -161,7 +231,8 @@ def make_synthetic_scan(
 
     comments = [
         synthetic_comment(model.name),
-        f"atelier synthetic seed {int(seed)} noise_mm {float(noise_mm):g} holes {int(holes)} pose {pose}",
+        f"atelier synthetic seed {int(seed)} noise_mm {float(noise_mm):g} holes {int(holes)} pose {pose}"
+        + (" floor" if floor and n_points else ""),
         "units m, frame canonical (+Y up, facing +Z)",
     ]
     save_ply(out_path, points.astype(np.float32), out_faces, comments=comments)
@@ -176,6 +247,7 @@ def make_synthetic_scan(
         "translation": [float(x) for x in translation[0]],
         "noise_mm": float(noise_mm),
         "holes": hole_info,
+        "floor": bool(floor and n_points),
         "n_points": int(len(points)),
         "height_m": round(float(np.ptp(out.vertices[0, :, 1].numpy())), 4),
         "scan": out_path.name,
@@ -203,4 +275,5 @@ def _vertex_areas(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
 
 
 
-__all__ = ["make_synthetic_scan", "truth_path", "random_shape", "random_pose", "synthetic_comment"]
+__all__ = ["make_synthetic_scan", "truth_path", "random_shape", "random_pose", "arms_close_pose", "synthetic_comment",
+           "ARMS_CLOSE"]
