@@ -109,9 +109,47 @@ def _v2_indexes(conn: Connection) -> None:
     sa.Index("ix_ledger_voids", lg.c.voids_id).create(conn)
 
 
+def _v3_bodies(conn: Connection) -> None:
+    m = sa.MetaData()
+    sa.Table("twins", m, autoload_with=conn)
+    bodies = sa.Table(
+        "bodies", m,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("sha256", sa.String(64), nullable=False, unique=True),
+        sa.Column("kind", sa.String(8), nullable=False),
+        sa.Column("twin_id", sa.String(64), sa.ForeignKey("twins.id")),
+        sa.Column("synthetic", sa.Boolean, nullable=False),
+        sa.Column("model", sa.String(32)),
+        sa.Column("shape", sa.Text),
+        sa.Column("file_sha256", sa.String(64)),
+        sa.Column("path", sa.Text),
+        sa.Column("derived_from", sa.Integer),
+        sa.Column("made_by", sa.String(200), nullable=False),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+    )
+    bodies.create(conn)
+    sa.Index("ix_bodies_twin", bodies.c.twin_id).create(conn)
+    # v1's fitted versions knew only the twin.json file hash: they become bodies keyed by it (a
+    # body registered again with `twins attach --fit` gets its shape identity).
+    old = sa.Table("fitted_versions", m, autoload_with=conn)
+    for r in conn.execute(sa.select(old)).all():
+        if r.twin_json_sha256 and not conn.execute(
+                sa.select(bodies.c.id).where(bodies.c.sha256 == r.twin_json_sha256)).first():
+            conn.execute(bodies.insert().values(
+                sha256=r.twin_json_sha256, kind="params", twin_id=r.twin_id, synthetic=False,
+                file_sha256=r.twin_json_sha256, path=r.path, made_by="migration 3 (fitted version)",
+                created_at=r.created_at))
+    old.drop(conn)
+    conn.execute(sa.text("ALTER TABLE ledger ADD COLUMN idempotency_key VARCHAR(64)"))
+    lg = sa.Table("ledger", sa.MetaData(), autoload_with=conn)
+    sa.Index("ux_ledger_idempotency", lg.c.idempotency_key, unique=True).create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "twins, scans, fitted versions, consent grants and the usage ledger", _v1_tables),
     Migration(2, "indexes for grant checks, statements and reconciliation", _v2_indexes),
+    Migration(3, "bodies (the identity of every body a render may draw) replace fitted versions; "
+                 "ledger idempotency keys", _v3_bodies),
 ]
 LATEST_VERSION = MIGRATIONS[-1].version
 

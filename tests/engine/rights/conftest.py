@@ -37,3 +37,17 @@ def make_png(path, size=(48, 32), seed=0):
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(px, "RGBA").save(path)
     return path
+
+
+def make_twin_folder(folder, shape=(0.5, 0.5, 0.5, 0.5, 0.5, 0.5), model="anny", synthetic=False, offset=0.0):
+    """A twin folder as `atelier fit` writes one, small: twin.json (model, shape, pose, source)
+    and body.ply (a tetrahedron standing in for the body, moved by ``offset`` metres)."""
+    from engine.meshio import save_ply
+    from engine.storage import write_json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    v = np.array([[0, 0, 0], [0.3, 0, 0], [0, 1.7, 0], [0, 0, 0.2]], np.float32) + np.float32(offset)
+    save_ply(folder / "body.ply", v, np.array([[0, 1, 2], [0, 1, 3], [0, 2, 3], [1, 2, 3]]))
+    write_json(folder / "twin.json", {"model": model, "shape": list(shape), "pose": [[0.0, 0.0, 0.0]],
+                                      "source": {"synthetic": synthetic}})
+    return folder

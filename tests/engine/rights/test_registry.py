@@ -14,7 +14,7 @@ from engine.rights import (
 )
 from engine.rights.db import create_db_engine, resolve_db_url
 
-from .conftest import D0, D1, make_png
+from .conftest import D0, D1, make_png, make_twin_folder
 
 
 def test_migrations_from_empty_database(tmp_path):
@@ -26,7 +26,8 @@ def test_migrations_from_empty_database(tmp_path):
     assert migrate(engine) == list(range(2, LATEST_VERSION + 1))
     assert migrate(engine) == []
     insp = sa.inspect(engine)
-    assert {"twins", "scans", "fitted_versions", "grants", "ledger", "schema_version"} <= set(insp.get_table_names())
+    assert {"twins", "scans", "bodies", "grants", "ledger", "schema_version"} <= set(insp.get_table_names())
+    assert "fitted_versions" not in insp.get_table_names()  # migration 3 moved them into bodies
     assert "ix_ledger_twin_time" in {ix["name"] for ix in insp.get_indexes("ledger")}
     with engine.connect() as c:
         versions = [r[0] for r in c.execute(sa.text("select version from schema_version order by version"))]
@@ -65,8 +66,7 @@ def test_add_twin_scan_fit_and_grant(registry, tmp_path):
     scan.write_bytes(b"ply\nfake scan")
     s = registry.add_scan(twin.id, scan, scanned_on=date(2029, 12, 1))
     assert len(s.sha256) == 64 and registry.scans(twin.id)[0].scanned_on == date(2029, 12, 1)
-    (tmp_path / "fit").mkdir()
-    (tmp_path / "fit" / "twin.json").write_text("{}")
+    make_twin_folder(tmp_path / "fit")
     f = registry.add_fitted_version(twin.id, tmp_path / "fit")
     assert f.path.endswith("twin.json") and registry.fitted_versions(twin.id)[0].twin_json_sha256 == f.twin_json_sha256
     g = registry.add_grant(twin.id, "Brand", ["Social", "print"], "fr, us-ca", D0, D1)
@@ -143,10 +143,8 @@ def test_delete_removes_files_and_keeps_only_anonymous_counts(registry, twin_gra
     scan.parent.mkdir()
     scan.write_bytes(b"scan")
     registry.add_scan(twin.id, scan)
-    fit = tmp_path / "fit"
-    fit.mkdir()
-    for name in ("twin.json", "body.ply", "fit_report.json"):
-        (fit / name).write_text(name)
+    fit = make_twin_folder(tmp_path / "fit")
+    (fit / "fit_report.json").write_text("{}")
     registry.add_fitted_version(twin.id, fit / "twin.json")
     imgs = [make_png(tmp_path / "renders" / f"v{i}.png", seed=i) for i in range(3)]
     for p in imgs:
@@ -181,7 +179,7 @@ def test_delete_can_keep_files(registry, twin_grant, tmp_path):
 
 def test_unusable_databases_are_explained(tmp_path):
     (tmp_path / "afile").write_text("x")
-    with pytest.raises(InputError, match="cannot create the folder"):
+    with pytest.raises(InputError, match="cannot create the rights database"):
         Registry.open(tmp_path / "afile" / "atelier.db")
     with pytest.raises(InputError, match="unknown kind of database"):
         Registry.open("nosuchdb://host/x")
