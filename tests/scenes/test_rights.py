@@ -48,6 +48,11 @@ def test_grants_decide_cells_and_images_are_recorded(tmp_path):
     db = tmp_path / "rights.db"
     reg = Registry.open(str(db))
     twin = reg.add_twin("Mia (test person)")
+    # mia's body is given by its shape in the campaign: the registry records it as hers
+    from engine.rights.consent import params_sha256
+
+    shape = [0.2, 0.4, 0.5, 0.45, 0.55, 0.5]
+    reg.register_body(params_sha256("anny", shape), "params", twin.id, model="anny", shape=shape, made_by="test")
     today = dt.date.today()
     grant = reg.add_grant(twin.id, "Maison", ["e-commerce"], ["FR"], today - dt.timedelta(days=1),
                           today + dt.timedelta(days=10))
