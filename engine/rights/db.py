@@ -265,6 +265,11 @@ class DatabaseError(AtelierError):
         orig = getattr(exc, "orig", None)
         reason = str(orig if orig is not None else exc).splitlines()[0]
         where = url.render_as_string(hide_password=True)
+        p = sqlite_path(url)
+        if p is not None:
+            ro = [t for t in (p.parent, p) if t.exists() and not os.access(t, os.W_OK)]
+            if ro:
+                reason += f" ({'folder' if ro[0] == p.parent else 'file'} {ro[0]} is read-only)"
         super().__init__(f"the rights database {where} cannot be used: {reason}",
                          hint="check that it is writable by you (its folder too, for SQLite) and reachable; "
                               "choose another with --db or ATELIER_DB_URL")
