@@ -230,6 +230,13 @@ def _sqlite_on_connect(dbapi_conn, _record) -> None:
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
+    # WAL: readers never wait for the writer, and a writer waits (busy timeout) instead of failing
+    cur.execute("PRAGMA journal_mode")
+    if cur.fetchone()[0] not in ("wal", "memory"):
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+        except Exception:  # a read-only folder: keep the rollback journal, the write check says why
+            pass
     cur.close()
 
 

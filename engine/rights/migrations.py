@@ -180,6 +180,8 @@ def migrate(engine: Engine, target: int | None = None) -> list[int]:
         if step.version > target:
             break
         with transaction(engine, write=True) as conn:
+            if conn.dialect.name == "postgresql":  # SQLite's BEGIN IMMEDIATE, on PostgreSQL
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(2121)"))
             _version_meta.create_all(conn, checkfirst=True)
             have = int(conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0)
             if have > LATEST_VERSION:

@@ -15,7 +15,7 @@ from engine.rights.consent import DrawnBody, clear, mesh_sha256, params_sha256, 
 from engine.rights.disclosure import read_disclosure
 from engine.storage import read_json, write_json
 
-from .conftest import D0, D1, make_twin_folder
+from .conftest import D0, D1, db_arg, make_twin_folder
 
 WHEN = date(2030, 6, 1)
 
@@ -156,7 +156,7 @@ def test_render_command_refuses_both_bypasses(registry, tmp_path):
     registry.add_grant(bea.id, "Maison", "print", "FR", today, today)
     a_drape = _drape_folder(tmp_path / "ada-drape", 0.0)
     registry.register_body(mesh_sha256(a_drape / "body.ply"), "mesh", ada.id, made_by="test drape")
-    db = str(registry.url.database)
+    db = db_arg(registry)
 
     # 1. Ada's drape rendered with Bea's id: refused, naming Ada; nothing drawn, nothing billed
     r = _render(str(a_drape), "--twin-id", bea.id, "--channel", "print", "--region", "FR", "--db", db,

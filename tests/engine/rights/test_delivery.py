@@ -18,7 +18,7 @@ from engine.rights import authorise_and_stamp, ledger_rows, live_uses, read_disc
 from engine.rights.disclosure import DIGITAL_SOURCE_TYPE, stamp_image
 from engine.storage import file_sha256
 
-from .conftest import D0, D1, make_png
+from .conftest import D0, D1, db_arg, make_png
 
 WHEN = datetime(2030, 5, 1, 9, tzinfo=timezone.utc)
 REPO = Path(__file__).resolve().parents[3]
@@ -87,7 +87,7 @@ with Registry.open(db) as reg:
 def test_a_delivery_killed_at_any_step_resumes_exactly_once(registry, twin_grant, tmp_path, point):
     folder = tmp_path / "cell"
     imgs = [make_png(folder / f"v{i}.png", seed=i) for i in range(3)]
-    db = str(registry.url.database)
+    db = db_arg(registry)
     env = {**os.environ, "PYTHONPATH": str(REPO), "ATELIER_FAULT": point}
     r = subprocess.run([sys.executable, "-c", DELIVER, db, str(folder)], env=env, capture_output=True, timeout=300)
     assert r.returncode == -9, r.stderr.decode()  # it really died there
@@ -119,23 +119,26 @@ def _read_only(*paths):
     return lambda: [subprocess.run(["chattr", "-i", str(p)]) for p in paths]
 
 
-def test_a_read_only_database_is_found_before_the_first_pixel(registry, twin_grant, tmp_path):
+def test_a_read_only_database_is_found_before_the_first_pixel(tmp_path):
     from engine.errors import AtelierError
     from engine.rights import Registry
     from engine.rights.consent import DrawnBody, clear, mesh_sha256
 
     from .conftest import make_twin_folder
 
-    twin, grant = twin_grant
+    registry = Registry.open(tmp_path / "db" / "atelier.db")
+    twin = registry.add_twin("Test Person", twin_id="twin-test")
+    registry.add_grant(twin.id, "Maison Test", "social", "FR", D0, D1)
     body = make_twin_folder(tmp_path / "drape")
     registry.register_body(mesh_sha256(body / "body.ply"), "mesh", twin.id, made_by="test")
     ro = tmp_path / "ro"
     ro.mkdir()
     dbfile = ro / "atelier.db"
+    registry.close()  # checkpoints the WAL into the file
     dbfile.write_bytes(Path(registry.url.database).read_bytes())
     undo = _read_only(ro, dbfile)
     try:
-        with pytest.raises(AtelierError, match="cannot be written .*read-only"):
+        with pytest.raises(AtelierError, match="rights database .* read-only"):
             clear(Registry.open(dbfile), DrawnBody.mesh(body / "body.ply"), "social", "FR", when=date(2030, 5, 1))
         # the rights commands say it in one message: no traceback, no SQL
         r = subprocess.run([sys.executable, "-m", "engine.cli", "twins", "grant", twin.id, "--brand", "B",

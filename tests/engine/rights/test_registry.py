@@ -14,11 +14,11 @@ from engine.rights import (
 )
 from engine.rights.db import create_db_engine, resolve_db_url
 
-from .conftest import D0, D1, make_png, make_twin_folder
+from .conftest import D0, D1, db_arg, make_png, make_twin_folder
 
 
-def test_migrations_from_empty_database(tmp_path):
-    url = resolve_db_url(tmp_path / "a.db")
+def test_migrations_from_empty_database(db_url):
+    url = resolve_db_url(db_url)
     engine = create_db_engine(url)
     assert current_version(engine) == 0
     assert migrate(engine, target=1) == [1]
@@ -34,9 +34,9 @@ def test_migrations_from_empty_database(tmp_path):
     assert versions == list(range(1, LATEST_VERSION + 1))
     engine.dispose()
     # reopening through the registry applies nothing and keeps the data
-    with Registry.open(tmp_path / "a.db") as reg:
+    with Registry.open(db_url) as reg:
         reg.add_twin("Someone", twin_id="twin-one")
-    with Registry.open(tmp_path / "a.db") as reg:
+    with Registry.open(db_url) as reg:
         assert [t.id for t in reg.list_twins()] == ["twin-one"]
 
 
@@ -121,7 +121,7 @@ def test_check_for_unknown_twin_or_no_grants(registry):
 def test_revoke_stops_at_once_also_in_another_open_registry(registry, twin_grant, tmp_path):
     twin, grant = twin_grant
     # a long-running campaign holds its own registry (its own connections) on the same file
-    campaign = Registry.open(registry.url.database)
+    campaign = Registry.open(db_arg(registry))
     try:
         assert check_grant(campaign, twin.id, "social", "FR", date(2030, 5, 1)).id == grant.id
         revoked = registry.revoke_grant(grant.id)
