@@ -213,11 +213,14 @@ def _list(reg, args, out) -> int:
     if not twins:
         _say(out, f"no twins in {reg.url.render_as_string(hide_password=True)}; add one with `atelier twins add --name ...`")
         return 0
-    today = date.today()
     for t in twins:
         grants = reg.grants(t.id)
-        live = sum(1 for g in grants if not g.revoked and g.ends_on >= today)
-        _say(out, f"{t.id}  {t.display_name}  created {t.created_at:%Y-%m-%d}  grants: {live} live / {len(grants)}")
+        states = [g.state() for g in grants]
+        counts = ", ".join(f"{states.count(s)} {s}" for s in ("live", "not started", "expired", "revoked")
+                           if states.count(s) or s == "live")
+        _say(out, f"{t.id}  {t.display_name}  created {t.created_at:%Y-%m-%d}  grants: {counts}")
+        for g in grants:
+            _say(out, f"    {g.describe()}")
     return 0
 
 

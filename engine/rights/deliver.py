@@ -177,7 +177,7 @@ def _disclose(p: Path, info: dict, label_policy, label_text, label_corner, c2pa)
     if have.get("twin_id") == str(info["twin_id"]) and str(have.get("grant_id")) == str(info["grant_id"]):
         if c2pa is None or image_format(p) != "png" or any(ct == b"caBX" for ct, _ in read_chunks(p.read_bytes())):
             return
-    tmp = p.with_name(f".{p.stem}.deliver.part{p.suffix}")
+    tmp = p.with_name(f".{p.stem}.deliver-{os.getpid()}.part{p.suffix}")  # one per process: two may deliver it
     shutil.copyfile(p, tmp)
     try:
         if not (have.get("twin_id") == str(info["twin_id"]) and str(have.get("grant_id")) == str(info["grant_id"])):

@@ -58,7 +58,8 @@ def test_twins_and_ledger_end_to_end(env, tmp_path, capsys):
     assert cli("twins", "list") == 0 and twin_id in capsys.readouterr().out
     assert cli("twins", "show", twin_id) == 0
     shown = capsys.readouterr().out
-    assert "Test Person" in shown and "Maison" in shown and "scans (1)" in shown and "live" in shown
+    assert "Test Person" in shown and "Maison" in shown and "scans (1)" in shown
+    assert "not started (starts 2030-01-01)" in shown  # a grant for later is not called live
     assert cli("twins", "check", twin_id, "--channel", "print", "--region", "FR", "--date", "2030-03-01") == 0
 
     with Registry.open() as reg:  # a render delivers two images
@@ -106,3 +107,21 @@ def test_db_option_overrides_env_and_bad_input(env, tmp_path, capsys):
     assert "out-of-home" in info.value.hint
     with pytest.raises(InputError, match="not in the registry"):
         cli("twins", "show", "twin-zzz", "--db", str(other))
+
+
+def test_list_shows_expired_and_revoked_grants_as_such(env, capsys):
+    assert cli("twins", "add", "--name", "P", "--id", "twin-p") == 0
+    assert cli("twins", "grant", "twin-p", "--brand", "Old", "--channels", "social", "--regions", "FR",
+               "--from", "2020-01-01", "--to", "2020-12-31") == 0
+    assert cli("twins", "grant", "twin-p", "--brand", "Now", "--channels", "social", "--regions", "FR",
+               "--from", "2020-01-01", "--to", "2099-12-31") == 0
+    assert cli("twins", "grant", "twin-p", "--brand", "Gone", "--channels", "social", "--regions", "FR",
+               "--from", "2020-01-01", "--to", "2099-12-31") == 0
+    gone = int(re.findall(r"grant (\d+):", capsys.readouterr().out)[-1])
+    assert cli("twins", "revoke", str(gone)) == 0
+    capsys.readouterr()
+    assert cli("twins", "list") == 0
+    out = capsys.readouterr().out
+    assert "grants: 1 live, 1 expired, 1 revoked" in out
+    assert re.search(r"Old; .*expired \(ended 2020-12-31\)", out) and re.search(r"Now; .*; live$", out, re.M)
+    assert re.search(r"Gone; .*; revoked ", out)
