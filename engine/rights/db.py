@@ -4,9 +4,9 @@ SQLite is the default (one file, ``./atelier-data/atelier.db``); any URL SQLAlch
 works the same way, so a team can share a PostgreSQL database
 (``postgresql+psycopg://user@host/atelier``; install its driver, e.g. ``pip install psycopg``).
 
-The tables below describe the schema *after* every migration in :mod:`engine.rights.migrations`
-has been applied; queries use them. The migrations create the tables with their own frozen
-definitions, so changing this file never rewrites history.
+The tables below describe the schema *after* every Alembic revision in
+:mod:`engine.rights.migrations` has been applied; queries use them. The revisions create the
+tables with their own frozen definitions, so changing this file never rewrites history.
 
 Times are stored as naive UTC ``DATETIME`` values and returned as timezone-aware UTC
 ``datetime`` objects; dates (grant start and end, scan dates) are plain ``DATE`` values.

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from engine.errors import AtelierError, InputError
 from engine.rights import (
-    LATEST_VERSION, ConsentError, Registry, check_grant, current_version, delete_twin, ledger_rows, migrate,
+    LATEST_VERSION, MIGRATIONS, ConsentError, Registry, check_grant, current_version, delete_twin, ledger_rows, migrate,
     record_image, statement,
 )
 from engine.rights.db import create_db_engine, resolve_db_url
@@ -20,18 +20,16 @@ from .conftest import D0, D1, db_arg, make_png, make_twin_folder
 def test_migrations_from_empty_database(db_url):
     url = resolve_db_url(db_url)
     engine = create_db_engine(url)
-    assert current_version(engine) == 0
-    assert migrate(engine, target=1) == [1]
-    assert current_version(engine) == 1
-    assert migrate(engine) == list(range(2, LATEST_VERSION + 1))
+    assert current_version(engine) is None
+    assert migrate(engine, target="0001") == ["0001"]
+    assert current_version(engine) == "0001"
+    assert migrate(engine) == MIGRATIONS[1:] and MIGRATIONS[-1] == LATEST_VERSION
     assert migrate(engine) == []
     insp = sa.inspect(engine)
-    assert {"twins", "scans", "bodies", "grants", "ledger", "schema_version"} <= set(insp.get_table_names())
-    assert "fitted_versions" not in insp.get_table_names()  # migration 3 moved them into bodies
+    assert {"twins", "scans", "bodies", "grants", "ledger", "alembic_version"} <= set(insp.get_table_names())
+    assert "fitted_versions" not in insp.get_table_names()  # revision 0002 moved them into bodies
     assert "ix_ledger_twin_time" in {ix["name"] for ix in insp.get_indexes("ledger")}
-    with engine.connect() as c:
-        versions = [r[0] for r in c.execute(sa.text("select version from schema_version order by version"))]
-    assert versions == list(range(1, LATEST_VERSION + 1))
+    assert current_version(engine) == LATEST_VERSION
     engine.dispose()
     # reopening through the registry applies nothing and keeps the data
     with Registry.open(db_url) as reg:
@@ -40,13 +38,44 @@ def test_migrations_from_empty_database(db_url):
         assert [t.id for t in reg.list_twins()] == ["twin-one"]
 
 
-def test_database_newer_than_code_is_refused(tmp_path):
-    with Registry.open(tmp_path / "a.db") as reg:
+def test_database_newer_than_code_is_refused(db_url):
+    with Registry.open(db_url) as reg:
         with reg.engine.begin() as c:
-            c.execute(sa.text("insert into schema_version values (:v, 'future', '2031-01-01 00:00:00')"),
-                      {"v": LATEST_VERSION + 1})
+            c.execute(sa.text("update alembic_version set version_num = '9999'"))
     with pytest.raises(AtelierError, match="newer than this Atelier"):
-        Registry.open(tmp_path / "a.db")
+        Registry.open(db_url)
+
+
+def test_upgrade_from_a_database_made_before_alembic(tmp_path):
+    """A database written by Atelier e411650 (hand-written migrations, schema_version 2) opens:
+    its twin, grant and ledger row are kept, its fitted version becomes her registered body."""
+    import sqlite3
+    from pathlib import Path
+
+    from engine.rights.consent import DrawnBody, clear
+
+    data = tmp_path / "data"
+    (data / "fit").mkdir(parents=True)
+    (data / "fit" / "twin.json").write_text(
+        '{"model": "anny", "shape": [0.3, 0.3, 0.3, 0.3, 0.3, 0.3], "pose": [[0, 0, 0]], "source": {"synthetic": false}}')
+    make_png(data / "v.png")
+    sql = (Path(__file__).parent / "data" / "legacy_v2.sql").read_text().replace("{DATA}", str(data))
+    con = sqlite3.connect(data / "atelier.db")
+    con.executescript(sql)
+    con.close()
+    with Registry.open(data / "atelier.db") as reg:
+        assert current_version(reg.engine) == LATEST_VERSION
+        assert "schema_version" not in sa.inspect(reg.engine).get_table_names()
+        (twin,) = reg.list_twins()
+        assert twin.id == "twin-legacy" and twin.contact_ref == "agency #9"
+        (row,) = ledger_rows(reg)
+        assert (row.twin_id, row.campaign, row.grant_id) == ("twin-legacy", "old", 1)
+        (fv,) = reg.fitted_versions("twin-legacy")
+        assert fv.path == str(data / "fit" / "twin.json")
+        c = clear(reg, DrawnBody.twin(data / "fit"), "print", "FR", when=date(2030, 3, 1))
+        assert c.twin_id == "twin-legacy" and c.grant.id == 1  # her body, her grant
+        with pytest.raises(ConsentError, match="belongs to twin twin-legacy"):
+            clear(reg, DrawnBody.twin(data / "fit"), "print", "FR", twin_id="twin-other", when=date(2030, 3, 1))
 
 
 def test_db_url_resolution(tmp_path, monkeypatch):
