@@ -130,7 +130,7 @@ def add_parsers(subparsers) -> None:
     p.set_defaults(_rights_run=_delete)
 
     lg = subparsers.add_parser(
-        "ledger", help="the usage ledger: statements and reconciliation",
+        "ledger", help="the usage ledger: statements, reconciliation and the audit check",
         description="The append-only record of every delivered image: statements of uses and amounts owed, and "
                     "reconciliation of the ledger with the images on disk after a crash.",
     )
@@ -159,6 +159,20 @@ def add_parsers(subparsers) -> None:
     p.add_argument("folder", metavar="FOLDER")
     _db(p)
     p.set_defaults(_rights_run=_reconcile)
+
+    _add_verify(ls)
+
+
+def _add_verify(ls) -> None:
+    p = ls.add_parser(
+        "verify", help="check the audit chain: report any row or audit entry changed by hand",
+        description=("Every change to twins, bodies, grants and the ledger is sealed in an append-only audit chain "
+                     "(who, when, the row's hash, the previous entry's hash). Walk the chain and compare each row "
+                     "with its last seal: exit 0 when all agree, exit 5 naming every row changed, added or removed "
+                     "outside Atelier."),
+    )
+    _db(p)
+    p.set_defaults(_rights_run=_verify)
 
 
 def run(args: argparse.Namespace, out=None) -> int:
@@ -310,4 +324,18 @@ def _reconcile(reg, args, out) -> int:
         _say(out, f"not recorded: {p}: {why}")
     _say(out, "ledger and images agree" if rep.clean else
          f"{len(rep.recorded)} recorded, {len(rep.voided)} voided, {len(rep.orphans)} not recordable")
+    return 0
+
+
+def _verify(reg, args, out) -> int:
+    from .audit import AuditError, verify
+
+    rep = verify(reg)
+    if not rep.ok:
+        raise AuditError(
+            f"the rights database does not match its audit chain ({len(rep.problems)} finding(s) in {rep.entries} "
+            "entries):\n  " + "\n  ".join(rep.problems),
+            hint="someone changed the database outside Atelier: restore those rows from a backup and find out who")
+    _say(out, f"audit chain intact: {rep.entries} entries; {rep.rows} rows of twins, bodies, grants and the ledger "
+              "match their seals")
     return 0

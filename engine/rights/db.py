@@ -106,6 +106,22 @@ ledger = sa.Table(
 )
 
 
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),  # who: $ATELIER_ACTOR or user@host
+    sa.Column("action", sa.String(32), nullable=False),  # twin.add, grant.add, grant.revoke, delivery, ...
+    sa.Column("table_name", sa.String(32), nullable=False),
+    sa.Column("row_id", sa.String(64), nullable=False),
+    sa.Column("row_sha256", sa.String(64)),  # the row's content hash; NULL: the row was removed
+    sa.Column("prev_sha256", sa.String(64), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+)
+"""The append-only audit chain (see :mod:`engine.rights.audit`)."""
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(timezone.utc)

@@ -177,6 +177,10 @@ def _disclose(p: Path, info: dict, label_policy, label_text, label_corner, c2pa)
     if have.get("twin_id") == str(info["twin_id"]) and str(have.get("grant_id")) == str(info["grant_id"]):
         if c2pa is None or image_format(p) != "png" or any(ct == b"caBX" for ct, _ in read_chunks(p.read_bytes())):
             return
+    for stale in p.parent.glob(f".{p.stem}.deliver-*.part{p.suffix}"):  # left by a killed delivery
+        pid = stale.name[len(p.stem) + 10:].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+            stale.unlink(missing_ok=True)
     tmp = p.with_name(f".{p.stem}.deliver-{os.getpid()}.part{p.suffix}")  # one per process: two may deliver it
     shutil.copyfile(p, tmp)
     try:

@@ -27,6 +27,7 @@ from ..errors import InputError
 from ..storage import atomic_path, file_sha256
 from ..types import PathLikeStr
 from . import db as _db
+from .audit import seal
 from .db import from_db_time, to_db_time, transaction, utcnow
 from .registry import Registry, _as_date, normalise_channels, normalise_regions
 
@@ -128,6 +129,7 @@ def _append_use(registry, twin_id, grant_id, channel, region, p, campaign, when,
             campaign=campaign, channel=channel, region=region, recorded_at=to_db_time(when),
             image_sha256=sha256, image_path=str(p), note=note, idempotency_key=idempotency_key))
         rid = res.inserted_primary_key[0]
+        seal(conn, "delivery", "ledger", rid)
         return _row(conn.execute(sa.select(L).where(L.c.id == rid)).one())
 
 
@@ -158,6 +160,7 @@ def void_record(registry: Registry, use_id: int, reason: str) -> LedgerRow:
             kind=VOID, voids_id=int(use_id), twin_id=use.twin_id, grant_id=use.grant_id, campaign=use.campaign,
             channel=use.channel, region=use.region, recorded_at=to_db_time(utcnow()),
             image_sha256=use.image_sha256, image_path=use.image_path, note=reason))
+        seal(conn, "void", "ledger", res.inserted_primary_key[0])
         return _row(conn.execute(sa.select(L).where(L.c.id == res.inserted_primary_key[0])).one())
 
 

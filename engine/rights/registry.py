@@ -24,6 +24,7 @@ from ..storage import file_sha256
 from ..types import PathLikeStr
 from . import db as _db
 from .constants import ANY_REGION, CHANNELS
+from .audit import seal
 from .db import from_db_time, to_db_time, transaction, utcnow
 from .migrations import migrate
 
@@ -166,7 +167,7 @@ class Grant:
             if ANY_REGION not in self.regions:
                 out.append(f"covers only regions {', '.join(self.regions)}, and a use in no particular region "
                            "needs a grant for every region ('*')")
-        elif ANY_REGION not in self.regions and region not in self.regions:
+        elif not region_covered(region, self.regions):
             out.append(f"does not include region {region} (it has {', '.join(self.regions)})")
         if day < self.starts_on:
             out.append(f"starts on {self.starts_on.isoformat()}")
@@ -289,6 +290,7 @@ class Registry:
                 raise InputError(f"twin {twin_id} already exists", hint="choose another --id, or leave it out for a random one")
             conn.execute(_db.twins.insert().values(
                 id=twin_id, display_name=display_name, contact_ref=contact_ref, created_at=to_db_time(now)))
+            seal(conn, "twin.add", "twins", twin_id)
         return Twin(twin_id, display_name, contact_ref, now)
 
     def get_twin(self, twin_id: str) -> Twin:
@@ -398,6 +400,7 @@ class Registry:
                 file_sha256=file_sha256, path=path, derived_from=derived_from, made_by=made_by,
                 created_at=to_db_time(now)))
             bid = res.inserted_primary_key[0]
+            seal(conn, "body.register", "bodies", bid)
             return _body(conn.execute(sa.select(B).where(B.c.id == bid)).one())
 
     def find_body(self, sha256: str) -> "Body | None":
@@ -491,6 +494,7 @@ class Registry:
                 twin_id=twin_id, brand=brand, channels=",".join(chans), regions=",".join(regs),
                 starts_on=starts_on, ends_on=ends_on, created_at=to_db_time(now), revoked_at=None))
             gid = res.inserted_primary_key[0]
+            seal(conn, "grant.add", "grants", gid)
         return Grant(gid, twin_id, brand, chans, regs, starts_on, ends_on, now, None)
 
     def get_grant(self, grant_id: int) -> Grant:
@@ -518,6 +522,7 @@ class Registry:
                                  hint="see a twin's grants with `atelier twins show TWIN_ID`")
             if row.revoked_at is None:
                 conn.execute(_db.grants.update().where(_db.grants.c.id == int(grant_id)).values(revoked_at=to_db_time(at)))
+                seal(conn, "grant.revoke", "grants", int(grant_id))
             row = conn.execute(sa.select(_db.grants).where(_db.grants.c.id == int(grant_id))).first()
         return _grant(row)
 
@@ -620,12 +625,23 @@ def delete_twin(registry: Registry, twin_id: str, remove_files: bool = True) -> 
             except OSError:
                 pass
     with transaction(registry.engine, write=True) as conn:
-        res = conn.execute(_db.ledger.update().where(_db.ledger.c.twin_id == twin_id).values(
-            twin_id=tombstone, grant_id=None, image_path=None, image_sha256=None, note=None))
+        L = _db.ledger
+        ids = [r.id for r in conn.execute(sa.select(L.c.id).where(L.c.twin_id == twin_id).order_by(L.c.id))]
+        res = conn.execute(L.update().where(L.c.twin_id == twin_id).values(
+            twin_id=tombstone, grant_id=None, image_path=None, image_sha256=None, note=None, idempotency_key=None))
         report.ledger_rows = res.rowcount or 0
+        gone = {t.name: [r[0] for r in conn.execute(sa.select(t.c.id).where(t.c.twin_id == twin_id))]
+                for t in (_db.bodies, _db.grants)}
         for t in (_db.scans, _db.bodies, _db.grants):
             conn.execute(t.delete().where(t.c.twin_id == twin_id))
         conn.execute(_db.twins.delete().where(_db.twins.c.id == twin_id))
+        # the erasure re-seals what it changed, so verification tells it from tampering
+        for rid in ids:
+            seal(conn, "twin.delete", "ledger", rid)
+        for table, rids in gone.items():
+            for rid in rids:
+                seal(conn, "twin.delete", table, rid)
+        seal(conn, "twin.delete", "twins", twin_id)
     return report
 
 
@@ -651,25 +667,58 @@ def normalise_channels(channels) -> tuple[str, ...]:
     return tuple(sorted(out, key=CHANNELS.index))
 
 
+def region_groups() -> dict:
+    """The region groups (EU, EEA, UK, US, APAC, WORLDWIDE) and aliases, from
+    ``engine/rights/data/regions.json``: ``{"groups": {name: [codes]}, "aliases": {name: name}}``."""
+    import json as _json
+
+    global _REGIONS
+    if _REGIONS is None:
+        _REGIONS = _json.loads((Path(__file__).parent / "data" / "regions.json").read_text())
+    return _REGIONS
+
+
+_REGIONS: dict | None = None
+
+
 def normalise_regions(regions, allow_any: bool = True) -> tuple[str, ...]:
-    """Region codes (a list or a comma-separated string) -> sorted upper-case codes, or ``("*",)``."""
+    """Region codes and groups (a list or a comma-separated string) -> sorted upper-case ISO codes,
+    or ``("*",)``. Groups (``EU``, ``EEA``, ``UK``, ``US``, ``APAC``, ``WORLDWIDE``; see
+    :func:`region_groups`) are expanded; ``UK`` is ``GB``. With ``allow_any=False`` (the region of
+    one use) a group or ``*`` is refused: a use happens in one place."""
     if isinstance(regions, str):
         regions = regions.split(",")
+    data = region_groups()
     out = set()
     for r in regions:
         r = r.strip().upper()
         if not r:
             continue
-        if r == ANY_REGION:
+        name = data["aliases"].get(r, r)
+        members = [ANY_REGION] if r == ANY_REGION else data["groups"].get(name)
+        if members is not None and (len(members) > 1 or ANY_REGION in members):  # a group of places
             if not allow_any:
-                raise InputError("a use happens in one region, not '*'", hint="name the region, e.g. FR or US-CA")
-            return (ANY_REGION,)
+                raise InputError(f"a use happens in one region, not {r!r}", hint="name the region, e.g. FR or US-CA")
+            if ANY_REGION in members:
+                return (ANY_REGION,)
+            out.update(members)
+            continue
+        if members is not None:  # a name for one country (UK -> GB)
+            out.update(members)
+            continue
         if not _REGION_RE.match(r):
-            raise InputError(f"region {r!r} is not an ISO-like code", hint="use codes like FR, DE, US, US-CA, or '*' for everywhere")
+            raise InputError(f"region {r!r} is not an ISO-like code or a region group",
+                             hint="use codes like FR, DE, US, US-CA, groups like EU, EEA, UK, APAC, or '*' for everywhere")
         out.add(r)
     if not out:
-        raise InputError("no region given", hint="use codes like FR, DE, US-CA, or '*' for everywhere")
+        raise InputError("no region given", hint="use codes like FR, DE, US-CA, groups like EU, or '*' for everywhere")
     return tuple(sorted(out))
+
+
+def region_covered(region: str, regions) -> bool:
+    """Whether a use in ``region`` (``FR``, ``US-CA``) is inside a grant's ``regions``: listed, a
+    subdivision of a listed country, or the grant covers ``*``."""
+    return ANY_REGION in regions or region in regions or region.split("-")[0] in regions
 
 
 def _as_date(d) -> date:

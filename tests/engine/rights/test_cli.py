@@ -125,3 +125,33 @@ def test_list_shows_expired_and_revoked_grants_as_such(env, capsys):
     assert "grants: 1 live, 1 expired, 1 revoked" in out
     assert re.search(r"Old; .*expired \(ended 2020-12-31\)", out) and re.search(r"Now; .*; live$", out, re.M)
     assert re.search(r"Gone; .*; revoked ", out)
+
+
+def test_ledger_verify_finds_a_row_changed_by_hand(env, tmp_path, capsys):
+    import sqlalchemy as sa
+
+    from engine.rights.audit import AuditError
+
+    assert cli("twins", "add", "--name", "P", "--id", "twin-p") == 0
+    assert cli("twins", "grant", "twin-p", "--brand", "B", "--channels", "social", "--regions", "FR",
+               "--from", "2020-01-01", "--to", "2099-12-31") == 0
+    with Registry.open() as reg:
+        for i in range(3):
+            record_image(reg, "twin-p", 1, "social", "FR", make_png(tmp_path / f"{i}.png", seed=i))
+    assert cli("twins", "revoke", "1") == 0
+    capsys.readouterr()
+    assert cli("ledger", "verify") == 0
+    assert "audit chain intact" in capsys.readouterr().out
+    with Registry.open() as reg, reg.engine.begin() as c:  # someone edits the database directly
+        c.execute(sa.text("UPDATE ledger SET twin_id = 'twin-q' WHERE id = 2"))
+        c.execute(sa.text("UPDATE grants SET revoked_at = NULL WHERE id = 1"))
+    with pytest.raises(AuditError, match="ledger row 2 was changed by hand") as info:
+        cli("ledger", "verify")
+    assert "grants row 1 was changed by hand" in info.value.message and info.value.exit_code == 5
+    with Registry.open() as reg, reg.engine.begin() as c:
+        c.execute(sa.text("DELETE FROM ledger WHERE id = 3"))
+        c.execute(sa.text("UPDATE audit SET actor = 'someone else' WHERE id = 2"))
+    with pytest.raises(AuditError) as info:
+        cli("ledger", "verify")
+    assert "ledger row 3 was removed by hand" in info.value.message
+    assert "audit entry 2 " in info.value.message and "chain breaks" in info.value.message

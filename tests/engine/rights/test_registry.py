@@ -143,7 +143,7 @@ def test_check_for_unknown_twin_or_no_grants(registry):
     registry.add_twin("No Grants", twin_id="twin-bare")
     with pytest.raises(ConsentError, match="the twin has no grants"):
         check_grant(registry, "twin-bare", "social", "FR", D0)
-    with pytest.raises(InputError, match="not '\\*'"):
+    with pytest.raises(InputError, match="one region, not '\\*'"):
         check_grant(registry, "twin-bare", "social", "*", D0)
 
 
@@ -212,3 +212,21 @@ def test_unusable_databases_are_explained(tmp_path):
         Registry.open(tmp_path / "afile" / "atelier.db")
     with pytest.raises(InputError, match="unknown kind of database"):
         Registry.open("nosuchdb://host/x")
+
+
+def test_grants_as_people_write_them_region_groups(registry):
+    t = registry.add_twin("P", twin_id="twin-p")
+    eu = registry.add_grant(t.id, "B", "social", "EU, UK", D0, D1)
+    assert len(eu.regions) == 28 and "GB" in eu.regions and "DE" in eu.regions  # expanded when recorded
+    for use in ("DE", "fr", "UK", "GB"):
+        assert check_grant(registry, t.id, "social", use, D0).id == eu.id
+    with pytest.raises(ConsentError, match="does not include region NO"):
+        check_grant(registry, t.id, "social", "NO", D0)  # EEA, not EU
+    us = registry.add_grant(t.id, "B", "print", "US", D0, D1)
+    assert check_grant(registry, t.id, "print", "US-CA", D0).id == us.id  # a state of a granted country
+    assert registry.add_grant(t.id, "B", "print", "worldwide", D0, D1).regions == ("*",)
+    assert "JP" in registry.add_grant(t.id, "B", "print", "APAC", D0, D1).regions
+    with pytest.raises(InputError, match="one region, not 'EU'"):
+        check_grant(registry, t.id, "social", "EU", D0)
+    with pytest.raises(InputError, match="not an ISO-like code or a region group"):
+        registry.add_grant(t.id, "B", "print", "Europe", D0, D1)
