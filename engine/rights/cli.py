@@ -87,8 +87,8 @@ def add_parsers(subparsers) -> None:
     p = ts.add_parser(
         "grant", help="record a consent grant",
         description=(f"Record that the twin consents to BRAND using her likeness on CHANNELS in REGIONS from --from to "
-                     f"--to (inclusive, UTC dates).\nChannels: {', '.join(CHANNELS)}.\nRegions: ISO-like codes "
-                     f"(FR, DE, US-CA) or '*' for everywhere."),
+                     f"--to (inclusive dates, in --tz).\nChannels: {', '.join(CHANNELS)}.\nRegions: ISO-like codes "
+                     f"(FR, DE, US-CA), groups (EU, EEA, UK, US, APAC, worldwide) or '*' for everywhere."),
         formatter_class=fmt,
     )
     p.add_argument("twin", metavar="TWIN_ID")
@@ -97,6 +97,8 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--regions", required=True, metavar="LIST", help="comma-separated region codes, or '*'")
     p.add_argument("--from", dest="start", required=True, type=_date, metavar="YYYY-MM-DD", help="first day covered")
     p.add_argument("--to", dest="end", required=True, type=_date, metavar="YYYY-MM-DD", help="last day covered")
+    p.add_argument("--tz", default="UTC", metavar="ZONE",
+                   help="time zone of the dates, an IANA name such as Europe/Paris (default UTC)")
     _db(p)
     p.set_defaults(_rights_run=_grant)
 
@@ -263,7 +265,7 @@ def _show(reg, args, out) -> int:
 
 
 def _grant(reg, args, out) -> int:
-    g = reg.add_grant(args.twin, args.brand, args.channels, args.regions, args.start, args.end)
+    g = reg.add_grant(args.twin, args.brand, args.channels, args.regions, args.start, args.end, time_zone=args.tz)
     _say(out, f"recorded {g.describe()}")
     return 0
 

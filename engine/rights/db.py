@@ -85,6 +85,7 @@ grants = sa.Table(
     sa.Column("ends_on", sa.Date, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("revoked_at", sa.DateTime),
+    sa.Column("time_zone", sa.String(64), nullable=False),  # IANA zone of starts_on/ends_on (0004)
 )
 
 ledger = sa.Table(

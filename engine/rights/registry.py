@@ -133,12 +133,15 @@ class Body:
 @dataclass(frozen=True)
 class Grant:
     """A consent grant: ``brand`` may use ``twin_id`` on ``channels`` in ``regions`` from
-    ``starts_on`` to ``ends_on`` (both inclusive, calendar dates in UTC) until ``revoked_at``.
+    ``starts_on`` to ``ends_on`` (both inclusive, calendar dates in the grant's ``time_zone``)
+    until ``revoked_at``.
 
     Attributes:
         regions: upper-case ISO-like codes (``FR``, ``US-CA``) or ``("*",)`` for everywhere.
         revoked_at: aware UTC time of revocation, or None. A revoked grant covers nothing from
             that moment on, whatever date is asked about.
+        time_zone: the IANA zone its dates are in (``Europe/Paris``; default ``UTC``): a grant
+            "to 30 June" in Paris ends at midnight Paris time.
     """
 
     id: int
@@ -150,14 +153,30 @@ class Grant:
     ends_on: date
     created_at: datetime
     revoked_at: datetime | None = None
+    time_zone: str = "UTC"
+
+    def local_day(self, when: date | datetime | None = None) -> date:
+        """The calendar day of ``when`` (default now) in the grant's time zone; a date is taken as
+        it is, a naive datetime as UTC."""
+        from zoneinfo import ZoneInfo
+
+        if when is None:
+            when = utcnow()
+        if not isinstance(when, datetime):
+            return _as_date(when)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return when.astimezone(ZoneInfo(self.time_zone)).date()
 
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
 
-    def gaps(self, channel: str, region: str | None, day: date) -> list[str]:
+    def gaps(self, channel: str, region: str | None, day: date | datetime) -> list[str]:
         """Why this grant does not cover (channel, region, day); empty when it does. ``region``
-        None is a use in no particular region (an internal fit check): only ``*`` covers it."""
+        None is a use in no particular region (an internal fit check): only ``*`` covers it.
+        ``day`` may be a moment (a datetime): its day in the grant's time zone counts."""
+        day = self.local_day(day)
         out = []
         if self.revoked_at is not None:
             out.append(f"was revoked at {self.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
@@ -178,7 +197,7 @@ class Grant:
     def state(self, today: date | None = None) -> str:
         """``"revoked"``, ``"expired"`` (its last day has passed), ``"not started"`` or ``"live"``
         on ``today`` (default: today, UTC)."""
-        today = today or utcnow().date()
+        today = self.local_day(today)
         if self.revoked_at is not None:
             return "revoked"
         if today > self.ends_on:
@@ -193,7 +212,8 @@ class Grant:
                  "expired": f"expired (ended {self.ends_on.isoformat()})",
                  "not started": f"not started (starts {self.starts_on.isoformat()})"}.get(st, st)
         return (f"grant {self.id}: {self.brand}; channels {', '.join(self.channels)}; regions "
-                f"{', '.join(self.regions)}; {self.starts_on.isoformat()} to {self.ends_on.isoformat()}; {state}")
+                f"{', '.join(self.regions)}; {self.starts_on.isoformat()} to {self.ends_on.isoformat()}"
+                f"{'' if self.time_zone == 'UTC' else f' ({self.time_zone})'}; {state}")
 
 
 @dataclass
@@ -476,9 +496,11 @@ class Registry:
                 for b in self.bodies(twin_id) if b.kind == "params"]
 
     # ---------------------------------------------------------------- grants
-    def add_grant(self, twin_id: str, brand: str, channels, regions, starts_on: date, ends_on: date) -> Grant:
-        """Record a consent grant. ``channels`` from :data:`CHANNELS`; ``regions`` codes or ``"*"``;
-        dates inclusive."""
+    def add_grant(self, twin_id: str, brand: str, channels, regions, starts_on: date, ends_on: date,
+                  time_zone: str = "UTC") -> Grant:
+        """Record a consent grant. ``channels`` from :data:`CHANNELS`; ``regions`` codes, groups
+        (EU, UK, ...) or ``"*"``; dates inclusive, in ``time_zone`` (an IANA name)."""
+        time_zone = _check_zone(time_zone)
         self.get_twin(twin_id)
         brand = (brand or "").strip()
         if not brand:
@@ -492,10 +514,11 @@ class Registry:
         with transaction(self.engine, write=True) as conn:
             res = conn.execute(_db.grants.insert().values(
                 twin_id=twin_id, brand=brand, channels=",".join(chans), regions=",".join(regs),
-                starts_on=starts_on, ends_on=ends_on, created_at=to_db_time(now), revoked_at=None))
+                starts_on=starts_on, ends_on=ends_on, created_at=to_db_time(now), revoked_at=None,
+                time_zone=time_zone))
             gid = res.inserted_primary_key[0]
             seal(conn, "grant.add", "grants", gid)
-        return Grant(gid, twin_id, brand, chans, regs, starts_on, ends_on, now, None)
+        return self.get_grant(gid)
 
     def get_grant(self, grant_id: int) -> Grant:
         with transaction(self.engine) as conn:
@@ -552,6 +575,7 @@ def check_grant(registry: Registry, twin_id: str, channel: str, region: str | No
     channel = normalise_channels([channel])[0]
     region = None if region is None else normalise_regions([region], allow_any=False)[0]
     day = _use_day(when)
+    moment = when if when is not None else utcnow()  # each grant reads its day in its own zone
     with transaction(registry.engine) as conn:
         exists = conn.execute(sa.select(_db.twins.c.id).where(_db.twins.c.id == twin_id)).first() is not None
         rows = conn.execute(sa.select(_db.grants).where(_db.grants.c.twin_id == twin_id)).all() if exists else []
@@ -562,16 +586,16 @@ def check_grant(registry: Registry, twin_id: str, channel: str, region: str | No
             hint="add the twin and a grant: `atelier twins add` then `atelier twins grant`",
             twin_id=twin_id, channel=channel, region=region, day=day)
     grants = [_grant(r) for r in rows]
-    live = [g for g in grants if not g.gaps(channel, region, day)]
+    live = [g for g in grants if not g.gaps(channel, region, moment)]
     if live:
         return max(live, key=lambda g: (g.ends_on, g.id))
     closest = None
     if grants:
-        closest = min(grants, key=lambda g: (len(g.gaps(channel, region, day)), -g.id))
+        closest = min(grants, key=lambda g: (len(g.gaps(channel, region, moment)), -g.id))
     if closest is None:
         detail = "the twin has no grants"
     else:
-        detail = f"closest is grant {closest.id} ({closest.brand}), which " + "; ".join(closest.gaps(channel, region, day))
+        detail = f"closest is grant {closest.id} ({closest.brand}), which " + "; ".join(closest.gaps(channel, region, moment))
     raise ConsentError(
         f"no live consent grant covers {what}: {detail}",
         hint=(f"ask the twin for a new grant (`atelier twins grant {twin_id} --brand ... --channels {channel} "
@@ -780,4 +804,16 @@ def _grant(r) -> Grant:
         regions=tuple(x for x in r.regions.split(",") if x),
         starts_on=r.starts_on, ends_on=r.ends_on,
         created_at=from_db_time(r.created_at), revoked_at=from_db_time(r.revoked_at),
+        time_zone=getattr(r, "time_zone", None) or "UTC",
     )
+
+
+def _check_zone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = (name or "UTC").strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"unknown time zone {name!r}", hint="use an IANA name such as Europe/Paris, America/New_York or UTC") from None
+    return name

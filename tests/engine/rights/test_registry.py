@@ -230,3 +230,19 @@ def test_grants_as_people_write_them_region_groups(registry):
         check_grant(registry, t.id, "social", "EU", D0)
     with pytest.raises(InputError, match="not an ISO-like code or a region group"):
         registry.add_grant(t.id, "B", "print", "Europe", D0, D1)
+
+
+def test_grant_terms_with_time_zones(registry):
+    t = registry.add_twin("P", twin_id="twin-p")
+    nz = registry.add_grant(t.id, "B", "social", "NZ", date(2030, 1, 1), date(2030, 6, 30), time_zone="Pacific/Auckland")
+    utc = registry.add_grant(t.id, "B", "print", "NZ", date(2030, 1, 1), date(2030, 6, 30))
+    late = datetime(2030, 6, 30, 13, 0, tzinfo=timezone.utc)  # already 1 July, 01:00 in Auckland
+    assert check_grant(registry, t.id, "print", "NZ", late).id == utc.id
+    with pytest.raises(ConsentError, match="no live consent grant"):
+        check_grant(registry, t.id, "social", "NZ", late)
+    assert nz.gaps("social", "NZ", late) == ["expired on 2030-06-30"] and utc.gaps("print", "NZ", late) == []
+    early = datetime(2029, 12, 31, 12, 0, tzinfo=timezone.utc)  # 1 January, 01:00 in Auckland
+    assert check_grant(registry, t.id, "social", "NZ", early).id == nz.id
+    assert "(Pacific/Auckland)" in registry.get_grant(nz.id).describe()
+    with pytest.raises(InputError, match="unknown time zone"):
+        registry.add_grant(t.id, "B", "social", "NZ", D0, D1, time_zone="Mars/Olympus")
