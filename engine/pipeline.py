@@ -202,7 +202,8 @@ class Consent:
     """Who may be shown, where: checked before any pixel is drawn, recorded after.
 
     Attributes:
-        twin_id: the registry id of the person's twin, or None for a synthetic body (no person).
+        twin_id: the registry id of the twin the caller expects the body to be (checked against the
+            body drawn: the images are billed to the body's own twin), or None to let the body say.
         channel: one of engine.rights CHANNELS (e.g. "internal-fit-check", "e-commerce").
         region: region code the images are for (e.g. "FR") or "*".
         db: registry database URL or SQLite path (default $ATELIER_DB_URL or ./atelier-data).

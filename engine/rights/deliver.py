@@ -1,17 +1,18 @@
-"""The two calls a render or campaign cell makes: :func:`authorise` before drawing anything and
-:func:`authorise_and_stamp` once its images are written.
+"""Delivering rendered images: :func:`deliver` once a render's images are written, under the
+clearance :func:`engine.rights.consent.clear` gave before the first pixel.
 
 .. code-block:: python
 
-    grant = authorise(reg, twin_id, "social", "FR")          # ConsentError -> cell "refused"
-    paths = render(...)                                        # images written atomically
-    rows = authorise_and_stamp(reg, twin_id, "social", "FR", paths, scene_hash, campaign="ss26")
+    clearance = clear(reg, DrawnBody.mesh(drape / "body.ply"), "social", "FR")  # ConsentError -> refused
+    paths = render(...)                                                        # images written atomically
+    rows = deliver(clearance, paths, scene_hash, campaign="ss26", scope=cell_id)
 
-:func:`authorise_and_stamp` checks the grant again (a revocation during the render stops the
-delivery), then for each image adds the visible label if the channel's policy asks for one,
-stamps the disclosure, optionally signs a C2PA manifest, and appends the ledger record. It is
-safe to call again after a crash: images already stamped are not labelled twice, images already
-recorded are not recorded twice.
+:func:`deliver` checks the grant again (a revocation during the render stops the delivery and
+deletes its unrecorded images), then per image applies the visible label (per channel policy),
+the disclosure and an optional C2PA signature through one rename, and appends the ledger row under
+an idempotency key. It is safe to call again after a crash at any step: nothing is labelled twice
+and nothing is recorded twice. :func:`authorise` / :func:`authorise_and_stamp` do the same for a
+caller that names the twin itself (tests, tools that already identified the body).
 """
 
 from __future__ import annotations

@@ -380,7 +380,8 @@ def reconcile(registry: Registry, folder: PathLikeStr) -> ReconcileReport:
         when = _parse_time(info.get("created")) or datetime.fromtimestamp(p.stat().st_mtime, timezone.utc)
         try:
             grant_id = int(info["grant_id"]) if info.get("grant_id") not in (None, "") else None
-            row = record_image(registry, info["twin_id"], grant_id, info["channel"], info["region"], p,
+            region = "ZZ" if info["region"] == "*" else info["region"]  # a use in no particular region
+            row = record_image(registry, info["twin_id"], grant_id, info["channel"], region, p,
                                campaign=info.get("campaign") or None, when=when, sha256=sha,
                                note="recorded by reconcile")
         except InputError as exc:

@@ -398,12 +398,18 @@ class Registry:
         Raises:
             InputError: the hash is registered to another owner (the message names it).
         """
-        import json as _json
-
         if kind not in ("params", "mesh"):
             raise ValueError(f"body kind must be 'params' or 'mesh', not {kind!r}")
         if twin_id is not None:
             self.get_twin(twin_id)
+        try:
+            return self._register_body(sha256, kind, twin_id, model, shape, file_sha256, path, derived_from, made_by)
+        except sa.exc.IntegrityError:  # another process registered it between our check and insert
+            return self._register_body(sha256, kind, twin_id, model, shape, file_sha256, path, derived_from, made_by)
+
+    def _register_body(self, sha256, kind, twin_id, model, shape, file_sha256, path, derived_from, made_by) -> "Body":
+        import json as _json
+
         B = _db.bodies
         now = utcnow()
         with transaction(self.engine, write=True) as conn:
