@@ -125,22 +125,44 @@ def stage_drape(twin_dir: Path, drape_dir: Path, garment, stages: Stages, pose=N
     return _drape_stage(stages, inputs, outputs, drape_dir, step, quiet,
                         f"simulating {label} in Blender (worker process; log: {drape_dir / 'blender.log'})",
                         lambda progress: drape_twin(twin_dir, garment, drape_dir, pose=pose, timeout=timeout,
-                                                    progress=progress, **kw))
+                                                    progress=progress, **kw),
+                        lambda: _register_drape(twin_dir, drape_dir, inputs["twin"], quiet, step))
+
+
+def _register_drape(twin_dir: Path, drape_dir: Path, twin_sha: str, quiet: bool, step: str) -> None:
+    """Tell the rights registry that the drape's posed body is the body of the twin it was made
+    from (engine.rights.consent.record_draped_body), so `atelier render` may draw it under that
+    twin's consent (or as synthetic). Nothing is recorded when the twin's body is not registered."""
+    from engine.rights import Registry
+    from engine.rights.consent import record_draped_body
+
+    registry = Registry.open_existing()
+    found = None
+    if registry is not None:
+        with registry:
+            found = record_draped_body(registry, twin_dir, drape_dir / "body.ply", "atelier drape", twin_sha)
+    if found is None:
+        say(f"{step} consent  the body of {twin_dir} is not in the rights registry: rendering {drape_dir} will be "
+            "refused until it is (`atelier twins attach TWIN_ID --fit TWIN_DIR`, then drape again)", quiet)
 
 
 def _drape_stage(stages: Stages, inputs: dict, outputs: list, drape_dir: Path, step: str, quiet: bool,
-                 what: str, drape) -> dict:
+                 what: str, drape, register=None) -> dict:
     """The drape stage's frame: skip it when ``outputs`` are there for these ``inputs``, else say
     ``what`` it does, run ``drape(progress_callback)`` with a progress line, mark the stage done.
     Returns the drape report."""
     if stages.done("drape", inputs, outputs):
         say(f"{step} drape    already done: {drape_dir / 'garment.ply'}", quiet)
+        if register:
+            register()
         return read_json(drape_dir / "drape_report.json")
     say(f"{step} drape    {what}", quiet)
     progress = Progress("drape", quiet=quiet)
     result = drape(lambda line: progress.update(note=line))
     progress.finish(f"{result.frames} frames, penetration {result.penetration_pct:.2f} %")
     stages.mark("drape", inputs)
+    if register:
+        register()
     return read_json(drape_dir / "drape_report.json")
 
 
@@ -169,7 +191,8 @@ def stage_drape_mesh(twin_dir: Path, drape_dir: Path, mesh: Path, stages: Stages
                         f"aligning {mesh} to the twin and simulating it in Blender (worker process; log: "
                         f"{drape_dir / 'blender.log'})",
                         lambda progress: drape_imported_twin(twin_dir, mesh, drape_dir, pose=pose, timeout=timeout,
-                                                             progress=progress, **kw))
+                                                             progress=progress, **kw),
+                        lambda: _register_drape(twin_dir, drape_dir, inputs["twin"], quiet, step))
 
 
 def load_dressed(drape_dir: Path):
@@ -201,7 +224,8 @@ class Consent:
     """Who may be shown, where: checked before any pixel is drawn, recorded after.
 
     Attributes:
-        twin_id: the registry id of the person's twin, or None for a synthetic body (no person).
+        twin_id: the registry id of the twin the caller expects the body to be (checked against the
+            body drawn: the images are billed to the body's own twin), or None to let the body say.
         channel: one of engine.rights CHANNELS (e.g. "internal-fit-check", "e-commerce").
         region: region code the images are for (e.g. "FR") or "*".
         db: registry database URL or SQLite path (default $ATELIER_DB_URL or ./atelier-data).
@@ -215,37 +239,24 @@ class Consent:
     campaign: str | None = None
 
 
-def _consent_for(drape_dir: Path, consent: Consent | None) -> Consent:
-    """The consent to use for a dressed folder: a synthetic body needs none; a real twin needs
-    its registry id."""
-    dressed = drape_dir / "dressed.json"
-    synthetic = False
-    if dressed.exists():
-        synthetic = bool(read_json(dressed).get("source", {}).get("synthetic"))
-    if consent is not None and consent.twin_id:
-        return consent
-    if synthetic:
-        return Consent(twin_id=None, channel=consent.channel if consent else "internal-fit-check",
-                       region=consent.region if consent else "*")
-    raise InputError(
-        f"{drape_dir}: this dressed twin is not marked synthetic, so it is a real person's likeness and "
-        "rendering it needs her consent",
-        hint="pass --twin-id ID --channel CHANNEL --region REGION for a twin with a live grant "
-             "(see `atelier twins add` and `atelier twins grant`)",
-    )
+def _consent_for(drape_dir: Path, consent: Consent | None, quiet: bool = False, step: str = ""):
+    """The clearance for drawing a dressed folder's body (engine.rights.consent.clear, the one
+    consent path): its ``body.ply`` must be a registered body; a real twin's live grant must
+    cover the use; images are billed to the twin whose body it is. Call it before anything is drawn."""
+    from engine.rights import Registry
+    from engine.rights.consent import DrawnBody, clear
 
-
-def _authorise(consent: Consent, quiet: bool = False, step: str = ""):
-    """(registry, grant id) for a real twin once its live grant is found (ConsentError
-    otherwise); (None, None) for a synthetic body. Call it before anything is drawn."""
-    if not consent.twin_id:
-        return None, None
-    from engine.rights import Registry, authorise
-
+    consent = consent or Consent(twin_id=None)
+    body = drape_dir / "body.ply"
     registry = Registry.open(consent.db)
-    grant = authorise(registry, consent.twin_id, consent.channel, consent.region)
-    say(f"{step} consent  grant {grant.id} covers twin {consent.twin_id} for {consent.channel} in {consent.region}", quiet)
-    return registry, grant.id
+    clearance = clear(registry, DrawnBody.mesh(body), consent.channel,
+                      None if consent.region.strip() == "*" else consent.region, twin_id=consent.twin_id)
+    if clearance.synthetic:
+        say(f"{step} consent  {body}: a registered synthetic body, no person depicted", quiet)
+    else:
+        say(f"{step} consent  grant {clearance.grant.id} covers twin {clearance.twin_id} (the body in {body}) "
+            f"for {clearance.channel} in {clearance.region or 'every region'}", quiet)
+    return clearance
 
 
 def stage_render(drape_dir: Path, out: Path, stages: Stages, views: int = 8, size: int = 512,
@@ -263,8 +274,7 @@ def stage_render(drape_dir: Path, out: Path, stages: Stages, views: int = 8, siz
     if views < 1 or size < 16:
         raise InputError(f"--views {views} --size {size}: need at least 1 view of at least 16 px")
     meshes = load_dressed(drape_dir)
-    consent = _consent_for(drape_dir, consent)
-    registry, grant_id = _authorise(consent, quiet, step)
+    clearance = _consent_for(drape_dir, consent, quiet, step)
     lo, hi = frame_meshes(meshes)
     cameras = turntable(lo, hi, n_views=views, width=size, height=size)
     base = {"body": file_sha256(drape_dir / "body.ply"), "garment": file_sha256(drape_dir / "garment.ply"),
@@ -295,43 +305,41 @@ def stage_render(drape_dir: Path, out: Path, stages: Stages, views: int = 8, siz
                                    samples=samples, progress=lambda line: progress.update(note=line))
         progress.finish()
         images[name] = [Path(p) for p in paths]
-        _deliver(images[name], consent, registry, json_sha256(inputs))
+        _deliver(images[name], clearance, json_sha256(inputs), consent)
         stages.mark(f"render-{name}", inputs, {"images": [str(p) for p in paths]})
     all_paths = [p for name in renderers for p in images[name]]
     labels = [f"{name} {p.stem.split('_')[-1]}" for name in renderers for p in images[name]]
     sheet = make_contact_sheet(all_paths, out / "contact_sheet.png", columns=views, labels=labels,
                                title=f"Atelier turntable, {views} views per renderer")
-    _disclose_sheet(sheet, consent, grant_id, json_sha256(base))
+    _disclose_sheet(sheet, clearance, json_sha256(base))
     return images
 
 
-def _disclose_sheet(path: Path, consent: Consent, grant_id, scene_hash: str) -> None:
+def _disclose_sheet(path: Path, clearance, scene_hash: str) -> None:
     """A contact sheet is an internal overview, not a delivered image: it carries the AI
-    disclosure like every PNG but is not recorded in the ledger (it names no channel or region,
+    disclosure like every image but is not recorded in the ledger (it names no channel or region,
     so ``atelier ledger reconcile`` lists it and does not bill it)."""
     from engine.rights.disclosure import stamp_png
 
-    if consent.twin_id is None:
-        info = {"twin_id": "synthetic", "grant_id": "none: synthetic body, no person depicted"}
-    else:
-        info = {"twin_id": consent.twin_id, "grant_id": str(grant_id)}
-    stamp_png(path, {**info, "scene_hash": scene_hash})
+    info = clearance.disclosure(scene_hash)
+    stamp_png(path, {k: v for k, v in info.items() if k not in ("channel", "region")})
 
 
-def _deliver(paths: list[Path], consent: Consent, registry, scene_hash: str) -> None:
-    """Stamp the AI disclosure into each PNG; for a real twin also re-check the grant, label per
-    channel policy and record each image in the ledger."""
-    if consent.twin_id is None:
-        from engine.rights.disclosure import stamp_png
+def _deliver(paths: list[Path], clearance, scene_hash: str, consent: Consent | None = None) -> None:
+    """Deliver the images (engine.rights.deliver): each one labelled per channel policy and
+    disclosed all or nothing, and for a real twin re-checked and recorded once in the ledger."""
+    from engine.rights.deliver import deliver
 
-        for p in paths:
-            stamp_png(p, {"twin_id": "synthetic", "grant_id": "none: synthetic body, no person depicted",
-                          "scene_hash": scene_hash, "channel": consent.channel, "region": consent.region})
-        return
-    from engine.rights import authorise_and_stamp
+    deliver(clearance, paths, scene_hash, campaign=consent.campaign if consent else None)
 
-    authorise_and_stamp(registry, consent.twin_id, consent.channel, consent.region, paths, scene_hash,
-                        campaign=consent.campaign)
+
+def _register_synthetic(twin_dir: Path, made_by: str) -> None:
+    """Record in the rights registry that the twin in ``twin_dir`` is synthetic: only the
+    pipeline that made the body may say so (engine.rights.Registry.register_synthetic)."""
+    from engine.rights import Registry
+
+    with Registry.open() as registry:
+        registry.register_synthetic(twin_dir, made_by)
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -346,6 +354,7 @@ def run_demo(args) -> int:
     t0 = time.monotonic()
     scan = stage_scan(out, args.seed, stages, args.quiet)
     fit = stage_fit(scan, out, stages, quiet=args.quiet, step="[2/5]")
+    _register_synthetic(out, "atelier demo (fitted to the synthetic scan its scan stage made)")
     # The demo dresses the twin in library patterns, a top over a bottom, graded to its own
     # measurements (mtm), in the A-pose: arms clear of the torso.
     from garments.outfit import Outfit
@@ -523,8 +532,7 @@ def render_shots(drape_dir: Path, out: Path, consent: Consent | None, backend: s
     first, every image stamped (and, for a real twin, recorded) after."""
     from engine.render.backends import dressed_layers, render_dressed_folder
 
-    consent = _consent_for(drape_dir, consent)
-    registry, grant_id = _authorise(consent, quiet)
+    clearance = _consent_for(drape_dir, consent, quiet)
     kw = {}
     if shots:
         kw["shots"] = shots
@@ -547,9 +555,9 @@ def render_shots(drape_dir: Path, out: Path, consent: Consent | None, backend: s
                                      samples=samples, progress=None if quiet else say, **kw)
     scene_hash = json_sha256({k: manifest[k] for k in ("backend", "shots", "formats")})
     for entry in manifest["formats"].values():
-        _deliver([Path(p) for p in entry["images"]], consent, registry, scene_hash)
+        _deliver([Path(p) for p in entry["images"]], clearance, scene_hash, consent)
         if entry.get("contact_sheet"):
-            _disclose_sheet(Path(entry["contact_sheet"]), consent, grant_id, scene_hash)
+            _disclose_sheet(Path(entry["contact_sheet"]), clearance, scene_hash)
     return manifest
 
 

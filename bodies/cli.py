@@ -153,6 +153,12 @@ def run(args) -> int:
     out = Path(args.out)
     twin = body.twin(model, pose=args.pose, source={"synthetic": True, "from": mode, "targets_cm": body.targets})
     twin.save(out, model)
+    # this command made the body from parameters: the rights registry records it as synthetic
+    # (the "synthetic" flag in twin.json is only a note; renders ask the registry)
+    from engine.rights import Registry
+
+    with Registry.open() as registry:
+        registry.register_synthetic(out, "atelier body")
     write_json(out / "measurements.json", {"units": "cm", "pose": "a-pose", "model": model.name,
                                            "definitions": "docs/measurements.md", "measurements": body.measurements})
     report = body.report()

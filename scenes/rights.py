@@ -1,32 +1,26 @@
-"""Consent for campaign cells: the default ``authorise`` / ``deliver`` hooks of a campaign run.
+"""Consent for campaign cells: the default ``authorise`` / ``deliver`` hooks of a campaign run,
+both through the one consent path (:func:`engine.rights.consent.clear`).
 
-- A synthetic twin (given by ``shape``, or a twin folder whose ``twin.json`` says synthetic)
-  depicts no person: its images are stamped as AI-generated, nothing is recorded.
-- A twin fitted from a real person's scan needs ``registry_id``: before a cell is started (and
-  again right before it is submitted, so a grant revoked during a run stops the cells not yet
-  started) a live grant must cover its channel, its locale's region and today; otherwise the cell
-  is *refused* (not failed, not retried). Delivered PNGs are re-checked, stamped and recorded in
-  the ledger (:func:`engine.rights.authorise_and_stamp`, which is idempotent on resume).
+- Before a cell is started (and again right before it is submitted, so a grant revoked during a
+  run stops the cells not yet started) the cell's body is identified: a twin folder (``path``) by
+  the model and shape in its ``twin.json``, a body given by ``shape`` by those parameters. A
+  registered person's body (or her likeness) needs her live grant for the campaign's channel, the
+  locale's region and today, whatever ``registry_id`` says (a different id is refused, naming
+  her); a twin folder the registry does not know is refused as an unregistered body, whatever
+  its ``synthetic`` flag says. A ``shape`` that is nobody's likeness is synthetic. A refused cell
+  is *refused* (not failed, not retried).
+- Delivery (:func:`engine.rights.deliver.deliver`) labels, discloses and, for a person, records
+  every image of the cell (PNG, JPEG, WebP) exactly once, then rewrites the cell's manifest so its
+  hashes are those of the delivered files. A cell refused at delivery (the grant was revoked while
+  it rendered) is removed entirely, images and manifest, so ``--resume`` sees it as not done.
 """
 
 from __future__ import annotations
 
-import json
+import shutil
 from pathlib import Path
 
 from .campaign import Cell, Plan, Refused
-
-
-def _twin_is_synthetic(spec, base: Path | None) -> bool:
-    if not spec.path:
-        return True
-    path = Path(spec.path)
-    if base is not None and not path.is_absolute():
-        path = base / path
-    try:
-        return bool(json.loads((path / "twin.json").read_text()).get("source", {}).get("synthetic"))
-    except (OSError, ValueError):
-        return False
 
 
 def consent_hooks(plan: Plan, db: str | None = None, base: Path | None = None):
@@ -42,51 +36,83 @@ def consent_hooks(plan: Plan, db: str | None = None, base: Path | None = None):
         if "reg" not in state:
             from engine.rights import Registry
 
-            state["reg"] = Registry.open(db)
+            state["reg"] = Registry.open_existing(db)
         return state["reg"]
 
-    def where(cell: Cell):
+    def drawn(spec):
+        from engine.rights.consent import DrawnBody
+
+        if spec.path:
+            path = Path(spec.path)
+            if base is not None and not path.is_absolute():
+                path = base / path
+            return DrawnBody.twin(path)
+        return DrawnBody.generated(spec.model, spec.shape if spec.shape is not None else [0.5] * 6,
+                                   f"campaign twin {spec.name!r}")
+
+    def clearance(cell: Cell):
+        from engine.errors import InputError
+        from engine.rights import ConsentError
+        from engine.rights.consent import clear
+
         spec = twins[cell.labels["twin"]]
-        region = locales[cell.labels["locale"]].region if cell.labels.get("locale") in locales else "*"
-        return spec, region
+        region = locales[cell.labels["locale"]].region if cell.labels.get("locale") in locales else None
+        try:
+            return clear(registry(), drawn(spec), channel, None if region in (None, "*") else region,
+                         twin_id=spec.registry_id)
+        except (ConsentError, InputError) as exc:
+            raise Refused(exc.message) from None
 
     def authorise(cell: Cell) -> bool:
-        from engine.rights import ConsentError, check_grant
-
-        spec, region = where(cell)
-        if spec.registry_id is None:
-            if _twin_is_synthetic(spec, base):
-                return True
-            raise Refused(f"twin {spec.name!r} comes from a real person's scan but has no registry_id: "
-                          "add it to the rights registry (`atelier twins add`) and give its id")
-        try:
-            check_grant(registry(), spec.registry_id, channel, region)
-        except ConsentError as exc:
-            raise Refused(exc.message) from None
+        clearance(cell)
         return True
 
     def deliver(cell: Cell, images: list[Path]) -> None:
-        from engine.rights import ConsentError, authorise_and_stamp
-        from engine.rights.disclosure import read_disclosure, stamp_png
+        from engine.rights import ConsentError
+        from engine.rights.deliver import deliver as deliver_images
 
-        pngs = [Path(p) for p in images if Path(p).suffix.lower() == ".png"]
-        spec, region = where(cell)
-        if spec.registry_id is None:
-            for p in pngs:
-                if read_disclosure(p).get("twin_id") != "synthetic":
-                    stamp_png(p, {"twin_id": "synthetic", "grant_id": "none: synthetic body, no person depicted",
-                                  "scene_hash": cell.id, "campaign": campaign.name, "channel": channel,
-                                  "region": region})
-            return
-        if pngs and all(read_disclosure(p).get("twin_id") == spec.registry_id for p in pngs):
-            # stamped already (a resumed run): make sure each has its ledger record
-            from engine.rights import reconcile
-
-            reconcile(registry(), pngs[0].parent)
-            return
+        paths = [Path(p) for p in images]
+        folder = paths[0].parent if paths else None
         try:
-            authorise_and_stamp(registry(), spec.registry_id, channel, region, pngs, cell.id, campaign=campaign.name)
-        except ConsentError as exc:
-            raise Refused(exc.message) from None
+            deliver_images(clearance(cell), paths, cell.id, campaign=campaign.name, scope=f"cell:{cell.id}")
+        except (Refused, ConsentError) as exc:
+            if _delivered(registry(), paths):
+                return  # delivered and recorded before the grant went away: it stays
+            if folder is not None and folder.is_dir():
+                shutil.rmtree(folder, ignore_errors=True)  # a refused cell leaves no image, no manifest
+            raise Refused(getattr(exc, "message", None) or str(exc)) from None
+        if folder is not None:
+            _rehash_manifest(folder, paths)
 
     return authorise, deliver
+
+
+def _delivered(registry, paths: list[Path]) -> bool:
+    """Whether every image has a live ledger record (a cell delivered by an earlier run)."""
+    if registry is None or not paths:
+        return False
+    from engine.rights.ledger import recorded_paths
+
+    return recorded_paths(registry, paths) == {str(p.absolute()) for p in paths}
+
+
+def _rehash_manifest(folder: Path, paths: list[Path]) -> None:
+    """Rewrite ``manifest.json``'s output hashes and sizes for the delivered (stamped) files."""
+    from engine.storage import file_sha256, read_json, write_json
+
+    from .jobs import MANIFEST
+
+    m = folder / MANIFEST
+    if not m.exists():
+        return
+    manifest = read_json(m)
+    by_name = {p.name: p for p in paths}
+    changed = False
+    for o in manifest.get("outputs", []):
+        p = by_name.get(o.get("file"))
+        if p is not None and p.is_file():
+            sha, size = file_sha256(p), p.stat().st_size
+            if (o.get("sha256"), o.get("bytes")) != (sha, size):
+                o["sha256"], o["bytes"], changed = sha, size, True
+    if changed:
+        write_json(m, manifest)

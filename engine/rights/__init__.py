@@ -1,11 +1,12 @@
 """Twin rights: consent grants, the usage ledger, and AI disclosure on every image.
 
 A twin is a real person's likeness. The registry (:class:`Registry`, SQLite by default, any
-SQLAlchemy database URL) records her twins, scans, fitted versions and consent grants; every
-render checks a live grant first (:func:`check_grant` / :func:`authorise`), every delivered image is
-stamped as AI-generated (:func:`stamp_png`, optional visible label and C2PA signature) and recorded
-in the append-only ledger (:func:`record_image`), from which statements of what is owed are drawn
-(:func:`statement`). See docs/rights.md.
+SQLAlchemy database URL, schema migrated by Alembic) records her twins, scans, the bodies it knows
+(hers and synthetic ones) and consent grants. Every render describes the body it will draw and
+passes the one consent path first (:func:`clear`: the body's hash names the twin, whose live grant
+must cover the use); every delivered image (PNG, JPEG, WebP) is then labelled, stamped as
+AI-generated and recorded once in the append-only ledger (:func:`engine.rights.deliver.deliver`), from which statements
+of what is owed are drawn (:func:`statement`). See docs/rights.md.
 
 Names are loaded on first use, so importing :mod:`engine.rights.cli` to build the ``atelier``
 parser does not load SQLAlchemy. ``c2pa-python`` is optional (extra ``c2pa``); everything else needs
@@ -26,6 +27,9 @@ _EXPORTS: dict[str, str] = {
     # database and migrations
     "resolve_db_url": "db", "MIGRATIONS": "migrations", "LATEST_VERSION": "migrations",
     "current_version": "migrations", "migrate": "migrations",
+    # the one consent path
+    "clear": "consent", "DrawnBody": "consent", "Clearance": "consent", "Body": "registry",
+    "stamp_image": "disclosure",
     # ledger
     "LedgerRow": "ledger", "Statement": "ledger", "ReconcileReport": "ledger", "record_image": "ledger",
     "void_record": "ledger", "ledger_rows": "ledger", "live_uses": "ledger", "statement": "ledger",
@@ -60,11 +64,13 @@ def __dir__():
 
 if TYPE_CHECKING:  # for type checkers and editors
     from .c2pa_sign import C2paCredentials, c2pa_available, read_c2pa, sign_png_c2pa  # noqa: F401
+    from .consent import Clearance, DrawnBody, clear  # noqa: F401
     from .constants import ANY_REGION, CHANNELS  # noqa: F401
     from .db import resolve_db_url  # noqa: F401
     from .deliver import authorise, authorise_and_stamp  # noqa: F401
     from .disclosure import (  # noqa: F401
-        DIGITAL_SOURCE_TYPE, LABEL_POLICY, add_visible_label, needs_visible_label, read_disclosure, stamp_png,
+        DIGITAL_SOURCE_TYPE, LABEL_POLICY, add_visible_label, needs_visible_label, read_disclosure, stamp_image,
+        stamp_png,
     )
     from .ledger import (  # noqa: F401
         LedgerRow, ReconcileReport, Statement, ledger_rows, live_uses, reconcile, record_image, statement,
@@ -72,6 +78,6 @@ if TYPE_CHECKING:  # for type checkers and editors
     )
     from .migrations import LATEST_VERSION, MIGRATIONS, current_version, migrate  # noqa: F401
     from .registry import (  # noqa: F401
-        ConsentError, DeletionReport, FittedVersion, Grant, Registry, Scan, Twin, UnknownTwinError, check_grant,
+        Body, ConsentError, DeletionReport, FittedVersion, Grant, Registry, Scan, Twin, UnknownTwinError, check_grant,
         delete_twin,
     )

@@ -87,8 +87,8 @@ def add_parsers(subparsers) -> None:
     p = ts.add_parser(
         "grant", help="record a consent grant",
         description=(f"Record that the twin consents to BRAND using her likeness on CHANNELS in REGIONS from --from to "
-                     f"--to (inclusive, UTC dates).\nChannels: {', '.join(CHANNELS)}.\nRegions: ISO-like codes "
-                     f"(FR, DE, US-CA) or '*' for everywhere."),
+                     f"--to (inclusive dates, in --tz).\nChannels: {', '.join(CHANNELS)}.\nRegions: ISO-like codes "
+                     f"(FR, DE, US-CA), groups (EU, EEA, UK, US, APAC, worldwide) or '*' for everywhere."),
         formatter_class=fmt,
     )
     p.add_argument("twin", metavar="TWIN_ID")
@@ -97,6 +97,8 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--regions", required=True, metavar="LIST", help="comma-separated region codes, or '*'")
     p.add_argument("--from", dest="start", required=True, type=_date, metavar="YYYY-MM-DD", help="first day covered")
     p.add_argument("--to", dest="end", required=True, type=_date, metavar="YYYY-MM-DD", help="last day covered")
+    p.add_argument("--tz", default="UTC", metavar="ZONE",
+                   help="time zone of the dates, an IANA name such as Europe/Paris (default UTC)")
     _db(p)
     p.set_defaults(_rights_run=_grant)
 
@@ -130,7 +132,7 @@ def add_parsers(subparsers) -> None:
     p.set_defaults(_rights_run=_delete)
 
     lg = subparsers.add_parser(
-        "ledger", help="the usage ledger: statements and reconciliation",
+        "ledger", help="the usage ledger: statements, reconciliation and the audit check",
         description="The append-only record of every delivered image: statements of uses and amounts owed, and "
                     "reconciliation of the ledger with the images on disk after a crash.",
     )
@@ -159,6 +161,20 @@ def add_parsers(subparsers) -> None:
     p.add_argument("folder", metavar="FOLDER")
     _db(p)
     p.set_defaults(_rights_run=_reconcile)
+
+    _add_verify(ls)
+
+
+def _add_verify(ls) -> None:
+    p = ls.add_parser(
+        "verify", help="check the audit chain: report any row or audit entry changed by hand",
+        description=("Every change to twins, bodies, grants and the ledger is sealed in an append-only audit chain "
+                     "(who, when, the row's hash, the previous entry's hash). Walk the chain and compare each row "
+                     "with its last seal: exit 0 when all agree, exit 5 naming every row changed, added or removed "
+                     "outside Atelier."),
+    )
+    _db(p)
+    p.set_defaults(_rights_run=_verify)
 
 
 def run(args: argparse.Namespace, out=None) -> int:
@@ -213,11 +229,14 @@ def _list(reg, args, out) -> int:
     if not twins:
         _say(out, f"no twins in {reg.url.render_as_string(hide_password=True)}; add one with `atelier twins add --name ...`")
         return 0
-    today = date.today()
     for t in twins:
         grants = reg.grants(t.id)
-        live = sum(1 for g in grants if not g.revoked and g.ends_on >= today)
-        _say(out, f"{t.id}  {t.display_name}  created {t.created_at:%Y-%m-%d}  grants: {live} live / {len(grants)}")
+        states = [g.state() for g in grants]
+        counts = ", ".join(f"{states.count(s)} {s}" for s in ("live", "not started", "expired", "revoked")
+                           if states.count(s) or s == "live")
+        _say(out, f"{t.id}  {t.display_name}  created {t.created_at:%Y-%m-%d}  grants: {counts}")
+        for g in grants:
+            _say(out, f"    {g.describe()}")
     return 0
 
 
@@ -246,7 +265,7 @@ def _show(reg, args, out) -> int:
 
 
 def _grant(reg, args, out) -> int:
-    g = reg.add_grant(args.twin, args.brand, args.channels, args.regions, args.start, args.end)
+    g = reg.add_grant(args.twin, args.brand, args.channels, args.regions, args.start, args.end, time_zone=args.tz)
     _say(out, f"recorded {g.describe()}")
     return 0
 
@@ -307,4 +326,18 @@ def _reconcile(reg, args, out) -> int:
         _say(out, f"not recorded: {p}: {why}")
     _say(out, "ledger and images agree" if rep.clean else
          f"{len(rep.recorded)} recorded, {len(rep.voided)} voided, {len(rep.orphans)} not recordable")
+    return 0
+
+
+def _verify(reg, args, out) -> int:
+    from .audit import AuditError, verify
+
+    rep = verify(reg)
+    if not rep.ok:
+        raise AuditError(
+            f"the rights database does not match its audit chain ({len(rep.problems)} finding(s) in {rep.entries} "
+            "entries):\n  " + "\n  ".join(rep.problems),
+            hint="someone changed the database outside Atelier: restore those rows from a backup and find out who")
+    _say(out, f"audit chain intact: {rep.entries} entries; {rep.rows} rows of twins, bodies, grants and the ledger "
+              "match their seals")
     return 0

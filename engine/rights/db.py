@@ -4,9 +4,9 @@ SQLite is the default (one file, ``./atelier-data/atelier.db``); any URL SQLAlch
 works the same way, so a team can share a PostgreSQL database
 (``postgresql+psycopg://user@host/atelier``; install its driver, e.g. ``pip install psycopg``).
 
-The tables below describe the schema *after* every migration in :mod:`engine.rights.migrations`
-has been applied; queries use them. The migrations create the tables with their own frozen
-definitions, so changing this file never rewrites history.
+The tables below describe the schema *after* every Alembic revision in
+:mod:`engine.rights.migrations` has been applied; queries use them. The revisions create the
+tables with their own frozen definitions, so changing this file never rewrites history.
 
 Times are stored as naive UTC ``DATETIME`` values and returned as timezone-aware UTC
 ``datetime`` objects; dates (grant start and end, scan dates) are plain ``DATE`` values.
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.pool import StaticPool
 
-from ..errors import InputError, MissingDependencyError
+from ..errors import AtelierError, InputError, MissingDependencyError
 
 DEFAULT_DATA_DIR = Path("atelier-data")
 """Default data folder, relative to the working directory."""
@@ -54,15 +54,24 @@ scans = sa.Table(
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
 
-fitted_versions = sa.Table(
-    "fitted_versions",
+bodies = sa.Table(
+    "bodies",
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("twin_id", sa.String(64), sa.ForeignKey("twins.id"), nullable=False),
-    sa.Column("twin_json_sha256", sa.String(64)),
+    sa.Column("sha256", sa.String(64), nullable=False, unique=True),  # the body's identity hash
+    sa.Column("kind", sa.String(8), nullable=False),  # "params" (model + shape) or "mesh" (a drawn mesh)
+    sa.Column("twin_id", sa.String(64), sa.ForeignKey("twins.id")),  # NULL: a synthetic body
+    sa.Column("synthetic", sa.Boolean, nullable=False),
+    sa.Column("model", sa.String(32)),
+    sa.Column("shape", sa.Text),  # JSON list of the model's shape parameters ("params" rows)
+    sa.Column("file_sha256", sa.String(64)),  # the twin.json (params) or mesh file as registered
     sa.Column("path", sa.Text),
+    sa.Column("derived_from", sa.Integer),  # for a posed/draped mesh: the bodies.id it was made from
+    sa.Column("made_by", sa.String(200), nullable=False),  # what recorded it (a command, a pipeline stage)
     sa.Column("created_at", sa.DateTime, nullable=False),
 )
+"""Every body the registry knows, real or synthetic: a render may draw a body only when its hash
+is here (see :mod:`engine.rights.consent`). Replaces v1's ``fitted_versions`` (migration 3)."""
 
 grants = sa.Table(
     "grants",
@@ -76,6 +85,7 @@ grants = sa.Table(
     sa.Column("ends_on", sa.Date, nullable=False),
     sa.Column("created_at", sa.DateTime, nullable=False),
     sa.Column("revoked_at", sa.DateTime),
+    sa.Column("time_zone", sa.String(64), nullable=False),  # IANA zone of starts_on/ends_on (0004)
 )
 
 ledger = sa.Table(
@@ -93,7 +103,24 @@ ledger = sa.Table(
     sa.Column("image_sha256", sa.String(64)),
     sa.Column("image_path", sa.Text),
     sa.Column("note", sa.Text),
+    sa.Column("idempotency_key", sa.String(64)),  # "use" rows: one delivery, recorded once (unique index)
 )
+
+
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),  # who: $ATELIER_ACTOR or user@host
+    sa.Column("action", sa.String(32), nullable=False),  # twin.add, grant.add, grant.revoke, delivery, ...
+    sa.Column("table_name", sa.String(32), nullable=False),
+    sa.Column("row_id", sa.String(64), nullable=False),
+    sa.Column("row_sha256", sa.String(64)),  # the row's content hash; NULL: the row was removed
+    sa.Column("prev_sha256", sa.String(64), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+)
+"""The append-only audit chain (see :mod:`engine.rights.audit`)."""
 
 
 def utcnow() -> datetime:
@@ -151,6 +178,28 @@ def data_dir_for(url: URL) -> Path:
     return p.parent if p is not None else DEFAULT_DATA_DIR.absolute()
 
 
+def make_private_file(p: Path) -> None:
+    """Create the SQLite file ``p`` readable and writable by its owner only (0600; a new folder
+    for it 0700), whatever the umask; an existing file of ours is set back to 0600. The registry
+    holds people's names, contacts and pay: nobody else on the machine may read it. SQLite gives
+    its journal and WAL files the database file's mode."""
+    if not p.parent.exists():
+        p.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(p.parent, 0o700)
+    if not p.exists():
+        try:
+            os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
+        except PermissionError:
+            return  # a read-only folder: Registry.open says so, in its own words
+    try:
+        if p.stat().st_uid == os.getuid() and p.stat().st_mode & 0o077:
+            os.chmod(p, 0o600)
+    except OSError:
+        pass
+
+
 def create_db_engine(url: URL) -> Engine:
     """A SQLAlchemy engine for ``url``.
 
@@ -164,10 +213,10 @@ def create_db_engine(url: URL) -> Engine:
         p = sqlite_path(url)
         if p is not None:
             try:
-                p.parent.mkdir(parents=True, exist_ok=True)
+                make_private_file(p)
             except OSError as exc:
-                raise InputError(f"cannot create the folder of the rights database {p}: {exc.strerror}",
-                                 hint="choose a writable place with --db FILE or ATELIER_DB_URL") from exc
+                raise InputError(f"cannot create the rights database {p}: {exc.strerror}",
+                                 hint="choose a writable place with --db FILE or ATELIER_DB_URL") from None
             kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs["connect_args"] = {"check_same_thread": False}
@@ -198,6 +247,13 @@ def _sqlite_on_connect(dbapi_conn, _record) -> None:
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
+    # WAL: readers never wait for the writer, and a writer waits (busy timeout) instead of failing
+    cur.execute("PRAGMA journal_mode")
+    if cur.fetchone()[0] not in ("wal", "memory"):
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+        except Exception:  # a read-only folder: keep the rollback journal, the write check says why
+            pass
     cur.close()
 
 
@@ -214,8 +270,31 @@ def transaction(engine: Engine, write: bool = False) -> Iterator[Connection]:
     Every call opens a fresh transaction: nothing is cached between calls, so a revocation
     committed by another process is seen by the next check.
     """
-    with engine.connect() as conn:
-        if write:
-            conn = conn.execution_options(atelier_write=True)
-        with conn.begin():
-            yield conn
+    try:
+        with engine.connect() as conn:
+            if write:
+                conn = conn.execution_options(atelier_write=True)
+            with conn.begin():
+                yield conn
+    except sa.exc.OperationalError as exc:
+        # a read-only file or folder, a full disk, a server gone: one message, no SQL
+        raise DatabaseError(engine.url, exc) from None
+
+
+class DatabaseError(AtelierError):
+    """The rights database cannot be read or written (read-only, locked past the busy timeout,
+    unreachable). Its message names the database and the driver's reason, never the SQL."""
+
+    def __init__(self, url: URL, exc: Exception):
+        orig = getattr(exc, "orig", None)
+        reason = str(orig if orig is not None else exc).splitlines()[0]
+        where = url.render_as_string(hide_password=True)
+        p = sqlite_path(url)
+        if p is not None:
+            ro = [t for t in (p.parent, p) if t.exists() and not os.access(t, os.W_OK)]
+            if ro:
+                reason += f" ({'folder' if ro[0] == p.parent else 'file'} {ro[0]} is read-only)"
+        super().__init__(f"the rights database {where} cannot be used: {reason}",
+                         hint="check that it is writable by you (its folder too, for SQLite) and reachable; "
+                              "choose another with --db or ATELIER_DB_URL")
+        self.reason = reason

@@ -1,30 +1,37 @@
-"""The two calls a render or campaign cell makes: :func:`authorise` before drawing anything and
-:func:`authorise_and_stamp` once its images are written.
+"""Delivering rendered images: :func:`deliver` once a render's images are written, under the
+clearance :func:`engine.rights.consent.clear` gave before the first pixel.
 
 .. code-block:: python
 
-    grant = authorise(reg, twin_id, "social", "FR")          # ConsentError -> cell "refused"
-    paths = render(...)                                        # images written atomically
-    rows = authorise_and_stamp(reg, twin_id, "social", "FR", paths, scene_hash, campaign="ss26")
+    clearance = clear(reg, DrawnBody.mesh(drape / "body.ply"), "social", "FR")  # ConsentError -> refused
+    paths = render(...)                                                        # images written atomically
+    rows = deliver(clearance, paths, scene_hash, campaign="ss26", scope=cell_id)
 
-:func:`authorise_and_stamp` checks the grant again (a revocation during the render stops the
-delivery), then for each image adds the visible label if the channel's policy asks for one,
-stamps the disclosure, optionally signs a C2PA manifest, and appends the ledger record. It is
-safe to call again after a crash: images already stamped are not labelled twice, images already
-recorded are not recorded twice.
+:func:`deliver` checks the grant again (a revocation during the render stops the delivery and
+deletes its unrecorded images), then per image applies the visible label (per channel policy),
+the disclosure and an optional C2PA signature through one rename, and appends the ledger row under
+an idempotency key. It is safe to call again after a crash at any step: nothing is labelled twice
+and nothing is recorded twice. :func:`authorise` / :func:`authorise_and_stamp` do the same for a
+caller that names the twin itself (tests, tools that already identified the body).
 """
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..types import PathLikeStr
 from .c2pa_sign import C2paCredentials, sign_png_c2pa
-from .disclosure import add_visible_label, needs_visible_label, read_chunks, read_disclosure, stamp_png
+from ..storage import file_sha256
+from .disclosure import add_visible_label, image_format, needs_visible_label, read_chunks, read_disclosure, stamp_image
 from .ledger import LedgerRow, record_image
 from .registry import ConsentError, Grant, Registry, check_grant
 from .db import utcnow
+
+if TYPE_CHECKING:
+    from .consent import Clearance
 
 
 def authorise(registry: Registry, twin_id: str, channel: str, region: str,
@@ -50,19 +57,20 @@ def authorise_and_stamp(
     c2pa: C2paCredentials | None = None,
     discard_if_refused: bool = True,
 ) -> list[LedgerRow]:
-    """Deliver rendered PNGs: re-check the grant, label, stamp, sign, record.
+    """Deliver images of ``twin_id`` whose body the caller has already identified: re-check the
+    grant, label, stamp, sign, record. Render paths use :func:`engine.rights.consent.clear` and
+    :func:`deliver` instead, which find the twin from the body drawn.
 
     Args:
-        images: PNG files, complete (written atomically) and not yet delivered (or delivered by an
-            earlier call that crashed part way: those are finished, not redone).
+        images: PNG, JPEG or WebP files, complete (written atomically) and not yet delivered (or
+            delivered by an earlier call that crashed part way: those are finished, not redone).
         scene_hash: the content hash of the scene that produced them (written into the metadata).
         when: the time of use (default now); its UTC date is what the grant must cover.
         label_policy: channel -> visible label wanted; default
             :data:`engine.rights.disclosure.LABEL_POLICY`.
-        c2pa: the user's signing credentials, or None for no C2PA manifest.
+        c2pa: the user's signing credentials (PNG only), or None for no C2PA manifest.
         discard_if_refused: if the grant no longer covers the use (revoked during the render),
-            delete the images that have no ledger record yet before raising, so no undelivered
-            image of the twin is left behind without a record.
+            delete the images that have no ledger record yet before raising.
 
     Returns:
         One ledger row per image, in order.
@@ -71,40 +79,143 @@ def authorise_and_stamp(
         ConsentError: no live grant covers the use any more.
         MissingDependencyError: ``c2pa`` given but c2pa-python is not installed.
     """
+    from .consent import Clearance, DrawnBody
+
+    region_n = region.strip().upper()
+    grant = None
+    try:
+        grant = check_grant(registry, twin_id, channel, region_n, when or utcnow())
+    except ConsentError as exc:
+        if discard_if_refused:
+            _discard(registry, [Path(p) for p in images], exc)
+        raise
+    clearance = Clearance(twin_id, grant, None, DrawnBody("caller", "", f"twin {twin_id}"),
+                          grant_channel(channel), region_n, when, registry)
+    return deliver(clearance, images, scene_hash, campaign, when=when, label_policy=label_policy,
+                   label_text=label_text, label_corner=label_corner, c2pa=c2pa, discard_if_refused=discard_if_refused)
+
+
+def deliver(
+    clearance: "Clearance",
+    images: list[PathLikeStr],
+    scene_hash: str,
+    campaign: str | None = None,
+    *,
+    scope: str | None = None,
+    when: datetime | None = None,
+    label_policy: dict[str, bool] | None = None,
+    label_text: str = "AI-generated",
+    label_corner: str = "bottom-right",
+    c2pa: C2paCredentials | None = None,
+    discard_if_refused: bool = True,
+) -> list[LedgerRow]:
+    """Deliver rendered images under a clearance from :func:`engine.rights.consent.clear`.
+
+    For each image, all or nothing: the visible label (per channel policy), the disclosure and an
+    optional C2PA signature are applied to a temporary copy which then replaces the image in one
+    rename, so a file is either untouched or fully disclosed; then, for a real twin, its ledger
+    row is appended under an idempotency key (``scope``, the final content hash, the twin, the
+    grant), so a delivery resumed after a crash at any step is recorded exactly once. A synthetic
+    body's images are disclosed and not recorded (nobody is owed anything).
+
+    Args:
+        scope: what the delivery belongs to (a campaign cell id, an output folder); default the
+            image's absolute path.
+
+    Returns:
+        The ledger rows, one per image, in order (empty for a synthetic body).
+
+    Raises:
+        ConsentError: the twin's grant no longer covers the use (revoked during the render); the
+            images without a ledger row are deleted first when ``discard_if_refused``.
+    """
+    from .consent import recheck
+
     paths = [Path(p) for p in images]
     when = when or utcnow()
     try:
-        grant = check_grant(registry, twin_id, channel, region, when)
+        clearance = recheck(clearance, when)
     except ConsentError as exc:
         if discard_if_refused:
-            from .ledger import live_uses
-
-            recorded = {r.image_path for r in live_uses(registry, twin_id)}
-            removed = [p for p in paths if p.is_file() and str(p.absolute()) not in recorded]
-            for p in removed:
-                p.unlink()
-            if removed:
-                exc.message += f" ({len(removed)} rendered image(s) discarded, not delivered)"
-                exc.args = (exc.message,)
+            _discard(clearance.registry, paths, exc)
         raise
-    info = {
-        "twin_id": twin_id, "grant_id": grant.id, "scene_hash": scene_hash, "campaign": campaign,
-        "channel": grant_channel(channel), "region": region.strip().upper(),
-        "created": when.isoformat(timespec="seconds"),
-    }
+    info = clearance.disclosure(scene_hash, campaign)
+    info["created"] = when.isoformat(timespec="seconds")
     rows = []
     for p in paths:
-        have = read_disclosure(p)
-        stamped = have.get("twin_id") == twin_id and str(have.get("grant_id")) == str(grant.id)
-        if not stamped:
-            if needs_visible_label(info["channel"], label_policy):
-                add_visible_label(p, text=label_text, corner=label_corner)
-            stamp_png(p, info)
-        if c2pa is not None and not any(ct == b"caBX" for ct, _ in read_chunks(p.read_bytes())):
-            sign_png_c2pa(p, c2pa.cert_chain_pem, c2pa.private_key_pem, alg=c2pa.alg, tsa_url=c2pa.tsa_url, info=info)
-        rows.append(record_image(registry, twin_id, grant.id, info["channel"], info["region"], p,
-                                 campaign=campaign, when=when))
+        _disclose(p, info, label_policy, label_text, label_corner, c2pa)
+        fault_point("after-stamp")
+        if clearance.synthetic:
+            continue
+        sha = file_sha256(p)
+        key = idempotency_key(scope or str(p.absolute()), sha, clearance.twin_id, clearance.grant.id)
+        rows.append(record_image(clearance.registry, clearance.twin_id, clearance.grant.id, clearance.channel,
+                                 _ledger_region(clearance.region), p, campaign=campaign, when=when, sha256=sha,
+                                 idempotency_key=key))
+        fault_point("after-ledger")
     return rows
+
+
+def _ledger_region(region: str | None) -> str:
+    """A use in no particular region is recorded under the region code ``ZZ`` (ISO's code for
+    an unknown or unspecified region)."""
+    return region or "ZZ"
+
+
+def idempotency_key(scope: str, image_sha256: str, twin_id: str, grant_id: int) -> str:
+    """The key of one delivery: hex SHA-256 of (scope, image content hash, twin, grant)."""
+    import hashlib
+
+    return hashlib.sha256(f"{scope}\x00{image_sha256}\x00{twin_id}\x00{grant_id}".encode()).hexdigest()
+
+
+def _disclose(p: Path, info: dict, label_policy, label_text, label_corner, c2pa) -> None:
+    """Label, stamp and sign ``p`` through a temporary copy replaced in one rename; an image
+    already disclosed for this twin and grant is left as it is."""
+    import shutil
+
+    have = read_disclosure(p)
+    if have.get("twin_id") == str(info["twin_id"]) and str(have.get("grant_id")) == str(info["grant_id"]):
+        if c2pa is None or image_format(p) != "png" or any(ct == b"caBX" for ct, _ in read_chunks(p.read_bytes())):
+            return
+    for stale in p.parent.glob(f".{p.stem}.deliver-*.part{p.suffix}"):  # left by a killed delivery
+        pid = stale.name[len(p.stem) + 10:].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+            stale.unlink(missing_ok=True)
+    tmp = p.with_name(f".{p.stem}.deliver-{os.getpid()}.part{p.suffix}")  # one per process: two may deliver it
+    shutil.copyfile(p, tmp)
+    try:
+        if not (have.get("twin_id") == str(info["twin_id"]) and str(have.get("grant_id")) == str(info["grant_id"])):
+            if needs_visible_label(info["channel"], label_policy):
+                add_visible_label(tmp, text=label_text, corner=label_corner)
+            stamp_image(tmp, info)
+        if c2pa is not None and image_format(tmp) == "png":
+            sign_png_c2pa(tmp, c2pa.cert_chain_pem, c2pa.private_key_pem, alg=c2pa.alg, tsa_url=c2pa.tsa_url, info=info)
+        fault_point("before-rename")
+        os.replace(tmp, p)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _discard(registry: Registry | None, paths: list[Path], exc: ConsentError) -> None:
+    """Delete the images that have no live ledger record (a refused delivery leaves nothing)."""
+    from .ledger import recorded_paths
+
+    recorded = recorded_paths(registry, paths) if registry is not None else set()
+    removed = [p for p in paths if p.is_file() and str(p.absolute()) not in recorded]
+    for p in removed:
+        p.unlink()
+    if removed:
+        exc.message += f" ({len(removed)} rendered image(s) discarded, not delivered)"
+        exc.args = (exc.message,)
+
+
+def fault_point(name: str) -> None:
+    """Fault injection for the crash tests: when ``$ATELIER_FAULT`` names this point, the process
+    dies here at once (as ``kill -9`` would: no cleanup, no exception handlers)."""
+    if os.environ.get("ATELIER_FAULT") == name:
+        os.kill(os.getpid(), 9)
 
 
 def grant_channel(channel: str) -> str:

@@ -52,6 +52,7 @@ FIELDS: dict[str, tuple[str, str]] = {
     "channel": ("Atelier Channel", "Channel"),
     "region": ("Atelier Region", "Region"),
     "created": ("Atelier Created", "Created"),
+    "body_sha256": ("Atelier Body SHA256", "BodySHA256"),
 }
 _AI_KEYWORD = "AI Generated"
 _SOURCE_KEYWORD = "Digital Source Type"
@@ -231,15 +232,20 @@ def stamp_png(path: PathLikeStr, info: dict) -> Path:
 
 
 def read_disclosure(path: PathLikeStr) -> dict:
-    """The Atelier disclosure of a PNG, or ``{}`` when it has none.
+    """The Atelier disclosure of a PNG, JPEG or WebP image, or ``{}`` when it has none.
 
     Returns a dict with ``ai_generated`` (bool), ``description``, ``digital_source_type`` and the
     :data:`FIELDS` keys present (``twin_id``, ``grant_id``, ``engine_version``, ``scene_hash``,
     ``campaign``, ``channel``, ``region``, ``created``), all strings. The PNG text chunks are read
     first; fields only in the XMP packet (e.g. after a tool rewrote the text chunks) fill the gaps.
     """
+    path = Path(path)
     try:
-        chunks = read_chunks(_read(Path(path)))
+        data = _read(path)
+        if not data.startswith(PNG_SIGNATURE):
+            packet = _xmp_packet(path)
+            return parse_xmp(packet) if packet else {}
+        chunks = read_chunks(data)
     except InputError:
         return {}
     texts = text_chunks(chunks)
@@ -304,7 +310,8 @@ def add_visible_label(path: PathLikeStr, text: str = "AI-generated", corner: str
     path = Path(path)
     if corner not in CORNERS:
         raise InputError(f"unknown corner {corner!r}", hint=f"use one of: {', '.join(CORNERS)}")
-    chunks = read_chunks(_read(path))
+    fmt = image_format(path)
+    chunks = read_chunks(_read(path)) if fmt == "png" else []
     if any(ct == b"caBX" for ct, _ in chunks):
         raise InputError(f"{path} already has a C2PA manifest; a label would break the signature",
                          hint="add the label before signing")
@@ -329,6 +336,15 @@ def add_visible_label(path: PathLikeStr, text: str = "AI-generated", corner: str
     out = Image.alpha_composite(base, overlay)
     if mode != "RGBA":
         out = out.convert("RGB" if mode not in ("LA", "L") else mode)
+    if fmt != "png":  # a label changes pixels: JPEG and WebP are encoded again, at high quality
+        packet = _xmp_packet(path)
+        with atomic_path(path) as tmp:
+            out.convert("RGB" if fmt == "jpeg" else out.mode).save(tmp, format=fmt.upper(), quality=95)
+            if packet:
+                body = _read(tmp)
+                tmp.write_bytes(_jpeg_with_xmp(body, packet.encode()) if fmt == "jpeg"
+                                else _webp_with_xmp(body, packet.encode(), tmp))
+        return path
     with atomic_path(path) as tmp:
         out.save(tmp, format="PNG")
         if carried:
@@ -336,6 +352,129 @@ def add_visible_label(path: PathLikeStr, text: str = "AI-generated", corner: str
             idat = next(i for i, (ct, _) in enumerate(new) if ct == b"IDAT")
             tmp.write_bytes(write_chunks(new[:idat] + carried + new[idat:]))
     return path
+
+
+# --------------------------------------------------- JPEG and WebP (XMP)
+XMP_JPEG_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+"""The image formats that carry the disclosure (PNG: text chunks + XMP; JPEG: an APP1 XMP
+segment; WebP: an ``XMP `` chunk)."""
+
+
+def image_format(path: PathLikeStr) -> str:
+    """``"png"``, ``"jpeg"`` or ``"webp"`` from the file's first bytes. Raises InputError otherwise."""
+    head = _read(Path(path))[:16]
+    if head.startswith(PNG_SIGNATURE):
+        return "png"
+    if head.startswith(b"\xff\xd8"):
+        return "jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    raise InputError(f"{path}: not a PNG, JPEG or WebP image",
+                     hint="the AI disclosure is written into PNG, JPEG and WebP images")
+
+
+def stamp_image(path: PathLikeStr, info: dict) -> Path:
+    """Write the AI disclosure into a PNG (:func:`stamp_png`), JPEG or WebP image in place,
+    atomically, without re-encoding its pixels. JPEG and WebP carry it as XMP
+    (``Iptc4xmpExt:DigitalSourceType`` = trainedAlgorithmicMedia, the Atelier fields)."""
+    path = Path(path)
+    fmt = image_format(path)
+    if fmt == "png":
+        return stamp_png(path, info)
+    from .. import __version__
+
+    if not info.get("twin_id") or info.get("grant_id") in (None, ""):
+        raise InputError("the disclosure needs a twin_id and a grant_id", hint="pass the grant returned by check_grant")
+    info = dict(info)
+    info.setdefault("engine_version", __version__)
+    info.setdefault("created", datetime.now().astimezone().isoformat(timespec="seconds"))
+    packet = build_xmp(info).encode("utf-8")
+    data = _read(path)
+    out = _jpeg_with_xmp(data, packet) if fmt == "jpeg" else _webp_with_xmp(data, packet, path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(out)
+    return path
+
+
+def _jpeg_segments(data: bytes):
+    """(marker, start, end) of each segment before the scan data (SOS), after SOI."""
+    pos = 2
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            raise InputError("malformed JPEG file", hint="the image was not written completely; render it again")
+        marker = data[pos + 1]
+        if marker == 0xDA:  # start of scan: the rest is image data
+            return
+        (n,) = struct.unpack(">H", data[pos + 2:pos + 4])
+        yield marker, pos, pos + 2 + n
+        pos += 2 + n
+
+
+def _jpeg_with_xmp(data: bytes, packet: bytes) -> bytes:
+    if len(packet) + len(XMP_JPEG_HEADER) + 2 > 0xFFFF:
+        raise InputError("the disclosure packet is too large for one JPEG segment")
+    segs = list(_jpeg_segments(data))
+    drop = [(a, b) for m, a, b in segs if m == 0xE1 and data[a + 4:a + 4 + len(XMP_JPEG_HEADER)] == XMP_JPEG_HEADER]
+    after = 2
+    for m, a, b in segs:  # after SOI and the APP0 (JFIF) / Exif APP1 segments
+        if m in (0xE0,) or (m == 0xE1 and (a, b) not in drop):
+            after = b
+        else:
+            break
+    seg = b"\xff\xe1" + struct.pack(">H", len(XMP_JPEG_HEADER) + len(packet) + 2) + XMP_JPEG_HEADER + packet
+    out, pos = bytearray(), 0
+    for a, b in sorted(drop + [(after, after)]):
+        out += data[pos:a]
+        if (a, b) == (after, after):
+            out += seg
+        pos = b
+    out += data[pos:]
+    return bytes(out)
+
+
+def _riff_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        raise InputError("not a WebP file")
+    out, pos = [], 12
+    while pos + 8 <= len(data):
+        fourcc = data[pos:pos + 4]
+        (n,) = struct.unpack("<I", data[pos + 4:pos + 8])
+        out.append((fourcc, data[pos + 8:pos + 8 + n]))
+        pos += 8 + n + (n & 1)
+    return out
+
+
+def _webp_with_xmp(data: bytes, packet: bytes, path: Path) -> bytes:
+    chunks = [(c, b) for c, b in _riff_chunks(data) if c != b"XMP "]
+    if chunks[0][0] != b"VP8X":
+        from PIL import Image
+
+        with Image.open(path) as im:
+            w, h = im.size
+            alpha = "A" in im.getbands()
+        flags = 0x10 if alpha and chunks[0][0] == b"VP8L" else 0
+        chunks.insert(0, (b"VP8X", bytes([flags, 0, 0, 0]) + (w - 1).to_bytes(3, "little") + (h - 1).to_bytes(3, "little")))
+    head = chunks[0][1]
+    chunks[0] = (b"VP8X", bytes([head[0] | 0x04]) + head[1:])
+    chunks.append((b"XMP ", packet))
+    body = b"".join(c + struct.pack("<I", len(b)) + b + (b"\x00" if len(b) & 1 else b"") for c, b in chunks)
+    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body
+
+
+def _xmp_packet(path: Path) -> str | None:
+    """The XMP packet of a JPEG or WebP file, or None."""
+    data = _read(path)
+    if data.startswith(b"\xff\xd8"):
+        for m, a, b in _jpeg_segments(data):
+            if m == 0xE1 and data[a + 4:a + 4 + len(XMP_JPEG_HEADER)] == XMP_JPEG_HEADER:
+                return data[a + 4 + len(XMP_JPEG_HEADER):b].decode("utf-8", "replace")
+        return None
+    if data[:4] == b"RIFF":
+        for c, b in _riff_chunks(data):
+            if c == b"XMP ":
+                return b.decode("utf-8", "replace")
+    return None
 
 
 def _read(path: Path) -> bytes:

@@ -27,6 +27,7 @@ from ..errors import InputError
 from ..storage import atomic_path, file_sha256
 from ..types import PathLikeStr
 from . import db as _db
+from .audit import seal
 from .db import from_db_time, to_db_time, transaction, utcnow
 from .registry import Registry, _as_date, normalise_channels, normalise_regions
 
@@ -71,12 +72,16 @@ def record_image(
     when: datetime | None = None,
     sha256: str | None = None,
     note: str | None = None,
+    idempotency_key: str | None = None,
 ) -> LedgerRow:
     """Append the record of one delivered image; call it after the file is complete.
 
-    Idempotent: if a live record for the same path and content exists, it is returned and nothing
-    is appended. The grant is not re-checked here (it was checked before rendering); an image that
-    exists is recorded so that the twin is paid for it.
+    Idempotent: if a record with the same ``idempotency_key`` exists (see
+    :func:`engine.rights.deliver.idempotency_key`), or, without a key, a live record for the same
+    path and content, it is returned and nothing is appended. Two processes recording the same
+    key at once append one row: the database's unique index decides. The grant is not re-checked
+    here (it was checked before rendering); an image that exists is recorded so that the twin is
+    paid for it.
 
     Raises:
         InputError: the image file does not exist, or the grant belongs to another twin.
@@ -89,24 +94,55 @@ def record_image(
     region = normalise_regions([region], allow_any=False)[0]
     when = when or utcnow()
     L = _db.ledger
+    try:
+        return _append_use(registry, twin_id, grant_id, channel, region, p, campaign, when, sha256, note,
+                           idempotency_key)
+    except sa.exc.IntegrityError:
+        if idempotency_key is None:
+            raise
+        # another process recorded the same delivery between our check and our insert
+        with transaction(registry.engine) as conn:
+            return _row(conn.execute(sa.select(L).where(L.c.idempotency_key == idempotency_key)).one())
+
+
+def _append_use(registry, twin_id, grant_id, channel, region, p, campaign, when, sha256, note,
+                idempotency_key) -> LedgerRow:
+    L = _db.ledger
     with transaction(registry.engine, write=True) as conn:
         if grant_id is not None:
             g = conn.execute(sa.select(_db.grants.c.twin_id).where(_db.grants.c.id == int(grant_id))).first()
             if g is None or g.twin_id != twin_id:
                 raise InputError(f"grant {grant_id} is not a grant of twin {twin_id}",
                                  hint="record the image with the grant returned by check_grant for this twin")
-        same = conn.execute(
-            sa.select(L).where(L.c.kind == USE, L.c.image_path == str(p), L.c.image_sha256 == sha256,
-                               L.c.id.not_in(_voided_ids()))
-        ).first()
+        same = None
+        if idempotency_key is not None:
+            same = conn.execute(sa.select(L).where(L.c.idempotency_key == idempotency_key)).first()
+        if same is None:  # the same file and content recorded already (e.g. by reconcile)
+            same = conn.execute(
+                sa.select(L).where(L.c.kind == USE, L.c.image_path == str(p), L.c.image_sha256 == sha256,
+                                   L.c.id.not_in(_voided_ids()))
+            ).first()
         if same is not None:
             return _row(same)
         res = conn.execute(L.insert().values(
             kind=USE, voids_id=None, twin_id=twin_id, grant_id=None if grant_id is None else int(grant_id),
             campaign=campaign, channel=channel, region=region, recorded_at=to_db_time(when),
-            image_sha256=sha256, image_path=str(p), note=note))
+            image_sha256=sha256, image_path=str(p), note=note, idempotency_key=idempotency_key))
         rid = res.inserted_primary_key[0]
+        seal(conn, "delivery", "ledger", rid)
         return _row(conn.execute(sa.select(L).where(L.c.id == rid)).one())
+
+
+def recorded_paths(registry: Registry, paths) -> set[str]:
+    """The absolute paths among ``paths`` that have a live use record."""
+    L = _db.ledger
+    wanted = [str(Path(p).absolute()) for p in paths]
+    if not wanted:
+        return set()
+    with transaction(registry.engine) as conn:
+        rows = conn.execute(sa.select(L.c.image_path).where(
+            L.c.kind == USE, L.c.image_path.in_(wanted), L.c.id.not_in(_voided_ids()))).all()
+    return {r.image_path for r in rows}
 
 
 def void_record(registry: Registry, use_id: int, reason: str) -> LedgerRow:
@@ -124,6 +160,7 @@ def void_record(registry: Registry, use_id: int, reason: str) -> LedgerRow:
             kind=VOID, voids_id=int(use_id), twin_id=use.twin_id, grant_id=use.grant_id, campaign=use.campaign,
             channel=use.channel, region=use.region, recorded_at=to_db_time(utcnow()),
             image_sha256=use.image_sha256, image_path=use.image_path, note=reason))
+        seal(conn, "void", "ledger", res.inserted_primary_key[0])
         return _row(conn.execute(sa.select(L).where(L.c.id == res.inserted_primary_key[0])).one())
 
 
@@ -285,7 +322,7 @@ class ReconcileReport:
 
 
 def reconcile(registry: Registry, folder: PathLikeStr) -> ReconcileReport:
-    """Make the ledger and the PNG files under ``folder`` agree (run it when a campaign resumes).
+    """Make the ledger and the images (PNG, JPEG, WebP) under ``folder`` agree (run it when a campaign resumes).
 
     - An image with Atelier provenance metadata (:func:`engine.rights.disclosure.read_disclosure`)
       and no live record of that path and content gets a record built from its metadata.
@@ -320,8 +357,11 @@ def reconcile(registry: Registry, folder: PathLikeStr) -> ReconcileReport:
             if r.image_sha256 != sha:
                 report.voided.append(void_record(registry, r.id, "image content changed at reconcile"))
 
-    for p in sorted(folder.rglob("*.png")) if folder.is_dir() else []:
-        if p.name.startswith(".") and ".part" in p.name:  # an unfinished atomic write
+    from .disclosure import IMAGE_SUFFIXES
+
+    found = [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES] if folder.is_dir() else []
+    for p in sorted(found):
+        if p.name.startswith(".") and ".part" in p.name:  # an unfinished atomic write or delivery
             continue
         info = read_disclosure(p)
         if not info.get("twin_id"):
@@ -340,7 +380,8 @@ def reconcile(registry: Registry, folder: PathLikeStr) -> ReconcileReport:
         when = _parse_time(info.get("created")) or datetime.fromtimestamp(p.stat().st_mtime, timezone.utc)
         try:
             grant_id = int(info["grant_id"]) if info.get("grant_id") not in (None, "") else None
-            row = record_image(registry, info["twin_id"], grant_id, info["channel"], info["region"], p,
+            region = "ZZ" if info["region"] == "*" else info["region"]  # a use in no particular region
+            row = record_image(registry, info["twin_id"], grant_id, info["channel"], region, p,
                                campaign=info.get("campaign") or None, when=when, sha256=sha,
                                note="recorded by reconcile")
         except InputError as exc:

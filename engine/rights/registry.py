@@ -9,6 +9,7 @@ already running.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from ..storage import file_sha256
 from ..types import PathLikeStr
 from . import db as _db
 from .constants import ANY_REGION, CHANNELS
+from .audit import seal
 from .db import from_db_time, to_db_time, transaction, utcnow
 from .migrations import migrate
 
@@ -94,14 +96,52 @@ class FittedVersion:
 
 
 @dataclass(frozen=True)
+class Body:
+    """A body the registry knows: the identity a render is checked against.
+
+    Attributes:
+        sha256: the identity hash: for ``kind == "params"`` the hash of the body model and its
+            shape parameters (:func:`engine.rights.consent.params_sha256`, independent of pose and
+            of any other field of ``twin.json``); for ``kind == "mesh"`` the hash of a mesh's
+            geometry (:func:`engine.rights.consent.mesh_sha256`), e.g. a draped folder's posed body.
+        twin_id: the real person's twin, or None for a synthetic body (no person depicted).
+        synthetic: True only when a pipeline that made the body from parameters recorded it so.
+        model, shape: body model name and shape parameters (``params`` rows).
+        file_sha256: SHA-256 of the file registered (``twin.json`` or ``body.ply``).
+        derived_from: the id of the body a mesh was posed/draped from.
+        made_by: what recorded it (``twins attach``, ``atelier demo``, ``atelier drape``...).
+    """
+
+    id: int
+    sha256: str
+    kind: str
+    twin_id: str | None
+    synthetic: bool
+    model: str | None
+    shape: tuple[float, ...] | None
+    file_sha256: str | None
+    path: str | None
+    derived_from: int | None
+    made_by: str
+    created_at: datetime
+
+    def owner(self) -> str:
+        """``twin <id>`` or ``a synthetic body``, for messages."""
+        return "a registered synthetic body" if self.twin_id is None else f"twin {self.twin_id}"
+
+
+@dataclass(frozen=True)
 class Grant:
     """A consent grant: ``brand`` may use ``twin_id`` on ``channels`` in ``regions`` from
-    ``starts_on`` to ``ends_on`` (both inclusive, calendar dates in UTC) until ``revoked_at``.
+    ``starts_on`` to ``ends_on`` (both inclusive, calendar dates in the grant's ``time_zone``)
+    until ``revoked_at``.
 
     Attributes:
         regions: upper-case ISO-like codes (``FR``, ``US-CA``) or ``("*",)`` for everywhere.
         revoked_at: aware UTC time of revocation, or None. A revoked grant covers nothing from
             that moment on, whatever date is asked about.
+        time_zone: the IANA zone its dates are in (``Europe/Paris``; default ``UTC``): a grant
+            "to 30 June" in Paris ends at midnight Paris time.
     """
 
     id: int
@@ -113,19 +153,40 @@ class Grant:
     ends_on: date
     created_at: datetime
     revoked_at: datetime | None = None
+    time_zone: str = "UTC"
+
+    def local_day(self, when: date | datetime | None = None) -> date:
+        """The calendar day of ``when`` (default now) in the grant's time zone; a date is taken as
+        it is, a naive datetime as UTC."""
+        from zoneinfo import ZoneInfo
+
+        if when is None:
+            when = utcnow()
+        if not isinstance(when, datetime):
+            return _as_date(when)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        return when.astimezone(ZoneInfo(self.time_zone)).date()
 
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
 
-    def gaps(self, channel: str, region: str, day: date) -> list[str]:
-        """Why this grant does not cover (channel, region, day); empty when it does."""
+    def gaps(self, channel: str, region: str | None, day: date | datetime) -> list[str]:
+        """Why this grant does not cover (channel, region, day); empty when it does. ``region``
+        None is a use in no particular region (an internal fit check): only ``*`` covers it.
+        ``day`` may be a moment (a datetime): its day in the grant's time zone counts."""
+        day = self.local_day(day)
         out = []
         if self.revoked_at is not None:
             out.append(f"was revoked at {self.revoked_at:%Y-%m-%d %H:%M:%S} UTC")
         if channel not in self.channels:
             out.append(f"does not include channel {channel!r} (it has {', '.join(self.channels)})")
-        if ANY_REGION not in self.regions and region not in self.regions:
+        if region is None:
+            if ANY_REGION not in self.regions:
+                out.append(f"covers only regions {', '.join(self.regions)}, and a use in no particular region "
+                           "needs a grant for every region ('*')")
+        elif not region_covered(region, self.regions):
             out.append(f"does not include region {region} (it has {', '.join(self.regions)})")
         if day < self.starts_on:
             out.append(f"starts on {self.starts_on.isoformat()}")
@@ -133,10 +194,26 @@ class Grant:
             out.append(f"expired on {self.ends_on.isoformat()}")
         return out
 
-    def describe(self) -> str:
-        state = f"revoked {self.revoked_at:%Y-%m-%d %H:%M} UTC" if self.revoked_at else "live"
+    def state(self, today: date | None = None) -> str:
+        """``"revoked"``, ``"expired"`` (its last day has passed), ``"not started"`` or ``"live"``
+        on ``today`` (default: today, UTC)."""
+        today = self.local_day(today)
+        if self.revoked_at is not None:
+            return "revoked"
+        if today > self.ends_on:
+            return "expired"
+        if today < self.starts_on:
+            return "not started"
+        return "live"
+
+    def describe(self, today: date | None = None) -> str:
+        st = self.state(today)
+        state = {"revoked": f"revoked {self.revoked_at:%Y-%m-%d %H:%M} UTC" if self.revoked_at else "",
+                 "expired": f"expired (ended {self.ends_on.isoformat()})",
+                 "not started": f"not started (starts {self.starts_on.isoformat()})"}.get(st, st)
         return (f"grant {self.id}: {self.brand}; channels {', '.join(self.channels)}; regions "
-                f"{', '.join(self.regions)}; {self.starts_on.isoformat()} to {self.ends_on.isoformat()}; {state}")
+                f"{', '.join(self.regions)}; {self.starts_on.isoformat()} to {self.ends_on.isoformat()}"
+                f"{'' if self.time_zone == 'UTC' else f' ({self.time_zone})'}; {state}")
 
 
 @dataclass
@@ -190,6 +267,16 @@ class Registry:
             ) from exc
         return cls(engine, url)
 
+    @classmethod
+    def open_existing(cls, db: PathLikeStr | None = None) -> "Registry | None":
+        """:meth:`open`, or None when ``db`` is a SQLite file that does not exist yet (nothing
+        registered there, so nothing to look up; opening it would create it)."""
+        url = _db.resolve_db_url(db)
+        p = _db.sqlite_path(url)
+        if p is not None and not p.exists():
+            return None
+        return cls.open(db)
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -223,6 +310,7 @@ class Registry:
                 raise InputError(f"twin {twin_id} already exists", hint="choose another --id, or leave it out for a random one")
             conn.execute(_db.twins.insert().values(
                 id=twin_id, display_name=display_name, contact_ref=contact_ref, created_at=to_db_time(now)))
+            seal(conn, "twin.add", "twins", twin_id)
         return Twin(twin_id, display_name, contact_ref, now)
 
     def get_twin(self, twin_id: str) -> Twin:
@@ -259,21 +347,149 @@ class Registry:
             sid = res.inserted_primary_key[0]
         return Scan(sid, twin_id, sha256, scanned_on, str(p.absolute()), now)
 
-    def add_fitted_version(self, twin_id: str, twin_json: PathLikeStr) -> FittedVersion:
-        """Record a fitted version: the ``twin.json`` file (or its folder) written by ``atelier fit``."""
+    def add_fitted_version(self, twin_id: str, twin_json: PathLikeStr, made_by: str = "twins attach --fit") -> FittedVersion:
+        """Record a fitted version: the ``twin.json`` file (or its folder) written by ``atelier fit``.
+
+        Its body becomes the twin's: the identity of its model and shape (and the mesh of its
+        ``body.ply`` when present) is recorded in :attr:`bodies`, so a render of that body is
+        allowed only under this twin's grants and billed to her. Raises InputError when the body
+        is already registered to someone else (or as synthetic)."""
         self.get_twin(twin_id)
-        p = Path(twin_json)
-        if p.is_dir():
-            p = p / "twin.json"
-        if not p.is_file():
-            raise InputError(f"fitted twin file not found: {p}", hint="give the twin.json (or its folder) written by `atelier fit`")
-        sha = file_sha256(p)
+        row = self.register_twin_folder(twin_json, twin_id=twin_id, made_by=made_by)
+        return FittedVersion(row.id, twin_id, row.file_sha256, row.path, row.created_at)
+
+    def register_synthetic(self, twin_json: PathLikeStr, made_by: str) -> "Body":
+        """Record the body of a twin folder as synthetic (made from parameters, no person depicted).
+
+        Call it only from the pipeline that generated the body (the demo, ``atelier body``, a
+        fit-check population): the registry's record, not the ``synthetic`` flag in the folder's
+        files, is what lets a render skip consent. Refused (ConsentError naming her) when the
+        shape is a registered person's likeness."""
+        from .consent import params_of
+
+        model, shape, _ = params_of(twin_json)
+        real = self.likeness(model, shape)
+        if real is not None:
+            raise ConsentError(
+                f"{twin_json}: this body is the likeness of twin {real.twin_id} (its shape matches her registered "
+                "body), so it cannot be recorded as synthetic", twin_id=real.twin_id,
+                hint="render it under her consent grants instead")
+        return self.register_twin_folder(twin_json, twin_id=None, made_by=made_by)
+
+    def register_twin_folder(self, twin_json: PathLikeStr, twin_id: str | None, made_by: str) -> "Body":
+        """The ``params`` body of a twin folder (and its ``body.ply`` mesh, derived), owned by
+        ``twin_id`` (None: synthetic). See :meth:`add_fitted_version` / :meth:`register_synthetic`."""
+        from .consent import mesh_sha256, params_of
+
+        model, shape, p = params_of(twin_json)
+        body = self.register_body(_params_key(model, shape), "params", twin_id, model=model, shape=shape,
+                                  file_sha256=file_sha256(p), path=str(p.absolute()), made_by=made_by)
+        ply = p.parent / "body.ply"
+        if ply.is_file():
+            self.register_body(mesh_sha256(ply), "mesh", twin_id, file_sha256=file_sha256(ply),
+                               path=str(ply.absolute()), derived_from=body.id, made_by=made_by)
+        return body
+
+    def register_body(self, sha256: str, kind: str, twin_id: str | None, *, model: str | None = None,
+                      shape=None, file_sha256: str | None = None, path: str | None = None,
+                      derived_from: int | None = None, made_by: str) -> "Body":
+        """Record one body identity (idempotent for the same owner).
+
+        Raises:
+            InputError: the hash is registered to another owner (the message names it).
+        """
+        if kind not in ("params", "mesh"):
+            raise ValueError(f"body kind must be 'params' or 'mesh', not {kind!r}")
+        if twin_id is not None:
+            self.get_twin(twin_id)
+        try:
+            return self._register_body(sha256, kind, twin_id, model, shape, file_sha256, path, derived_from, made_by)
+        except sa.exc.IntegrityError:  # another process registered it between our check and insert
+            return self._register_body(sha256, kind, twin_id, model, shape, file_sha256, path, derived_from, made_by)
+
+    def _register_body(self, sha256, kind, twin_id, model, shape, file_sha256, path, derived_from, made_by) -> "Body":
+        import json as _json
+
+        B = _db.bodies
         now = utcnow()
         with transaction(self.engine, write=True) as conn:
-            res = conn.execute(_db.fitted_versions.insert().values(
-                twin_id=twin_id, twin_json_sha256=sha, path=str(p.absolute()), created_at=to_db_time(now)))
-            fid = res.inserted_primary_key[0]
-        return FittedVersion(fid, twin_id, sha, str(p.absolute()), now)
+            have = conn.execute(sa.select(B).where(B.c.sha256 == sha256)).first()
+            if have is not None:
+                if have.twin_id != twin_id:
+                    owner = "a synthetic body" if have.twin_id is None else f"the body of twin {have.twin_id}"
+                    raise InputError(f"this body ({path or sha256[:12]}) is already registered as {owner}",
+                                     hint="a body belongs to one person (or to nobody): register the right folder")
+                return _body(have)
+            res = conn.execute(B.insert().values(
+                sha256=sha256, kind=kind, twin_id=twin_id, synthetic=twin_id is None, model=model,
+                shape=None if shape is None else _json.dumps([float(x) for x in shape]),
+                file_sha256=file_sha256, path=path, derived_from=derived_from, made_by=made_by,
+                created_at=to_db_time(now)))
+            bid = res.inserted_primary_key[0]
+            seal(conn, "body.register", "bodies", bid)
+            return _body(conn.execute(sa.select(B).where(B.c.id == bid)).one())
+
+    def find_body(self, sha256: str) -> "Body | None":
+        """The registered body with this identity hash, or None."""
+        B = _db.bodies
+        with transaction(self.engine) as conn:
+            r = conn.execute(sa.select(B).where(B.c.sha256 == sha256)).first()
+        return None if r is None else _body(r)
+
+    def get_body(self, body_id: int) -> "Body":
+        B = _db.bodies
+        with transaction(self.engine) as conn:
+            r = conn.execute(sa.select(B).where(B.c.id == int(body_id))).first()
+        if r is None:
+            raise InputError(f"body {body_id} is not in the registry {self._where()}")
+        return _body(r)
+
+    def likeness(self, model: str, shape) -> "Body | None":
+        """The registered real person's body whose shape is within :data:`LIKENESS_TOLERANCE` of
+        ``shape`` (same model), closest first; None when there is none. A body generated from
+        parameters that close is her likeness, whatever the file says."""
+        import json as _json
+
+        B = _db.bodies
+        with transaction(self.engine) as conn:
+            rows = conn.execute(sa.select(B).where(B.c.kind == "params", B.c.twin_id.is_not(None),
+                                                   B.c.model == model, B.c.shape.is_not(None))).all()
+        tol = LIKENESS_TOLERANCE.get(model, LIKENESS_TOLERANCE["default"])
+        best, best_d = None, None
+        for r in rows:
+            other = _json.loads(r.shape)
+            if len(other) != len(shape):
+                continue
+            d = max((abs(float(a) - float(b)) for a, b in zip(shape, other)), default=0.0)
+            if d <= tol and (best_d is None or d < best_d):
+                best, best_d = r, d
+        return None if best is None else _body(best)
+
+    def bodies(self, twin_id: str) -> list["Body"]:
+        """The bodies registered to a twin, oldest first."""
+        B = _db.bodies
+        with transaction(self.engine) as conn:
+            rows = conn.execute(sa.select(B).where(B.c.twin_id == twin_id).order_by(B.c.id)).all()
+        return [_body(r) for r in rows]
+
+    def check_writable(self) -> None:
+        """Raise one clear AtelierError when the database cannot be written (a read-only folder
+        or file, a read-only server): call it before the first pixel of a delivery is drawn."""
+        p = _db.sqlite_path(self.url)
+        what = self.url.render_as_string(hide_password=True)
+        if p is not None:
+            for target in (p.parent, p):
+                if target.exists() and not os.access(target, os.W_OK):
+                    raise AtelierError(
+                        f"the rights database {p} cannot be written ({'folder' if target == p.parent else 'file'} "
+                        f"{target} is read-only): images could be drawn but not recorded in the ledger",
+                        hint="make it writable, or point --db / ATELIER_DB_URL at a writable place")
+        try:
+            with transaction(self.engine, write=True) as conn:
+                conn.execute(_db.twins.update().where(sa.false()).values(display_name=""))
+        except sa.exc.SQLAlchemyError as exc:
+            raise AtelierError(f"the rights database {what} cannot be written: {_reason(exc)}",
+                               hint="make it writable, or point --db / ATELIER_DB_URL at a writable place") from None
 
     def scans(self, twin_id: str) -> list[Scan]:
         with transaction(self.engine) as conn:
@@ -281,15 +497,16 @@ class Registry:
         return [Scan(r.id, r.twin_id, r.sha256, r.scanned_on, r.path, from_db_time(r.created_at)) for r in rows]
 
     def fitted_versions(self, twin_id: str) -> list[FittedVersion]:
-        t = _db.fitted_versions
-        with transaction(self.engine) as conn:
-            rows = conn.execute(sa.select(t).where(t.c.twin_id == twin_id).order_by(t.c.id)).all()
-        return [FittedVersion(r.id, r.twin_id, r.twin_json_sha256, r.path, from_db_time(r.created_at)) for r in rows]
+        """The twin's registered fitted twin folders (its ``params`` bodies)."""
+        return [FittedVersion(b.id, twin_id, b.file_sha256, b.path, b.created_at)
+                for b in self.bodies(twin_id) if b.kind == "params"]
 
     # ---------------------------------------------------------------- grants
-    def add_grant(self, twin_id: str, brand: str, channels, regions, starts_on: date, ends_on: date) -> Grant:
-        """Record a consent grant. ``channels`` from :data:`CHANNELS`; ``regions`` codes or ``"*"``;
-        dates inclusive."""
+    def add_grant(self, twin_id: str, brand: str, channels, regions, starts_on: date, ends_on: date,
+                  time_zone: str = "UTC") -> Grant:
+        """Record a consent grant. ``channels`` from :data:`CHANNELS`; ``regions`` codes, groups
+        (EU, UK, ...) or ``"*"``; dates inclusive, in ``time_zone`` (an IANA name)."""
+        time_zone = _check_zone(time_zone)
         self.get_twin(twin_id)
         brand = (brand or "").strip()
         if not brand:
@@ -303,9 +520,11 @@ class Registry:
         with transaction(self.engine, write=True) as conn:
             res = conn.execute(_db.grants.insert().values(
                 twin_id=twin_id, brand=brand, channels=",".join(chans), regions=",".join(regs),
-                starts_on=starts_on, ends_on=ends_on, created_at=to_db_time(now), revoked_at=None))
+                starts_on=starts_on, ends_on=ends_on, created_at=to_db_time(now), revoked_at=None,
+                time_zone=time_zone))
             gid = res.inserted_primary_key[0]
-        return Grant(gid, twin_id, brand, chans, regs, starts_on, ends_on, now, None)
+            seal(conn, "grant.add", "grants", gid)
+        return self.get_grant(gid)
 
     def get_grant(self, grant_id: int) -> Grant:
         with transaction(self.engine) as conn:
@@ -332,6 +551,7 @@ class Registry:
                                  hint="see a twin's grants with `atelier twins show TWIN_ID`")
             if row.revoked_at is None:
                 conn.execute(_db.grants.update().where(_db.grants.c.id == int(grant_id)).values(revoked_at=to_db_time(at)))
+                seal(conn, "grant.revoke", "grants", int(grant_id))
             row = conn.execute(sa.select(_db.grants).where(_db.grants.c.id == int(grant_id))).first()
         return _grant(row)
 
@@ -340,7 +560,8 @@ class Registry:
 
 
 # ------------------------------------------------------------------ checks
-def check_grant(registry: Registry, twin_id: str, channel: str, region: str, when: date | datetime | None = None) -> Grant:
+def check_grant(registry: Registry, twin_id: str, channel: str, region: str | None,
+                when: date | datetime | None = None) -> Grant:
     """The live grant that covers ``twin_id`` on ``channel`` in ``region`` on ``when`` (default today).
 
     Call it before any pixel is drawn. It reads the database afresh (no cache): a grant revoked
@@ -358,32 +579,33 @@ def check_grant(registry: Registry, twin_id: str, channel: str, region: str, whe
         InputError: an unknown channel or a malformed region code.
     """
     channel = normalise_channels([channel])[0]
-    region = normalise_regions([region], allow_any=False)[0]
+    region = None if region is None else normalise_regions([region], allow_any=False)[0]
     day = _use_day(when)
+    moment = when if when is not None else utcnow()  # each grant reads its day in its own zone
     with transaction(registry.engine) as conn:
         exists = conn.execute(sa.select(_db.twins.c.id).where(_db.twins.c.id == twin_id)).first() is not None
         rows = conn.execute(sa.select(_db.grants).where(_db.grants.c.twin_id == twin_id)).all() if exists else []
-    what = f"twin {twin_id}, channel {channel!r}, region {region}, on {day.isoformat()}"
+    what = f"twin {twin_id}, channel {channel!r}, {f'region {region}' if region else 'no particular region'}, on {day.isoformat()}"
     if not exists:
         raise ConsentError(
             f"no consent grant covers {what}: the twin is not in the registry (never added, or deleted)",
             hint="add the twin and a grant: `atelier twins add` then `atelier twins grant`",
             twin_id=twin_id, channel=channel, region=region, day=day)
     grants = [_grant(r) for r in rows]
-    live = [g for g in grants if not g.gaps(channel, region, day)]
+    live = [g for g in grants if not g.gaps(channel, region, moment)]
     if live:
         return max(live, key=lambda g: (g.ends_on, g.id))
     closest = None
     if grants:
-        closest = min(grants, key=lambda g: (len(g.gaps(channel, region, day)), -g.id))
+        closest = min(grants, key=lambda g: (len(g.gaps(channel, region, moment)), -g.id))
     if closest is None:
         detail = "the twin has no grants"
     else:
-        detail = f"closest is grant {closest.id} ({closest.brand}), which " + "; ".join(closest.gaps(channel, region, day))
+        detail = f"closest is grant {closest.id} ({closest.brand}), which " + "; ".join(closest.gaps(channel, region, moment))
     raise ConsentError(
         f"no live consent grant covers {what}: {detail}",
         hint=(f"ask the twin for a new grant (`atelier twins grant {twin_id} --brand ... --channels {channel} "
-              f"--regions {region} --from ... --to ...`); do not render this image"),
+              f"--regions {region or '*'} --from ... --to ...`); do not render this image"),
         twin_id=twin_id, channel=channel, region=region, day=day, closest=closest)
 
 
@@ -402,7 +624,7 @@ def delete_twin(registry: Registry, twin_id: str, remove_files: bool = True) -> 
     files: list[Path] = []
     with transaction(registry.engine) as conn:
         files += [Path(r.path) for r in conn.execute(sa.select(_db.scans.c.path).where(_db.scans.c.twin_id == twin_id)) if r.path]
-        for r in conn.execute(sa.select(_db.fitted_versions.c.path).where(_db.fitted_versions.c.twin_id == twin_id)):
+        for r in conn.execute(sa.select(_db.bodies.c.path).where(_db.bodies.c.twin_id == twin_id)):
             if r.path:
                 p = Path(r.path)
                 files += [p] + [p.parent / n for n in ("body.ply", "fit_report.json")] if p.name == "twin.json" else [p]
@@ -433,12 +655,23 @@ def delete_twin(registry: Registry, twin_id: str, remove_files: bool = True) -> 
             except OSError:
                 pass
     with transaction(registry.engine, write=True) as conn:
-        res = conn.execute(_db.ledger.update().where(_db.ledger.c.twin_id == twin_id).values(
-            twin_id=tombstone, grant_id=None, image_path=None, image_sha256=None, note=None))
+        L = _db.ledger
+        ids = [r.id for r in conn.execute(sa.select(L.c.id).where(L.c.twin_id == twin_id).order_by(L.c.id))]
+        res = conn.execute(L.update().where(L.c.twin_id == twin_id).values(
+            twin_id=tombstone, grant_id=None, image_path=None, image_sha256=None, note=None, idempotency_key=None))
         report.ledger_rows = res.rowcount or 0
-        for t in (_db.scans, _db.fitted_versions, _db.grants):
+        gone = {t.name: [r[0] for r in conn.execute(sa.select(t.c.id).where(t.c.twin_id == twin_id))]
+                for t in (_db.bodies, _db.grants)}
+        for t in (_db.scans, _db.bodies, _db.grants):
             conn.execute(t.delete().where(t.c.twin_id == twin_id))
         conn.execute(_db.twins.delete().where(_db.twins.c.id == twin_id))
+        # the erasure re-seals what it changed, so verification tells it from tampering
+        for rid in ids:
+            seal(conn, "twin.delete", "ledger", rid)
+        for table, rids in gone.items():
+            for rid in rids:
+                seal(conn, "twin.delete", table, rid)
+        seal(conn, "twin.delete", "twins", twin_id)
     return report
 
 
@@ -464,25 +697,58 @@ def normalise_channels(channels) -> tuple[str, ...]:
     return tuple(sorted(out, key=CHANNELS.index))
 
 
+def region_groups() -> dict:
+    """The region groups (EU, EEA, UK, US, APAC, WORLDWIDE) and aliases, from
+    ``engine/rights/data/regions.json``: ``{"groups": {name: [codes]}, "aliases": {name: name}}``."""
+    import json as _json
+
+    global _REGIONS
+    if _REGIONS is None:
+        _REGIONS = _json.loads((Path(__file__).parent / "data" / "regions.json").read_text())
+    return _REGIONS
+
+
+_REGIONS: dict | None = None
+
+
 def normalise_regions(regions, allow_any: bool = True) -> tuple[str, ...]:
-    """Region codes (a list or a comma-separated string) -> sorted upper-case codes, or ``("*",)``."""
+    """Region codes and groups (a list or a comma-separated string) -> sorted upper-case ISO codes,
+    or ``("*",)``. Groups (``EU``, ``EEA``, ``UK``, ``US``, ``APAC``, ``WORLDWIDE``; see
+    :func:`region_groups`) are expanded; ``UK`` is ``GB``. With ``allow_any=False`` (the region of
+    one use) a group or ``*`` is refused: a use happens in one place."""
     if isinstance(regions, str):
         regions = regions.split(",")
+    data = region_groups()
     out = set()
     for r in regions:
         r = r.strip().upper()
         if not r:
             continue
-        if r == ANY_REGION:
+        name = data["aliases"].get(r, r)
+        members = [ANY_REGION] if r == ANY_REGION else data["groups"].get(name)
+        if members is not None and (len(members) > 1 or ANY_REGION in members):  # a group of places
             if not allow_any:
-                raise InputError("a use happens in one region, not '*'", hint="name the region, e.g. FR or US-CA")
-            return (ANY_REGION,)
+                raise InputError(f"a use happens in one region, not {r!r}", hint="name the region, e.g. FR or US-CA")
+            if ANY_REGION in members:
+                return (ANY_REGION,)
+            out.update(members)
+            continue
+        if members is not None:  # a name for one country (UK -> GB)
+            out.update(members)
+            continue
         if not _REGION_RE.match(r):
-            raise InputError(f"region {r!r} is not an ISO-like code", hint="use codes like FR, DE, US, US-CA, or '*' for everywhere")
+            raise InputError(f"region {r!r} is not an ISO-like code or a region group",
+                             hint="use codes like FR, DE, US, US-CA, groups like EU, EEA, UK, APAC, or '*' for everywhere")
         out.add(r)
     if not out:
-        raise InputError("no region given", hint="use codes like FR, DE, US-CA, or '*' for everywhere")
+        raise InputError("no region given", hint="use codes like FR, DE, US-CA, groups like EU, or '*' for everywhere")
     return tuple(sorted(out))
+
+
+def region_covered(region: str, regions) -> bool:
+    """Whether a use in ``region`` (``FR``, ``US-CA``) is inside a grant's ``regions``: listed, a
+    subdivision of a listed country, or the grant covers ``*``."""
+    return ANY_REGION in regions or region in regions or region.split("-")[0] in regions
 
 
 def _as_date(d) -> date:
@@ -506,6 +772,33 @@ def _use_day(when: date | datetime | None) -> date:
     return _as_date(when)
 
 
+LIKENESS_TOLERANCE: dict[str, float] = {"anny": 0.02, "smplx": 0.1, "default": 0.02}
+"""Largest difference in any shape parameter (the model's own units: Anny's phenotype values lie
+in [0, 1], SMPL-X betas are in standard deviations) at which a body generated from parameters is
+taken as a registered person's likeness. 0.02 of Anny's height range is about a centimetre."""
+
+
+def _params_key(model: str, shape) -> str:
+    from .consent import params_sha256
+
+    return params_sha256(model, shape)
+
+
+def _body(r) -> Body:
+    import json as _json
+
+    return Body(id=int(r.id), sha256=r.sha256, kind=r.kind, twin_id=r.twin_id, synthetic=bool(r.synthetic),
+                model=r.model, shape=None if r.shape is None else tuple(_json.loads(r.shape)),
+                file_sha256=r.file_sha256, path=r.path, derived_from=r.derived_from, made_by=r.made_by,
+                created_at=from_db_time(r.created_at))
+
+
+def _reason(exc: Exception) -> str:
+    """The driver's message of a database error, without SQLAlchemy's SQL and links."""
+    orig = getattr(exc, "orig", None)
+    return str(orig if orig is not None else exc).splitlines()[0]
+
+
 def _twin(r) -> Twin:
     return Twin(r.id, r.display_name, r.contact_ref, from_db_time(r.created_at))
 
@@ -517,4 +810,16 @@ def _grant(r) -> Grant:
         regions=tuple(x for x in r.regions.split(",") if x),
         starts_on=r.starts_on, ends_on=r.ends_on,
         created_at=from_db_time(r.created_at), revoked_at=from_db_time(r.revoked_at),
+        time_zone=getattr(r, "time_zone", None) or "UTC",
     )
+
+
+def _check_zone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = (name or "UTC").strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(f"unknown time zone {name!r}", hint="use an IANA name such as Europe/Paris, America/New_York or UTC") from None
+    return name

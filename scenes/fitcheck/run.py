@@ -54,32 +54,39 @@ VERDICTS = ("tight", "fitted", "relaxed", "loose")
 
 
 # --- consent hooks ------------------------------------------------------------------------------
-def default_authorise(twin_dir: Path, twin_json: dict) -> dict:
-    """Consent check run before anything of a body is drawn; returns the disclosure info stamped
-    into its images (``twin_id``, ``grant_id``, optional ``channel``/``region``).
+def default_authorise(twin_dir: Path, twin_json: dict, generated: bool = False) -> dict:
+    """Consent check run before anything of a body is drawn, through the one consent path
+    (:func:`engine.rights.consent.clear`, channel ``internal-fit-check``, no particular region);
+    returns the disclosure info stamped into its images (``twin_id``, ``grant_id``, ...).
 
-    Synthetic bodies (``twin.json`` ``source.synthetic``) need no consent. A real person's twin
-    is refused here: the lead wires the rights registry in by passing
-    ``FitcheckSettings.authorise`` (e.g. ``engine.rights.authorise`` for the twin's registry id,
-    channel ``internal-fit-check``) and ``FitcheckSettings.deliver`` (e.g.
-    ``engine.rights.authorise_and_stamp``, which also writes the usage ledger).
+    ``generated`` marks a body this run made from a population's parameters: it is synthetic
+    unless its shape is a registered person's likeness. Any other twin folder must be a body the
+    rights registry knows (``$ATELIER_DB_URL`` or ./atelier-data): a registered synthetic body, or a
+    person's, who then needs a live ``internal-fit-check`` grant for every region ('*'). The
+    ``synthetic`` flag in ``twin.json`` decides nothing. Raises ConsentError otherwise.
     """
-    if twin_json.get("source", {}).get("synthetic"):
-        return {"twin_id": "synthetic", "grant_id": SYNTHETIC_GRANT, "channel": "internal-fit-check", "region": "*"}
-    raise InputError(
-        f"{twin_dir}: this twin is not marked synthetic, so it is a real person's likeness and fit-check "
-        "images of it need her consent",
-        hint="fit-check real twins through a caller that passes FitcheckSettings.authorise/deliver wired to the "
-             "rights registry (see docs/fitcheck.md, 'Consent'), or use synthetic bodies (--population)",
-    )
+    from engine.rights import Registry
+    from engine.rights.consent import DrawnBody, clear
+
+    body = (DrawnBody.generated(twin_json["model"], twin_json["shape"], str(twin_dir)) if generated
+            else DrawnBody.twin(twin_dir))
+    clearance = clear(Registry.open_existing(), body, "internal-fit-check", None)
+    return {**clearance.disclosure(), "clearance": clearance}
 
 
 def default_deliver(paths: list[Path], info: dict, scene_hash: str) -> None:
-    """Stamp the AI disclosure (PNG text + XMP) into each image (:func:`engine.rights.disclosure.stamp_png`)."""
-    from engine.rights.disclosure import stamp_png
+    """Deliver each image (:func:`engine.rights.deliver.deliver`: disclosure, and for a person a
+    ledger row) under the clearance :func:`default_authorise` put in ``info``; without one, stamp
+    the AI disclosure (:func:`engine.rights.disclosure.stamp_image`)."""
+    if info.get("clearance") is not None:
+        from engine.rights.deliver import deliver
+
+        deliver(info["clearance"], paths, scene_hash)
+        return
+    from engine.rights.disclosure import stamp_image
 
     for p in paths:
-        stamp_png(p, {**info, "scene_hash": scene_hash})
+        stamp_image(p, {**info, "scene_hash": scene_hash})
 
 
 # --- settings and results -----------------------------------------------------------------------
@@ -99,7 +106,7 @@ class FitcheckSettings:
         cache: drape cache folder (default ``out/drapes``); may be shared between runs.
         glb_colors: garment colours in the 3D view: "strain", "clearance" or "fabric".
         authorise: ``(twin_dir, twin_json) -> disclosure info`` run before a body is drawn
-            (default :func:`default_authorise`: synthetic bodies only).
+            (default :func:`default_authorise`: the one consent path, engine.rights.consent.clear).
         deliver: ``(png_paths, info, scene_hash) -> None`` run on every image written
             (default :func:`default_deliver`: stamp the AI disclosure).
         quiet: print only errors.
@@ -297,7 +304,8 @@ def resolve_bodies(twin_dirs: list[PathLikeStr], population: str | None, out: Pa
         for d in make_population(population, out / "bodies", model=model):
             b = extra[d.name]
             folders.append((d, {"name": b.name, "age_years": b.age_years,
-                                "description": f"population {population}: {b.name}, {b.age_years:g} years"}))
+                                "description": f"population {population}: {b.name}, {b.age_years:g} years",
+                                "generated": True}))
     if not folders:
         raise InputError("no bodies to fit-check", hint="give --twin DIR (repeatable) and/or --population NAME")
     seen: set[str] = set()
@@ -323,7 +331,7 @@ def resolve_bodies(twin_dirs: list[PathLikeStr], population: str | None, out: Pa
                 chart = nearest_size({k2: m[f"{k2}_cm"] for k2 in ("chest", "waist", "hips", "height") if f"{k2}_cm" in m})
         except (ImportError, KeyError):
             pass
-        entries.append(BodyEntry(name=name, slug=slug, twin_dir=d.resolve(), synthetic=bool(tj.get("source", {}).get("synthetic")),
+        entries.append(BodyEntry(name=name, slug=slug, twin_dir=d.resolve(), synthetic=bool(meta.get("generated")),
                                  measurements={k2: round(float(val), 1) for k2, val in m.items() if k2.endswith("_cm")},
                                  chart_size=chart, description=meta.get("description", ""), age_years=meta.get("age_years"),
                                  model=twin.model))
@@ -633,7 +641,9 @@ def run_fitcheck(settings: FitcheckSettings, twins: list[PathLikeStr], out: Path
     entries = resolve_bodies(list(twins), population, out, model)
     authorise = s.authorise or default_authorise
     deliver = s.deliver or default_deliver
-    consent = {e.slug: authorise(e.twin_dir, read_json(e.twin_dir / "twin.json")) for e in entries}
+    consent = {e.slug: (authorise(e.twin_dir, read_json(e.twin_dir / "twin.json")) if s.authorise else
+                        default_authorise(e.twin_dir, read_json(e.twin_dir / "twin.json"), generated=e.synthetic))
+               for e in entries}
     cache = Path(s.cache).resolve() if s.cache else out / "drapes"
     cache.mkdir(parents=True, exist_ok=True)
     assets = out / "assets"

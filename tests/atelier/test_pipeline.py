@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import trimesh
 
-from engine.errors import InputError
 from engine.meshio import save_ply
 from atelier.pipeline import Consent, Stages, stage_render
 from engine.storage import write_json
@@ -28,12 +27,26 @@ def _dressed(folder, synthetic: bool):
     return folder
 
 
+def _register(db, drape, twin_id=None):
+    """Record the dressed folder's body in the registry: as synthetic (what the pipeline that made
+    a synthetic body does) or as ``twin_id``'s."""
+    from engine.rights import Registry
+    from engine.rights.consent import mesh_sha256
+
+    with Registry.open(db) as reg:
+        reg.register_body(mesh_sha256(drape / "body.ply"), "mesh", twin_id, path=str(drape / "body.ply"),
+                          made_by="test")
+
+
 def test_synthetic_body_renders_with_disclosure_and_resumes(tmp_path):
     from engine.rights.disclosure import read_disclosure
 
     drape = _dressed(tmp_path / "drape", synthetic=True)
+    db = str(tmp_path / "rights.db")
+    _register(db, drape)
     out = tmp_path / "out"
-    images = stage_render(drape, out, Stages(out), views=3, size=64, renderers=("pyrender",), quiet=True)
+    images = stage_render(drape, out, Stages(out), views=3, size=64, renderers=("pyrender",), quiet=True,
+                          consent=Consent(None, db=db))
     paths = images["pyrender"]
     assert len(paths) == 3 and all(p.exists() for p in paths)
     info = read_disclosure(paths[0])
@@ -42,16 +55,19 @@ def test_synthetic_body_renders_with_disclosure_and_resumes(tmp_path):
     assert read_disclosure(out / "contact_sheet.png")["ai_generated"]
     # a second run finds the stage finished and does not redraw
     before = [p.stat().st_mtime_ns for p in paths]
-    again = stage_render(drape, out, Stages(out), views=3, size=64, renderers=("pyrender",), quiet=True)
+    again = stage_render(drape, out, Stages(out), views=3, size=64, renderers=("pyrender",), quiet=True,
+                         consent=Consent(None, db=db))
     assert again["pyrender"] == paths
     assert [p.stat().st_mtime_ns for p in paths] == before
 
 
-def test_real_twin_needs_a_twin_id(tmp_path):
-    drape = _dressed(tmp_path / "drape", synthetic=False)
-    with pytest.raises(InputError, match="consent"):
+def test_an_unregistered_body_is_refused_whatever_dressed_json_says(tmp_path):
+    from engine.rights import ConsentError
+
+    drape = _dressed(tmp_path / "drape", synthetic=True)  # the editable flag says synthetic
+    with pytest.raises(ConsentError, match="unregistered body"):
         stage_render(drape, tmp_path / "out", Stages(tmp_path / "out"), views=1, size=32,
-                     renderers=("pyrender",), quiet=True)
+                     renderers=("pyrender",), quiet=True, consent=Consent(None, db=str(tmp_path / "rights.db")))
     assert not (tmp_path / "out" / "renders").exists()
 
 
@@ -64,6 +80,7 @@ def test_real_twin_grant_checked_then_images_recorded(tmp_path):
     today = dt.date.today()
     grant = reg.add_grant(twin.id, "Maison", ["e-commerce"], ["FR"], today - dt.timedelta(days=1), today + dt.timedelta(days=30))
     drape = _dressed(tmp_path / "drape", synthetic=False)
+    _register(db, drape, twin.id)
 
     # wrong region: refused before anything is drawn
     with pytest.raises(ConsentError):

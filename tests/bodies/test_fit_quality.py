@@ -127,7 +127,7 @@ def _cut_away_left_arm(model, src, dst, truth):
 
 
 def test_scan_without_an_arm_is_poor_and_the_cli_exits_non_zero(anny_model, tmp_path, capsys):
-    from engine.cli import main
+    from atelier.cli import main
 
     good = tmp_path / "good.ply"
     truth_good = make_synthetic_scan(anny_model, good, seed=2, n_points=20000, holes=0)

@@ -107,11 +107,17 @@ def test_grid_cell_says_when_sleeves_or_legs_are_turned_up():
     assert "sleeves too long: turned up 4 cm" in note and "legs too long: turned up 7 cm" in note
 
 
-def test_real_twins_need_consent_and_synthetic_ones_do_not(tmp_path):
-    info = default_authorise(tmp_path, {"source": {"synthetic": True}})
+def test_real_twins_need_consent_and_generated_bodies_do_not(tmp_path, monkeypatch):
+    from engine.rights import ConsentError
+    from engine.storage import write_json
+
+    monkeypatch.setenv("ATELIER_DB_URL", str(tmp_path / "rights.db"))
+    tj = {"model": "anny", "shape": [0.5] * 6, "pose": [[0.0, 0.0, 0.0]], "source": {"synthetic": True}}
+    info = default_authorise(tmp_path, tj, generated=True)  # made by this run from a population
     assert info["twin_id"] == "synthetic" and info["grant_id"]
-    with pytest.raises(InputError, match="consent"):
-        default_authorise(tmp_path, {"source": {"scan": "scan.ply"}})
+    write_json(tmp_path / "twin.json", tj)
+    with pytest.raises(ConsentError, match="unregistered body"):  # the flag in twin.json decides nothing
+        default_authorise(tmp_path, tj)
 
 
 def test_bad_inputs_fail_before_any_drape(tmp_path, anny_model):

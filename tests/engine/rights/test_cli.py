@@ -58,7 +58,8 @@ def test_twins_and_ledger_end_to_end(env, tmp_path, capsys):
     assert cli("twins", "list") == 0 and twin_id in capsys.readouterr().out
     assert cli("twins", "show", twin_id) == 0
     shown = capsys.readouterr().out
-    assert "Test Person" in shown and "Maison" in shown and "scans (1)" in shown and "live" in shown
+    assert "Test Person" in shown and "Maison" in shown and "scans (1)" in shown
+    assert "not started (starts 2030-01-01)" in shown  # a grant for later is not called live
     assert cli("twins", "check", twin_id, "--channel", "print", "--region", "FR", "--date", "2030-03-01") == 0
 
     with Registry.open() as reg:  # a render delivers two images
@@ -106,3 +107,51 @@ def test_db_option_overrides_env_and_bad_input(env, tmp_path, capsys):
     assert "out-of-home" in info.value.hint
     with pytest.raises(InputError, match="not in the registry"):
         cli("twins", "show", "twin-zzz", "--db", str(other))
+
+
+def test_list_shows_expired_and_revoked_grants_as_such(env, capsys):
+    assert cli("twins", "add", "--name", "P", "--id", "twin-p") == 0
+    assert cli("twins", "grant", "twin-p", "--brand", "Old", "--channels", "social", "--regions", "FR",
+               "--from", "2020-01-01", "--to", "2020-12-31") == 0
+    assert cli("twins", "grant", "twin-p", "--brand", "Now", "--channels", "social", "--regions", "FR",
+               "--from", "2020-01-01", "--to", "2099-12-31") == 0
+    assert cli("twins", "grant", "twin-p", "--brand", "Gone", "--channels", "social", "--regions", "FR",
+               "--from", "2020-01-01", "--to", "2099-12-31") == 0
+    gone = int(re.findall(r"grant (\d+):", capsys.readouterr().out)[-1])
+    assert cli("twins", "revoke", str(gone)) == 0
+    capsys.readouterr()
+    assert cli("twins", "list") == 0
+    out = capsys.readouterr().out
+    assert "grants: 1 live, 1 expired, 1 revoked" in out
+    assert re.search(r"Old; .*expired \(ended 2020-12-31\)", out) and re.search(r"Now; .*; live$", out, re.M)
+    assert re.search(r"Gone; .*; revoked ", out)
+
+
+def test_ledger_verify_finds_a_row_changed_by_hand(env, tmp_path, capsys):
+    import sqlalchemy as sa
+
+    from engine.rights.audit import AuditError
+
+    assert cli("twins", "add", "--name", "P", "--id", "twin-p") == 0
+    assert cli("twins", "grant", "twin-p", "--brand", "B", "--channels", "social", "--regions", "FR",
+               "--from", "2020-01-01", "--to", "2099-12-31") == 0
+    with Registry.open() as reg:
+        for i in range(3):
+            record_image(reg, "twin-p", 1, "social", "FR", make_png(tmp_path / f"{i}.png", seed=i))
+    assert cli("twins", "revoke", "1") == 0
+    capsys.readouterr()
+    assert cli("ledger", "verify") == 0
+    assert "audit chain intact" in capsys.readouterr().out
+    with Registry.open() as reg, reg.engine.begin() as c:  # someone edits the database directly
+        c.execute(sa.text("UPDATE ledger SET twin_id = 'twin-q' WHERE id = 2"))
+        c.execute(sa.text("UPDATE grants SET revoked_at = NULL WHERE id = 1"))
+    with pytest.raises(AuditError, match="ledger row 2 was changed by hand") as info:
+        cli("ledger", "verify")
+    assert "grants row 1 was changed by hand" in info.value.message and info.value.exit_code == 5
+    with Registry.open() as reg, reg.engine.begin() as c:
+        c.execute(sa.text("DELETE FROM ledger WHERE id = 3"))
+        c.execute(sa.text("UPDATE audit SET actor = 'someone else' WHERE id = 2"))
+    with pytest.raises(AuditError) as info:
+        cli("ledger", "verify")
+    assert "ledger row 3 was removed by hand" in info.value.message
+    assert "audit entry 2 " in info.value.message and "chain breaks" in info.value.message

@@ -9,43 +9,73 @@ import sqlalchemy as sa
 
 from engine.errors import AtelierError, InputError
 from engine.rights import (
-    LATEST_VERSION, ConsentError, Registry, check_grant, current_version, delete_twin, ledger_rows, migrate,
+    LATEST_VERSION, MIGRATIONS, ConsentError, Registry, check_grant, current_version, delete_twin, ledger_rows, migrate,
     record_image, statement,
 )
 from engine.rights.db import create_db_engine, resolve_db_url
 
-from .conftest import D0, D1, make_png
+from .conftest import D0, D1, db_arg, make_png, make_twin_folder
 
 
-def test_migrations_from_empty_database(tmp_path):
-    url = resolve_db_url(tmp_path / "a.db")
+def test_migrations_from_empty_database(db_url):
+    url = resolve_db_url(db_url)
     engine = create_db_engine(url)
-    assert current_version(engine) == 0
-    assert migrate(engine, target=1) == [1]
-    assert current_version(engine) == 1
-    assert migrate(engine) == list(range(2, LATEST_VERSION + 1))
+    assert current_version(engine) is None
+    assert migrate(engine, target="0001") == ["0001"]
+    assert current_version(engine) == "0001"
+    assert migrate(engine) == MIGRATIONS[1:] and MIGRATIONS[-1] == LATEST_VERSION
     assert migrate(engine) == []
     insp = sa.inspect(engine)
-    assert {"twins", "scans", "fitted_versions", "grants", "ledger", "schema_version"} <= set(insp.get_table_names())
+    assert {"twins", "scans", "bodies", "grants", "ledger", "alembic_version"} <= set(insp.get_table_names())
+    assert "fitted_versions" not in insp.get_table_names()  # revision 0002 moved them into bodies
     assert "ix_ledger_twin_time" in {ix["name"] for ix in insp.get_indexes("ledger")}
-    with engine.connect() as c:
-        versions = [r[0] for r in c.execute(sa.text("select version from schema_version order by version"))]
-    assert versions == list(range(1, LATEST_VERSION + 1))
+    assert current_version(engine) == LATEST_VERSION
     engine.dispose()
     # reopening through the registry applies nothing and keeps the data
-    with Registry.open(tmp_path / "a.db") as reg:
+    with Registry.open(db_url) as reg:
         reg.add_twin("Someone", twin_id="twin-one")
-    with Registry.open(tmp_path / "a.db") as reg:
+    with Registry.open(db_url) as reg:
         assert [t.id for t in reg.list_twins()] == ["twin-one"]
 
 
-def test_database_newer_than_code_is_refused(tmp_path):
-    with Registry.open(tmp_path / "a.db") as reg:
+def test_database_newer_than_code_is_refused(db_url):
+    with Registry.open(db_url) as reg:
         with reg.engine.begin() as c:
-            c.execute(sa.text("insert into schema_version values (:v, 'future', '2031-01-01 00:00:00')"),
-                      {"v": LATEST_VERSION + 1})
+            c.execute(sa.text("update alembic_version set version_num = '9999'"))
     with pytest.raises(AtelierError, match="newer than this Atelier"):
-        Registry.open(tmp_path / "a.db")
+        Registry.open(db_url)
+
+
+def test_upgrade_from_a_database_made_before_alembic(tmp_path):
+    """A database written by Atelier e411650 (hand-written migrations, schema_version 2) opens:
+    its twin, grant and ledger row are kept, its fitted version becomes her registered body."""
+    import sqlite3
+    from pathlib import Path
+
+    from engine.rights.consent import DrawnBody, clear
+
+    data = tmp_path / "data"
+    (data / "fit").mkdir(parents=True)
+    (data / "fit" / "twin.json").write_text(
+        '{"model": "anny", "shape": [0.3, 0.3, 0.3, 0.3, 0.3, 0.3], "pose": [[0, 0, 0]], "source": {"synthetic": false}}')
+    make_png(data / "v.png")
+    sql = (Path(__file__).parent / "data" / "legacy_v2.sql").read_text().replace("{DATA}", str(data))
+    con = sqlite3.connect(data / "atelier.db")
+    con.executescript(sql)
+    con.close()
+    with Registry.open(data / "atelier.db") as reg:
+        assert current_version(reg.engine) == LATEST_VERSION
+        assert "schema_version" not in sa.inspect(reg.engine).get_table_names()
+        (twin,) = reg.list_twins()
+        assert twin.id == "twin-legacy" and twin.contact_ref == "agency #9"
+        (row,) = ledger_rows(reg)
+        assert (row.twin_id, row.campaign, row.grant_id) == ("twin-legacy", "old", 1)
+        (fv,) = reg.fitted_versions("twin-legacy")
+        assert fv.path == str(data / "fit" / "twin.json")
+        c = clear(reg, DrawnBody.twin(data / "fit"), "print", "FR", when=date(2030, 3, 1))
+        assert c.twin_id == "twin-legacy" and c.grant.id == 1  # her body, her grant
+        with pytest.raises(ConsentError, match="belongs to twin twin-legacy"):
+            clear(reg, DrawnBody.twin(data / "fit"), "print", "FR", twin_id="twin-other", when=date(2030, 3, 1))
 
 
 def test_db_url_resolution(tmp_path, monkeypatch):
@@ -65,8 +95,7 @@ def test_add_twin_scan_fit_and_grant(registry, tmp_path):
     scan.write_bytes(b"ply\nfake scan")
     s = registry.add_scan(twin.id, scan, scanned_on=date(2029, 12, 1))
     assert len(s.sha256) == 64 and registry.scans(twin.id)[0].scanned_on == date(2029, 12, 1)
-    (tmp_path / "fit").mkdir()
-    (tmp_path / "fit" / "twin.json").write_text("{}")
+    make_twin_folder(tmp_path / "fit")
     f = registry.add_fitted_version(twin.id, tmp_path / "fit")
     assert f.path.endswith("twin.json") and registry.fitted_versions(twin.id)[0].twin_json_sha256 == f.twin_json_sha256
     g = registry.add_grant(twin.id, "Brand", ["Social", "print"], "fr, us-ca", D0, D1)
@@ -114,14 +143,14 @@ def test_check_for_unknown_twin_or_no_grants(registry):
     registry.add_twin("No Grants", twin_id="twin-bare")
     with pytest.raises(ConsentError, match="the twin has no grants"):
         check_grant(registry, "twin-bare", "social", "FR", D0)
-    with pytest.raises(InputError, match="not '\\*'"):
+    with pytest.raises(InputError, match="one region, not '\\*'"):
         check_grant(registry, "twin-bare", "social", "*", D0)
 
 
 def test_revoke_stops_at_once_also_in_another_open_registry(registry, twin_grant, tmp_path):
     twin, grant = twin_grant
     # a long-running campaign holds its own registry (its own connections) on the same file
-    campaign = Registry.open(registry.url.database)
+    campaign = Registry.open(db_arg(registry))
     try:
         assert check_grant(campaign, twin.id, "social", "FR", date(2030, 5, 1)).id == grant.id
         revoked = registry.revoke_grant(grant.id)
@@ -143,10 +172,8 @@ def test_delete_removes_files_and_keeps_only_anonymous_counts(registry, twin_gra
     scan.parent.mkdir()
     scan.write_bytes(b"scan")
     registry.add_scan(twin.id, scan)
-    fit = tmp_path / "fit"
-    fit.mkdir()
-    for name in ("twin.json", "body.ply", "fit_report.json"):
-        (fit / name).write_text(name)
+    fit = make_twin_folder(tmp_path / "fit")
+    (fit / "fit_report.json").write_text("{}")
     registry.add_fitted_version(twin.id, fit / "twin.json")
     imgs = [make_png(tmp_path / "renders" / f"v{i}.png", seed=i) for i in range(3)]
     for p in imgs:
@@ -181,7 +208,41 @@ def test_delete_can_keep_files(registry, twin_grant, tmp_path):
 
 def test_unusable_databases_are_explained(tmp_path):
     (tmp_path / "afile").write_text("x")
-    with pytest.raises(InputError, match="cannot create the folder"):
+    with pytest.raises(InputError, match="cannot create the rights database"):
         Registry.open(tmp_path / "afile" / "atelier.db")
     with pytest.raises(InputError, match="unknown kind of database"):
         Registry.open("nosuchdb://host/x")
+
+
+def test_grants_as_people_write_them_region_groups(registry):
+    t = registry.add_twin("P", twin_id="twin-p")
+    eu = registry.add_grant(t.id, "B", "social", "EU, UK", D0, D1)
+    assert len(eu.regions) == 28 and "GB" in eu.regions and "DE" in eu.regions  # expanded when recorded
+    for use in ("DE", "fr", "UK", "GB"):
+        assert check_grant(registry, t.id, "social", use, D0).id == eu.id
+    with pytest.raises(ConsentError, match="does not include region NO"):
+        check_grant(registry, t.id, "social", "NO", D0)  # EEA, not EU
+    us = registry.add_grant(t.id, "B", "print", "US", D0, D1)
+    assert check_grant(registry, t.id, "print", "US-CA", D0).id == us.id  # a state of a granted country
+    assert registry.add_grant(t.id, "B", "print", "worldwide", D0, D1).regions == ("*",)
+    assert "JP" in registry.add_grant(t.id, "B", "print", "APAC", D0, D1).regions
+    with pytest.raises(InputError, match="one region, not 'EU'"):
+        check_grant(registry, t.id, "social", "EU", D0)
+    with pytest.raises(InputError, match="not an ISO-like code or a region group"):
+        registry.add_grant(t.id, "B", "print", "Europe", D0, D1)
+
+
+def test_grant_terms_with_time_zones(registry):
+    t = registry.add_twin("P", twin_id="twin-p")
+    nz = registry.add_grant(t.id, "B", "social", "NZ", date(2030, 1, 1), date(2030, 6, 30), time_zone="Pacific/Auckland")
+    utc = registry.add_grant(t.id, "B", "print", "NZ", date(2030, 1, 1), date(2030, 6, 30))
+    late = datetime(2030, 6, 30, 13, 0, tzinfo=timezone.utc)  # already 1 July, 01:00 in Auckland
+    assert check_grant(registry, t.id, "print", "NZ", late).id == utc.id
+    with pytest.raises(ConsentError, match="no live consent grant"):
+        check_grant(registry, t.id, "social", "NZ", late)
+    assert nz.gaps("social", "NZ", late) == ["expired on 2030-06-30"] and utc.gaps("print", "NZ", late) == []
+    early = datetime(2029, 12, 31, 12, 0, tzinfo=timezone.utc)  # 1 January, 01:00 in Auckland
+    assert check_grant(registry, t.id, "social", "NZ", early).id == nz.id
+    assert "(Pacific/Auckland)" in registry.get_grant(nz.id).describe()
+    with pytest.raises(InputError, match="unknown time zone"):
+        registry.add_grant(t.id, "B", "social", "NZ", D0, D1, time_zone="Mars/Olympus")

@@ -1,0 +1,167 @@
+"""Deliveries that hold: every format disclosed and recorded, all or nothing, exactly once after a
+kill -9 at any step, a read-only database found before the first pixel, a private database."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.rights import authorise_and_stamp, ledger_rows, live_uses, read_disclosure
+from engine.rights.disclosure import DIGITAL_SOURCE_TYPE, stamp_image
+from engine.storage import file_sha256
+
+from .conftest import D0, D1, db_arg, make_png
+
+WHEN = datetime(2030, 5, 1, 9, tzinfo=timezone.utc)
+REPO = Path(__file__).resolve().parents[3]
+
+
+def make_image(path, fmt, seed=0, size=(48, 32)):
+    rng = np.random.default_rng(seed)
+    px = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(px, "RGB").save(path, format=fmt, quality=90)
+    return path
+
+
+@pytest.mark.parametrize("fmt, suffix", [("JPEG", ".jpg"), ("WEBP", ".webp")])
+def test_jpeg_and_webp_carry_the_disclosure_without_reencoding(tmp_path, fmt, suffix):
+    p = make_image(tmp_path / f"v{suffix}", fmt)
+    before = np.asarray(Image.open(p).convert("RGB")).copy()
+    stamp_image(p, {"twin_id": "twin-x", "grant_id": 7, "scene_hash": "abc", "channel": "social", "region": "FR"})
+    info = read_disclosure(p)
+    assert (info["twin_id"], info["grant_id"], info["channel"]) == ("twin-x", "7", "social")
+    assert info["ai_generated"] and info["digital_source_type"] == DIGITAL_SOURCE_TYPE
+    np.testing.assert_array_equal(np.asarray(Image.open(p).convert("RGB")), before)  # same pixels, same decode
+    stamp_image(p, {"twin_id": "twin-x", "grant_id": 8})  # stamping again replaces, never piles up
+    assert read_disclosure(p)["grant_id"] == "8" and p.read_bytes().count(b"http://ns.adobe.com/xap/1.0/") <= 2
+
+
+def test_every_format_is_labelled_disclosed_and_recorded(registry, twin_grant, tmp_path):
+    twin, grant = twin_grant
+    imgs = [make_png(tmp_path / "c" / "a.png"), make_image(tmp_path / "c" / "b.jpg", "JPEG", 1),
+            make_image(tmp_path / "c" / "c.webp", "WEBP", 2)]
+    raw = [p.read_bytes() for p in imgs]
+    rows = authorise_and_stamp(registry, twin.id, "social", "FR", imgs, "h", when=WHEN)
+    assert [r.image_path for r in rows] == [str(p.absolute()) for p in imgs]
+    for p, r, before in zip(imgs, rows, raw):
+        assert read_disclosure(p)["twin_id"] == twin.id and p.read_bytes() != before  # social: visible label
+        assert r.image_sha256 == file_sha256(p)  # the row hashes the delivered bytes
+    assert not list((tmp_path / "c").glob(".*"))  # no temporary file left
+
+
+def test_refused_delivery_of_any_format_leaves_no_image(registry, twin_grant, tmp_path):
+    from engine.rights import ConsentError
+
+    twin, grant = twin_grant
+    imgs = [make_image(tmp_path / "v.jpg", "JPEG"), make_png(tmp_path / "v.png")]
+    registry.revoke_grant(grant.id)
+    with pytest.raises(ConsentError, match="2 rendered image"):
+        authorise_and_stamp(registry, twin.id, "social", "FR", imgs, "h", when=WHEN)
+    assert not any(p.exists() for p in imgs)
+
+
+# --- kill -9 at each step ----------------------------------------------------------------------
+DELIVER = """
+import sys
+from datetime import datetime, timezone
+from engine.rights import Registry, authorise_and_stamp
+db, folder = sys.argv[1], sys.argv[2]
+from pathlib import Path
+imgs = sorted(Path(folder).glob("v*.png"))
+with Registry.open(db) as reg:
+    authorise_and_stamp(reg, "twin-test", "social", "FR", imgs, "scene", campaign="c",
+                        when=datetime(2030, 5, 1, 9, tzinfo=timezone.utc))
+"""
+
+
+@pytest.mark.parametrize("point", ["before-rename", "after-stamp", "after-ledger"])
+def test_a_delivery_killed_at_any_step_resumes_exactly_once(registry, twin_grant, tmp_path, point):
+    folder = tmp_path / "cell"
+    imgs = [make_png(folder / f"v{i}.png", seed=i) for i in range(3)]
+    db = db_arg(registry)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "ATELIER_FAULT": point}
+    r = subprocess.run([sys.executable, "-c", DELIVER, db, str(folder)], env=env, capture_output=True, timeout=300)
+    assert r.returncode == -9, r.stderr.decode()  # it really died there
+    env.pop("ATELIER_FAULT")
+    for _ in range(2):  # resume (twice: a resumed run may itself be resumed)
+        r = subprocess.run([sys.executable, "-c", DELIVER, db, str(folder)], env=env, capture_output=True, timeout=300)
+        assert r.returncode == 0, r.stderr.decode()
+    rows = live_uses(registry)
+    assert sorted(r.image_path for r in rows) == sorted(str(p.absolute()) for p in imgs)  # one row per image
+    assert len(ledger_rows(registry)) == 3  # none twice, nothing voided
+    for row in rows:
+        assert row.image_sha256 == file_sha256(row.image_path)  # rows match the files
+        assert read_disclosure(row.image_path)["twin_id"] == "twin-test"
+    assert not list(folder.glob(".*"))  # no temporary copy left behind
+
+
+# --- a read-only database -----------------------------------------------------------------------
+def _read_only(*paths):
+    """Make paths read-only for us: mode bits, or for root (who writes through them) the
+    immutable attribute. Returns the undo function."""
+    if os.getuid() != 0:
+        for p in paths:
+            os.chmod(p, 0o555 if p.is_dir() else 0o444)
+        return lambda: [os.chmod(p, 0o755 if p.is_dir() else 0o644) for p in paths]
+    for p in reversed(paths):
+        r = subprocess.run(["chattr", "+i", str(p)], capture_output=True, text=True)
+        if r.returncode != 0:
+            pytest.fail(f"cannot make {p} read-only for root here (chattr +i: {r.stderr.strip()})")
+    return lambda: [subprocess.run(["chattr", "-i", str(p)]) for p in paths]
+
+
+def test_a_read_only_database_is_found_before_the_first_pixel(tmp_path):
+    from engine.errors import AtelierError
+    from engine.rights import Registry
+    from engine.rights.consent import DrawnBody, clear, mesh_sha256
+
+    from .conftest import make_twin_folder
+
+    registry = Registry.open(tmp_path / "db" / "atelier.db")
+    twin = registry.add_twin("Test Person", twin_id="twin-test")
+    registry.add_grant(twin.id, "Maison Test", "social", "FR", D0, D1)
+    body = make_twin_folder(tmp_path / "drape")
+    registry.register_body(mesh_sha256(body / "body.ply"), "mesh", twin.id, made_by="test")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    dbfile = ro / "atelier.db"
+    registry.close()  # checkpoints the WAL into the file
+    dbfile.write_bytes(Path(registry.url.database).read_bytes())
+    undo = _read_only(ro, dbfile)
+    try:
+        with pytest.raises(AtelierError, match="rights database .* read-only"):
+            clear(Registry.open(dbfile), DrawnBody.mesh(body / "body.ply"), "social", "FR", when=date(2030, 5, 1))
+        # the rights commands say it in one message: no traceback, no SQL
+        r = subprocess.run([sys.executable, "-m", "atelier.cli", "twins", "grant", twin.id, "--brand", "B",
+                            "--channels", "social", "--regions", "FR", "--from", "2030-01-01", "--to", "2030-02-01",
+                            "--db", str(dbfile)], env={**os.environ, "PYTHONPATH": str(REPO)},
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode != 0 and "Traceback" not in r.stderr and "INSERT" not in r.stderr, r.stderr
+        assert "rights database" in r.stderr and len(r.stderr.strip().splitlines()) <= 3
+    finally:
+        undo()
+
+
+def test_the_registry_database_is_private(tmp_path):
+    from engine.rights import Registry
+
+    old = os.umask(0o022)
+    try:
+        with Registry.open(tmp_path / "new" / "atelier.db") as reg:
+            reg.add_twin("Someone", twin_id="twin-one")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "new" / "atelier.db").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700
+    os.chmod(tmp_path / "new" / "atelier.db", 0o644)  # e.g. copied in by hand: set back on open
+    Registry.open(tmp_path / "new" / "atelier.db").close()
+    assert stat.S_IMODE((tmp_path / "new" / "atelier.db").stat().st_mode) == 0o600
