@@ -50,7 +50,8 @@ test: $(STAMP) sysdeps
 	$(BIN)/python -m pytest -q tests
 
 # System tools some tests use: exiftool reads the AI-disclosure metadata back; Chromium opens the
-# fit-check page. Best effort: a test that needs a missing tool skips and says which.
+# fit-check page; PostgreSQL serves the rights tests. Best effort: a test that needs a missing tool
+# skips and says which (PostgreSQL's fail in CI instead).
 sysdeps:
 	@missing=""; command -v exiftool >/dev/null 2>&1 || missing="$$missing libimage-exiftool-perl"; \
 	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
@@ -59,6 +60,8 @@ sysdeps:
 	      echo "installing$$missing (Debian packages)"; \
 	      (apt-get update -qq && apt-get install -y -qq $$missing) >/dev/null 2>&1 || echo "note: could not install$$missing; their tests will skip"; \
 	    else echo "note:$$missing not installed; their tests will skip"; fi; fi
+	@# PostgreSQL for the rights tests on both databases; the tests start a throwaway server themselves
+	@bash .ci/postgres.sh install || echo "note: no PostgreSQL server; its rights tests skip here and fail in CI"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/render.py
