@@ -14,6 +14,7 @@ drape settings. Its key is hashed the same way; every cell names the drape it ne
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -245,15 +246,30 @@ def make_cell(campaign_like, twin, outfit, size, pose, shot, locale, fmt) -> tup
     return Cell(short_hash(inputs), labels, inputs, drape_key), drape_inputs
 
 
-def expand(campaign: Campaign) -> Plan:
+#: campaigns of more combinations than this are refused unless a larger limit is given
+#: (``--max-cells``): a million cells took 78 s and 3.9 GB just to plan.
+MAX_CELLS = 20_000
+
+
+def expand(campaign: Campaign, max_cells: int = MAX_CELLS) -> Plan:
     """All cells of a campaign in a stable order (the file's list order, twin slowest), after
     ``include`` and ``exclude``; the drapes they need.
 
     Raises:
-        InputError: a twin folder is missing, or the rules leave no cell.
+        InputError: a twin folder is missing, the rules leave no cell, or the lists make more
+            than ``max_cells`` combinations (counted before any cell is made).
     """
     sizes = campaign.sizes or [None]
     poses = campaign.poses or [None]
+    lists = {"twins": campaign.twins, "outfits": campaign.outfits, "sizes": sizes, "poses": poses,
+             "shots": campaign.shots, "locales": campaign.locales, "formats": campaign.formats}
+    combinations = math.prod(len(v) for v in lists.values())
+    if combinations > max_cells:
+        raise InputError(
+            f"campaign {campaign.name!r} makes {combinations:,} combinations ("
+            + " x ".join(f"{len(v)} {k}" for k, v in lists.items()) + f"), more than the limit of {max_cells:,}",
+            hint=f"shorten the lists or narrow them with include/exclude rules, or pass --max-cells {combinations} "
+                 "if you mean it")
     cells: list[Cell] = []
     drapes: dict[str, DrapeJob] = {}
     seen: set[str] = set()

@@ -58,6 +58,8 @@ def add_parsers(sub) -> None:
     cr.add_argument("--cache", default=None, help="drape cache folder shared by campaigns (default OUT/drapes)")
     for q in (cp, cr):
         q.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary")
+        q.add_argument("--max-cells", type=int, default=None, metavar="N",
+                       help="refuse campaigns of more than N combinations (default 20000), counted before planning")
 
     p = sub.add_parser("scene", help="render or export a scene file",
                        description="Render a scene file, or export it to .blend (for hand work in Blender) or "
@@ -113,7 +115,9 @@ def _campaign(args) -> int:
     from .io import load_campaign
     from .runner import cached_drapes, finished_cells, run_plan
 
-    plan = expand(load_campaign(args.file))
+    from .campaign import MAX_CELLS
+
+    plan = expand(load_campaign(args.file), max_cells=args.max_cells or MAX_CELLS)
     if args.campaign_command == "plan":
         out = Path(args.out) if args.out else None
         done = finished_cells(out, plan) if out and out.exists() else set()
@@ -127,8 +131,9 @@ def _campaign(args) -> int:
                 "estimate_s": round(est.total_s, 1), "workers": args.workers,
             }, indent=2))
             return 0
-        for line in plan.table(done):
-            print(line)
+        if not args.quiet:
+            for line in plan.table(done):
+                print(line)
         print(f"\n{len(plan.cells)} cells ({len(done)} done, {plan.excluded} excluded by rules), "
               f"{len(plan.drapes)} drapes ({len(cached)} cached)")
         print(f"estimate: {est.drapes} drapes ~{est.drape_s:.0f} s + {est.cells} renders ~{est.render_s:.0f} s "

@@ -79,6 +79,31 @@ def test_plan_command_shows_cells_and_estimate():
     assert "ava/navy-dress/std/a-pose/front/eu/square" in out
 
 
+def test_a_huge_campaign_is_refused_before_planning_unless_allowed(tmp_path):
+    import tomli_w
+
+    data = load_campaign(EXAMPLE).model_dump(mode="json", exclude_none=True)
+    base = data["shots"][0]
+    data["shots"] = [dict(base, name=f"turn-{i}", azimuth_deg=i * 0.5) for i in range(400)]  # 24 x 400 / 3 = 3,200
+    fmt = data["formats"][0]
+    data["formats"] = [dict(fmt, name=f"square-{i}", width=512 + 8 * i, height=512 + 8 * i) for i in range(10)]  # x 10 = 32,000
+    path = tmp_path / "huge.toml"
+    path.write_text(tomli_w.dumps(data))
+    big = _campaign_cli("plan", str(path), "-q")
+    assert big.returncode != 0 and "Traceback" not in big.stderr, big.stderr
+    assert "32,000 combinations" in big.stderr and "--max-cells 32000" in big.stderr
+    with pytest.raises(InputError, match="more than the limit of 100"):
+        expand(load_campaign(path), max_cells=100)
+    # -q prints the summary, not a line per cell
+    small = _campaign_cli("plan", str(EXAMPLE), "-q")
+    assert small.returncode == 0 and "22 cells" in small.stdout and "/front/" not in small.stdout
+
+
+def _campaign_cli(*args):
+    return subprocess.run([sys.executable, "-m", "atelier", "campaign", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+
+
 def test_missing_twin_folder_is_an_input_error(tmp_path):
     camp = _campaign(twins=[{"name": "t", "path": str(tmp_path / "nope")}])
     with pytest.raises(InputError, match="does not exist"):
