@@ -212,7 +212,7 @@ class Grant:
                  "expired": f"expired (ended {self.ends_on.isoformat()})",
                  "not started": f"not started (starts {self.starts_on.isoformat()})"}.get(st, st)
         return (f"grant {self.id}: {self.brand}; channels {', '.join(self.channels)}; regions "
-                f"{', '.join(self.regions)}; {self.starts_on.isoformat()} to {self.ends_on.isoformat()}"
+                f"{', '.join(region_names(self.regions))}; {self.starts_on.isoformat()} to {self.ends_on.isoformat()}"
                 f"{'' if self.time_zone == 'UTC' else f' ({self.time_zone})'}; {state}")
 
 
@@ -743,6 +743,20 @@ def normalise_regions(regions, allow_any: bool = True) -> tuple[str, ...]:
     if not out:
         raise InputError("no region given", hint="use codes like FR, DE, US-CA, groups like EU, or '*' for everywhere")
     return tuple(sorted(out))
+
+
+def region_names(regions) -> list[str]:
+    """Region codes as people read them: the codes of a whole group (EEA, EU, APAC) shown as its
+    name, largest group first; the rest as codes."""
+    left = set(regions)
+    out = []
+    groups = sorted(((n, set(m)) for n, m in region_groups()["groups"].items() if len(m) > 1),
+                    key=lambda g: -len(g[1]))
+    for name, members in groups:
+        if members <= left:
+            out.append(name)
+            left -= members
+    return out + sorted(left)
 
 
 def region_covered(region: str, regions) -> bool:

@@ -246,3 +246,9 @@ def test_grant_terms_with_time_zones(registry):
     assert "(Pacific/Auckland)" in registry.get_grant(nz.id).describe()
     with pytest.raises(InputError, match="unknown time zone"):
         registry.add_grant(t.id, "B", "social", "NZ", D0, D1, time_zone="Mars/Olympus")
+
+
+def test_grants_show_whole_groups_by_name(registry):
+    t = registry.add_twin("P", twin_id="twin-p")
+    g = registry.add_grant(t.id, "B", "social", "EEA, UK, US-CA", D0, D1)
+    assert "regions EEA, GB, US-CA;" in g.describe()
