@@ -123,3 +123,15 @@ def test_drape_takes_an_outfit_and_checks_it_before_blender(tmp_path):
 def test_render_without_drape(tmp_path):
     r = atelier("render", str(tmp_path / "none"), "--out", str(tmp_path / "r"))
     _assert_clean_failure(r, "atelier drape")
+
+
+def test_the_demo_dresses_the_twin_in_a_pattern_top_over_a_bottom_made_to_measure():
+    from atelier.pipeline import DEMO_OUTFIT
+    from garments.outfit import Outfit
+
+    args = build_parser().parse_args(["demo"])
+    assert args.garment is None and args.garment_size == "mtm"
+    outfit = Outfit.of(*DEMO_OUTFIT, size=args.garment_size)
+    bottom, top = outfit.layered()
+    assert (bottom.kind, top.kind) == ("pattern", "pattern") and (bottom.size, top.size) == ("mtm", "mtm")
+    assert bottom.name == "straight-trousers" and top.name == "t-shirt" and top.layer > bottom.layer
