@@ -150,18 +150,15 @@ class GarmentRequest:
                 raise InputError(f"garment mesh {self.garment!r}: unknown options {', '.join(extra)}",
                                  hint=f"a mesh takes: {', '.join(MESH_OPTIONS)}")
         if kind == "template":
-            from .templates import GARMENTS
-
             builder_settings = {"tube-dress": "TubeDressSettings", "skirt": "SkirtSettings"}.get(self.garment)
             if builder_settings:
                 from . import templates
 
-                known = set(vars(getattr(templates, builder_settings)())) | {"resolution"}
+                known = set(vars(getattr(templates, builder_settings)()))
                 extra = sorted(set(self.settings) - known)
                 if extra:
                     raise InputError(f"template {self.garment!r} has no setting {', '.join(extra)}",
-                                     hint=f"settings: {', '.join(sorted(known - {'resolution'}))}")
-            assert self.garment in GARMENTS
+                                     hint=f"settings: {', '.join(sorted(known))}")
 
     @property
     def name(self) -> str:

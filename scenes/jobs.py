@@ -25,7 +25,6 @@ import socket
 import time
 from pathlib import Path
 
-import numpy as np
 
 from engine.errors import InputError
 from engine.storage import file_sha256, read_json, write_json

@@ -149,3 +149,15 @@ def test_out_is_checked_before_the_work(tmp_path, anny_model):
     assert "fitting" not in r.stdout  # refused before the fit started
     r = atelier("fit", str(scan), "--out", str(taken / "twin"))
     _assert_clean_failure(r, "is a file")
+
+
+def test_the_demo_dresses_the_twin_in_a_pattern_top_over_a_bottom_made_to_measure():
+    from atelier.pipeline import DEMO_OUTFIT
+    from garments.outfit import Outfit
+
+    args = build_parser().parse_args(["demo"])
+    assert args.garment is None and args.garment_size == "mtm"
+    outfit = Outfit.of(*DEMO_OUTFIT, size=args.garment_size)
+    bottom, top = outfit.layered()
+    assert (bottom.kind, top.kind) == ("pattern", "pattern") and (bottom.size, top.size) == ("mtm", "mtm")
+    assert bottom.name == "straight-trousers" and top.name == "t-shirt" and top.layer > bottom.layer
