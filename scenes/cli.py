@@ -145,7 +145,7 @@ def _animate(args) -> int:
     res = animate(args.twin, drape, out, motion=args.motion, seconds=args.seconds, fps=args.fps, size=(w, h),
                   camera=args.camera, preroll=args.preroll, pose=args.pose, decimate=args.decimate, frames=args.frames,
                   exports=not args.no_exports, consent=consent, timeout=args.timeout,
-                  progress=None if args.quiet else (lambda line: say(line) if line.endswith("0") else None))
+                  progress=None if args.quiet else (lambda line: say(line) if line.split("/")[0].endswith("0") else None))
     print(f"animate   {len(res.frames)} frames (+{res.preroll} pre-roll dropped) -> {res.mp4}")
     print(f"  worst-frame penetration {res.worst_penetration_pct:.2f} % of cloth vertices > 2 mm inside; "
           f"{res.seconds_per_frame:.2f} s per simulated frame")

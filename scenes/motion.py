@@ -237,7 +237,7 @@ def preroll_poses(start: dict, first: dict, frames: int, start_translation=None,
 
 def cameras(kind: str, bodies_v: np.ndarray, joints: np.ndarray, width: int, height: int, yfov_deg: float = 30.0,
             elevation_deg: float = 4.0):
-    """One camera per frame: ``fixed`` frames the whole motion from the front-side, ``follow``
+    """One camera per frame: ``fixed`` looks head-on down the path from its far end, ``follow``
     tracks the pelvis at a fixed distance, ``turntable`` turns once around the body over the
     frames (frame 0 in front, counter-clockwise seen from above)."""
     from engine.render.camera import Camera
@@ -250,14 +250,14 @@ def cameras(kind: str, bodies_v: np.ndarray, joints: np.ndarray, width: int, hei
     per_frame_h = float(np.max(bodies_v[..., 1].max(axis=1) - bodies_v[..., 1].min(axis=1)))
     out = []
     if kind == "fixed":
+        # head-on from the end of the path (a runway shot): the body fills the frame at its
+        # nearest point and is smaller further away
         lo, hi = bodies_v.reshape(-1, 3).min(0), bodies_v.reshape(-1, 3).max(0)
-        centre = (lo + hi) / 2
-        half = max((hi[1] - lo[1]) / 2, (hi[0] - lo[0]) / 2 / aspect, 0.3) * 1.12
-        dist = half / math.tan(yfov / 2) + (hi[2] - lo[2]) / 2
-        d = np.array([math.sin(math.radians(25)), math.sin(math.radians(elevation_deg)), math.cos(math.radians(25))])
+        half = max(per_frame_h / 2, (hi[0] - lo[0]) / 2 / aspect, 0.3) * 1.12
+        target = np.array([(lo[0] + hi[0]) / 2, per_frame_h / 2, lo[2]])
+        pos = np.array([target[0], per_frame_h / 2 + 0.05, hi[2] + half / math.tan(yfov / 2) + 0.2])
         for k in range(n):
-            out.append(Camera(position=centre + dist * d / np.linalg.norm(d), target=centre, yfov=yfov, width=width,
-                              height=height, name=f"f{k:04d}"))
+            out.append(Camera(position=pos, target=target, yfov=yfov, width=width, height=height, name=f"f{k:04d}"))
         return out
     half = per_frame_h / 2 * 1.12
     dist = half / math.tan(yfov / 2) + 0.3
@@ -380,6 +380,7 @@ def animate(
         raise InputError(f"{garment_ply}: missing", hint="drape the garment first: atelier drape --twin DIR --garment NAME "
                                                          "--pose a-pose --out DRAPE_DIR")
     cv, cf, _ = load_ply(garment_ply)
+    sew, drape_cloth, drape_collision = _drape_physics(drape_dir, len(cv))
     model = bodies.create(twin.model)
     shape, _, base_t = twin.tensors()
     from bodies.poses import POSES, pose_tensor
@@ -422,13 +423,17 @@ def animate(
     work = out_dir / "work"
     work.mkdir(exist_ok=True)
     np.savez(work / "body_frames.npz", frames=verts, faces=faces)
-    np.savez(work / "cloth.npz", vertices=cv.astype(np.float32), faces=cf.astype(np.int64))
+    cloth_npz = {"vertices": cv.astype(np.float32), "faces": cf.astype(np.int64)}
+    if sew is not None:
+        cloth_npz["sew"] = sew
+    np.savez(work / "cloth.npz", **cloth_npz)
     total_pre = preroll + 1  # frame 0 (the drape) plus the pre-roll
     cams = cameras(camera, verts[total_pre:], joints[total_pre:], w, h)
     spec = {
         "body": str((work / "body_frames.npz").resolve()), "cloth": str((work / "cloth.npz").resolve()),
         "preroll": total_pre, "decimate": float(decimate), "fps": int(fps),
-        "cloth_settings": {"quality": 4, **(cloth_settings or {})},
+        "cloth_settings": {"quality": 4, **drape_cloth, **(cloth_settings or {})},
+        "collision_settings": drape_collision,
         "cameras": [c.to_dict() for c in cams], "frames_dir": str((out_dir / "frames").resolve()),
         "cloth_out": str((work / "cloth_frames.npz").resolve()),
         "alembic": str((out_dir / "garment.abc").resolve()) if exports else None,
@@ -473,6 +478,32 @@ def animate(
                            alembic=Path(ex["alembic"]) if "alembic" in ex else None,
                            usd=Path(ex["usd"]) if "usd" in ex else None, report=report, per_frame=per_frame,
                            worst_penetration_pct=worst, seconds_per_frame=job["seconds_per_frame"], preroll=total_pre)
+
+
+def _drape_physics(drape_dir: Path, n_vertices: int):
+    """(seam pairs (E, 2) or None, cloth settings, collision settings) of the drape that made the
+    garment: a pattern garment's panels are held together by sewing springs, and its fabric's
+    mass and stiffness must stay what the drape used, or the cloth stretches and slides off."""
+    import json
+
+    sew = None
+    npz = drape_dir / "garment.npz"
+    if npz.is_file():
+        with np.load(npz, allow_pickle=False) as z:
+            if "sew" in z.files and len(z["vertices"]) == n_vertices and len(z["sew"]):
+                sew = np.asarray(z["sew"], np.int64)
+    cloth, collision = {}, {}
+    job = drape_dir / "drape_job.json"
+    if job.is_file():
+        try:
+            spec = json.loads(job.read_text()).get("spec", {})
+        except ValueError:
+            spec = {}
+        cloth = {k: v for k, v in spec.get("cloth_settings", {}).items() if k not in ("shrink_min", "shrink_max")}
+        collision = dict(spec.get("collision_settings", {}))
+    if sew is None:
+        cloth.pop("use_sewing_springs", None)
+    return sew, cloth, collision
 
 
 # --- consent (the same checks as an image; see docs/rights.md) -------------------------------------

@@ -5,7 +5,7 @@ Spec (written by :func:`scenes.motion.animate`; paths absolute, everything canon
 - ``body``: ``.npz`` with ``frames`` (T, V, 3) float32, the body per simulated frame (pre-roll
   first), and ``faces`` (F, 3) int64.
 - ``cloth``: ``.npz`` with ``vertices`` (C, 3) float32, the garment draped on frame 0's body, and
-  ``faces``.
+  ``faces``; optional ``sew`` (E, 2) seam pairs (loose edges for the sewing springs, as draped).
 - ``preroll``: the first that many simulated frames are not output (the body moves from the
   drape's pose into the motion's first pose while the cloth follows).
 - ``decimate``: collider Decimate ratio (the collider's topology is baked once on frame 0 and each
@@ -126,7 +126,8 @@ def run(spec: dict, workdir) -> dict:
         obj.collision.thickness_outer = 0.003
         statics.append(obj)
 
-    cloth_obj = _make_object("garment", cloth["vertices"], cloth["faces"])
+    # a pattern garment's panels stay joined by their seams: loose edges the sewing springs hold
+    cloth_obj = _make_object("garment", cloth["vertices"], cloth["faces"], loose_edges=cloth.get("sew"))
     mod = cloth_obj.modifiers.new("Cloth", "CLOTH")
     for key, val in {**CLOTH_DEFAULTS, **spec.get("cloth_settings", {})}.items():
         setattr(mod.settings, key, val)
