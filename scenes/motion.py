@@ -380,7 +380,7 @@ def animate(
         raise InputError(f"{garment_ply}: missing", hint="drape the garment first: atelier drape --twin DIR --garment NAME "
                                                          "--pose a-pose --out DRAPE_DIR")
     cv, cf, _ = load_ply(garment_ply)
-    sew, drape_cloth, drape_collision = _drape_physics(drape_dir, len(cv))
+    sew, pin, drape_cloth, drape_collision = _drape_physics(drape_dir, len(cv))
     model = bodies.create(twin.model)
     shape, _, base_t = twin.tensors()
     from bodies.poses import POSES, pose_tensor
@@ -426,6 +426,17 @@ def animate(
     cloth_npz = {"vertices": cv.astype(np.float32), "faces": cf.astype(np.int64)}
     if sew is not None:
         cloth_npz["sew"] = sew
+    if pin is not None:
+        # the drape pins elastic edges (waistbands) to the body: their goals follow it, frame by
+        # frame, each as its closest body vertex moves
+        from scipy.spatial import cKDTree
+
+        cloth_npz["pin"] = pin
+        idx = np.nonzero(pin > 0)[0]
+        _d, nn = cKDTree(verts[0].astype(np.float64)).query(cv[idx].astype(np.float64))
+        goal = np.repeat(cv[None].astype(np.float32), len(verts), axis=0)
+        goal[:, idx] += verts[:, nn] - verts[0, nn][None]
+        cloth_npz["goal_frames"] = goal
     np.savez(work / "cloth.npz", **cloth_npz)
     total_pre = preroll + 1  # frame 0 (the drape) plus the pre-roll
     cams = cameras(camera, verts[total_pre:], joints[total_pre:], w, h)
@@ -481,17 +492,21 @@ def animate(
 
 
 def _drape_physics(drape_dir: Path, n_vertices: int):
-    """(seam pairs (E, 2) or None, cloth settings, collision settings) of the drape that made the
-    garment: a pattern garment's panels are held together by sewing springs, and its fabric's
-    mass and stiffness must stay what the drape used, or the cloth stretches and slides off."""
+    """(seam pairs (E, 2) or None, pin weights (C,) or None, cloth settings, collision settings)
+    of the drape that made the garment: a pattern garment's panels are held together by sewing
+    springs, its elastic waistband is pinned to the body, and its fabric's mass and stiffness must
+    stay what the drape used, or the cloth stretches and slides off."""
     import json
 
-    sew = None
+    sew = pin = None
     npz = drape_dir / "garment.npz"
     if npz.is_file():
         with np.load(npz, allow_pickle=False) as z:
-            if "sew" in z.files and len(z["vertices"]) == n_vertices and len(z["sew"]):
-                sew = np.asarray(z["sew"], np.int64)
+            if len(z["vertices"]) == n_vertices:
+                if "sew" in z.files and len(z["sew"]):
+                    sew = np.asarray(z["sew"], np.int64)
+                if "pin" in z.files and np.any(z["pin"] > 0):
+                    pin = np.asarray(z["pin"], np.float32)
     cloth, collision = {}, {}
     job = drape_dir / "drape_job.json"
     if job.is_file():
@@ -503,7 +518,7 @@ def _drape_physics(drape_dir: Path, n_vertices: int):
         collision = dict(spec.get("collision_settings", {}))
     if sew is None:
         cloth.pop("use_sewing_springs", None)
-    return sew, cloth, collision
+    return sew, pin, cloth, collision
 
 
 # --- consent (the same checks as an image; see docs/rights.md) -------------------------------------

@@ -5,7 +5,10 @@ Spec (written by :func:`scenes.motion.animate`; paths absolute, everything canon
 - ``body``: ``.npz`` with ``frames`` (T, V, 3) float32, the body per simulated frame (pre-roll
   first), and ``faces`` (F, 3) int64.
 - ``cloth``: ``.npz`` with ``vertices`` (C, 3) float32, the garment draped on frame 0's body, and
-  ``faces``; optional ``sew`` (E, 2) seam pairs (loose edges for the sewing springs, as draped).
+  ``faces``; optional ``sew`` (E, 2) seam pairs (loose edges for the sewing springs, as draped),
+  ``pin`` (C,) pin weights and ``goal_frames`` (T, C, 3): where the pinned vertices (an elastic
+  waistband) are held each frame (a Mesh Cache under the Cloth modifier, which Blender reads as
+  the pins' goals).
 - ``preroll``: the first that many simulated frames are not output (the body moves from the
   drape's pose into the motion's first pose while the cloth follows).
 - ``decimate``: collider Decimate ratio (the collider's topology is baked once on frame 0 and each
@@ -128,9 +131,20 @@ def run(spec: dict, workdir) -> dict:
 
     # a pattern garment's panels stay joined by their seams: loose edges the sewing springs hold
     cloth_obj = _make_object("garment", cloth["vertices"], cloth["faces"], loose_edges=cloth.get("sew"))
+    goal_mod = None
+    if cloth.get("goal_frames") is not None:
+        # pinned vertices (a waistband) follow their goals: the cloth's input mesh, animated
+        goal_mod = _mesh_cache(cloth_obj, write_pc2(workdir / "garment_goal.pc2",
+                                                    canonical_to_blender(np.asarray(cloth["goal_frames"], np.float64))))
     mod = cloth_obj.modifiers.new("Cloth", "CLOTH")
     for key, val in {**CLOTH_DEFAULTS, **spec.get("cloth_settings", {})}.items():
         setattr(mod.settings, key, val)
+    pin = cloth.get("pin")
+    if pin is not None and np.any(pin > 0):
+        group = cloth_obj.vertex_groups.new(name="pin")
+        for w in np.unique(pin[pin > 0]):
+            group.add([int(i) for i in np.nonzero(pin == w)[0]], float(w), "REPLACE")
+        mod.settings.vertex_group_mass = "pin"
     for key, val in {**COLLISION_DEFAULTS, **spec.get("collision_settings", {})}.items():
         setattr(mod.collision_settings, key, val)
     scene.use_gravity = True
@@ -174,6 +188,8 @@ def run(spec: dict, workdir) -> dict:
         if obj.name.startswith("collider"):
             bpy.data.objects.remove(obj, do_unlink=True)
     cloth_obj.modifiers.remove(mod)
+    if goal_mod is not None:
+        cloth_obj.modifiers.remove(goal_mod)
     _mesh_cache(cloth_obj, write_pc2(workdir / "garment.pc2", canonical_to_blender(out_cloth.astype(np.float64))))
     body_obj = _make_object("body", frames_c[preroll], faces)
     _mesh_cache(body_obj, write_pc2(workdir / "body.pc2", canonical_to_blender(frames_c[preroll:].astype(np.float64))))
