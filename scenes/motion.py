@@ -42,6 +42,11 @@ from engine.types import PathLikeStr
 
 CAMERAS = ("fixed", "follow", "turntable")
 DEFAULT_FPS = 30
+#: cloth solver steps per frame while the body moves. Measured (M A-line skirt, 1,568 vertices,
+#: catwalk, 2 cores): at quality 4 and 15 fps the thighs pushed through the skirt (5-8 % of its
+#: vertices > 2 mm inside in most frames); at quality 8 and 30 fps no frame had any (0.35 s per
+#: simulated frame).
+ANIMATE_QUALITY = 8
 #: cloth deeper than this inside the body counts as penetrating (the drape's own criterion)
 PENETRATION_DEPTH_M = 0.002
 
@@ -443,7 +448,7 @@ def animate(
     spec = {
         "body": str((work / "body_frames.npz").resolve()), "cloth": str((work / "cloth.npz").resolve()),
         "preroll": total_pre, "decimate": float(decimate), "fps": int(fps),
-        "cloth_settings": {"quality": 4, **drape_cloth, **(cloth_settings or {})},
+        "cloth_settings": {**drape_cloth, "quality": ANIMATE_QUALITY, **(cloth_settings or {})},
         "collision_settings": drape_collision,
         "cameras": [c.to_dict() for c in cams], "frames_dir": str((out_dir / "frames").resolve()),
         "cloth_out": str((work / "cloth_frames.npz").resolve()),
