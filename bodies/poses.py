@@ -116,7 +116,11 @@ def joint_angles(joint: str, axis_angle) -> dict[str, float]:
     rv = np.asarray(axis_angle, dtype=np.float64).reshape(3)
     if _side(joint) < 0:
         rv = rv * np.array([1.0, -1.0, -1.0])
-    euler = Rotation.from_rotvec(rv).as_euler(order, degrees=True)
+    import warnings
+
+    with warnings.catch_warnings():  # at gimbal lock (an arm straight down) the twist is folded into the swing
+        warnings.simplefilter("ignore", UserWarning)
+        euler = Rotation.from_rotvec(rv).as_euler(order, degrees=True)
     return {n: float(s * e) for n, s, e in zip(names, signs, euler)}
 
 
