@@ -362,7 +362,8 @@ def drape_twin(
         garment: template name or :class:`GarmentMesh`.
         out_dir: output folder.
         model: the twin's body model, or None to build it with ``bodies.create(twin.model)``.
-        pose: a pose preset name (e.g. "a-pose") to drape in instead of the twin's own pose. A
+        pose: a pose preset name (e.g. "a-pose", "hand-on-hip") or a pose file (.json, see
+            docs/poses.md) to drape in instead of the twin's own pose. A
             pattern garment is placed around the twin in the A-pose and the body then moves into
             this pose while the cloth simulates (unless it is the A-pose itself).
         **kw: passed to :func:`drape_garment` (resolution, max_frames, timeout, progress, size,
@@ -376,7 +377,9 @@ def drape_twin(
     if model is None:
         model = bodies.create(twin.model)
     if pose is not None:
-        p = pose_preset(model, pose)[0]
+        from bodies.posefile import resolve_pose
+
+        p = resolve_pose(model, pose)[0]  # a preset name or a pose file (.json)
         twin = Twin(
             model=twin.model, shape=twin.shape, pose=p.tolist(), translation=twin.translation,
             pose_name=pose, source=twin.source,
