@@ -117,6 +117,8 @@ def test_ten_frame_catwalk_writes_video_exports_and_drops_the_preroll(dressed):
     garment = next(p for p in meshes if "garment" in p.GetName())
     samples = UsdGeom.Mesh(garment).GetPointsAttr().GetTimeSamples()
     assert len(samples) == 10
+    body_mesh = next(p for p in meshes if "body" in p.GetName())
+    assert len(UsdGeom.Mesh(body_mesh).GetPointsAttr().GetTimeSamples()) == 10
 
 
 def test_odd_video_size_is_refused_before_anything_runs(dressed):
