@@ -578,8 +578,11 @@ def dress_twin(twin, model, outfit: Outfit, out_dir: PathLikeStr, pose: str | No
     from bodies.twin import Twin
 
     if pose is not None:
-        twin = Twin(model=twin.model, shape=twin.shape, pose=pose_preset(model, pose)[0].tolist(),
-                    translation=twin.translation, pose_name=pose, source=twin.source)
+        from bodies.posefile import resolve_pose
+
+        # a preset name (bodies.poses) or a pose file (.json, docs/poses.md)
+        twin = Twin(model=twin.model, shape=twin.shape, pose=resolve_pose(model, pose)[0].tolist(),
+                    translation=twin.translation, pose_name=str(pose), source=twin.source)
     verts, faces, joints = twin.body(model)
     rest_body = kw.pop("rest_body", None)
     needs_rest = any(g.kind in ("pattern", "mesh") for g in outfit.garments)

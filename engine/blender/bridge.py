@@ -21,6 +21,7 @@ JOBS = {
     "drape": "engine.blender.drape_job",
     "render": "engine.blender.render_job",
     "export": "engine.blender.export_job",
+    "animate": "engine.blender.animate_job",
 }
 
 

@@ -1,0 +1,128 @@
+"""Motion: catwalk / keyframes / BVH poses, cameras, and a 10-frame cloth animation in Blender."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from bodies.poses import POSES, check_joint_limits, joint_angles, pose_tensor
+from engine.errors import InputError
+from scenes.motion import Catwalk, cameras, catwalk_poses, keyframe_poses, motion_poses, parse_keys
+
+
+def test_catwalk_walks_forward_at_its_speed_and_turns_at_the_end():
+    walk = Catwalk(turn_s=1.0)
+    poses, trans = catwalk_poses(4.0, 30, walk)
+    assert len(poses) == 120 and trans.shape == (120, 3)
+    # before the turn it walks along +Z at step x cadence
+    speed = (trans[60, 2] - trans[30, 2]) / 1.0
+    assert speed == pytest.approx(walk.speed_mps, rel=0.02)
+    assert joint_angles("pelvis", poses[-1]["pelvis"])["yaw"] == pytest.approx(180.0, abs=5.0) or \
+        abs(joint_angles("pelvis", poses[-1]["pelvis"])["yaw"]) == pytest.approx(180.0, abs=5.0)
+    for p in poses[::10]:
+        assert check_joint_limits(p) == []
+    # the legs alternate: half a cycle apart
+    k = 7
+    lf = joint_angles("left_hip", poses[k]["left_hip"])["flex"]
+    rf = joint_angles("right_hip", poses[k]["right_hip"])["flex"]
+    assert (lf - 3) * (rf - 3) < 0
+
+
+def test_keyframes_interpolate_between_poses():
+    keys = parse_keys("keys:soft-elbows@0,contrapposto@1")
+    poses, _ = keyframe_poses(keys, 1.0, 10)
+    assert len(poses) == 10
+    assert np.allclose(poses[0]["left_elbow"], POSES["soft-elbows"]["left_elbow"])
+    a = joint_angles("left_knee", POSES["contrapposto"]["left_knee"])["flex"]
+    mid = joint_angles("left_knee", poses[5]["left_knee"])["flex"]
+    assert 0.2 * a < mid < 0.9 * a
+
+
+def test_bad_motions_are_clear_errors():
+    with pytest.raises(InputError, match="unknown motion"):
+        motion_poses("moonwalk", 1.0, 30, 0.9)
+    with pytest.raises(InputError, match="NAME@SECONDS"):
+        parse_keys("keys:@1")
+
+
+def test_turntable_camera_turns_once_around_the_body():
+    v = np.random.default_rng(0).normal(size=(24, 50, 3)) * 0.2 + [0, 0.9, 0]
+    j = np.zeros((24, 16, 3)) + [0, 0.9, 0]
+    cams = cameras("turntable", v, j, 64, 96)
+    az = [math.degrees(math.atan2(c.position[0] - c.target[0], c.position[2] - c.target[2])) % 360 for c in cams]
+    assert az[0] == pytest.approx(0.0, abs=1e-6) and az[6] == pytest.approx(90.0, abs=1e-6)
+    assert all(c.width == 64 and c.height == 96 for c in cams)
+
+
+# --- the Blender animation -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dressed(tmp_path_factory, anny_model):
+    """A synthetic twin and a coarse tube skirt around its A-pose body (a drape folder)."""
+    from bodies.twin import Twin
+    from engine.meshio import save_ply
+    from engine.render.demo import tube_garment
+
+    root = tmp_path_factory.mktemp("motion")
+    shape = anny_model.default_shape()
+    twin = Twin.from_tensors(anny_model, shape, anny_model.zero_pose(), torch.zeros(3), source={"synthetic": True})
+    twin.save(root / "twin", anny_model)
+    with torch.no_grad():
+        out = anny_model(shape=shape, pose=pose_tensor(anny_model, POSES["a-pose"], straight_arms=False))
+    v = out.vertices[0].numpy()
+    skirt = tube_garment(v, 0.55, 0.95, ease=0.03, rings=10, around=28)
+    save_ply(root / "drape" / "garment.ply", skirt.vertices, skirt.faces)
+    save_ply(root / "drape" / "body.ply", v, anny_model.faces_numpy())
+    return root
+
+
+@pytest.mark.blender
+def test_ten_frame_catwalk_writes_video_exports_and_drops_the_preroll(dressed):
+    pytest.importorskip("av", reason="PyAV is not installed")
+    from engine.render.video import probe_mp4
+    from engine.rights.disclosure import read_disclosure
+    from scenes.motion import animate
+
+    out = dressed / "anim"
+    res = animate(dressed / "twin", dressed / "drape", out, motion="catwalk", frames=10, size=(64, 96),
+                  camera="follow", preroll=4, decimate=0.05, timeout=900)
+    assert len(res.frames) == 10 and sorted(p.name for p in (out / "frames").glob("*.png"))[-1] == "frame_0010.png"
+    assert len(list((out / "frames").glob("*.png"))) == 10
+    info = probe_mp4(res.mp4)
+    assert (info.codec, info.pix_fmt, info.frames, info.width, info.height) == ("h264", "yuv420p", 10, 64, 96)
+    assert info.metadata.get("ai_generated") == "true"
+    assert read_disclosure(res.frames[0]).get("twin_id") == "synthetic"
+    # the pre-roll (4 frames + the drape's frame) was simulated and is not in the output
+    assert res.preroll == 5
+    with np.load(out / "work" / "cloth_frames.npz") as z:
+        assert z["frames"].shape[0] == 10
+    body = np.load(out / "work" / "body_frames.npz")["frames"]
+    assert body.shape[0] == 15
+    # every output frame is measured
+    assert len(res.per_frame) == 10 and all(f["max_displacement_mm"] is not None for f in res.per_frame)
+    assert res.worst_penetration_pct < 5.0
+    # Alembic and USD with the animated mesh, one time sample per output frame
+    assert res.alembic.is_file() and res.alembic.stat().st_size > 0
+    pytest.importorskip("pxr", reason="usd-core is not installed")
+    from pxr import Usd, UsdGeom
+
+    stage = Usd.Stage.Open(str(res.usd))
+    meshes = [p for p in stage.Traverse() if p.GetTypeName() == "Mesh"]
+    names = {p.GetName() for p in meshes}
+    assert any("garment" in n for n in names) and any("body" in n for n in names)
+    garment = next(p for p in meshes if "garment" in p.GetName())
+    samples = UsdGeom.Mesh(garment).GetPointsAttr().GetTimeSamples()
+    assert len(samples) == 10
+    body_mesh = next(p for p in meshes if "body" in p.GetName())
+    assert len(UsdGeom.Mesh(body_mesh).GetPointsAttr().GetTimeSamples()) == 10
+
+
+def test_odd_video_size_is_refused_before_anything_runs(dressed):
+    from scenes.motion import animate
+
+    with pytest.raises(InputError, match="even"):
+        animate(dressed / "twin", dressed / "drape", dressed / "odd", frames=2, size=(63, 96))
