@@ -378,8 +378,7 @@ def animate(
     if preroll < 0:
         raise InputError(f"pre-roll {preroll} frames: must be 0 or more")
     twin = Twin.load(twin_dir)
-    synthetic = bool(twin.source.get("synthetic"))
-    registry, grant = _authorise(consent, synthetic, twin_dir)
+    clearance = _authorise(consent, twin_dir)
     garment_ply = drape_dir / "garment.ply"
     if not garment_ply.is_file():
         raise InputError(f"{garment_ply}: missing", hint="drape the garment first: atelier drape --twin DIR --garment NAME "
@@ -474,11 +473,11 @@ def animate(
         per_frame.append({"frame": k + 1, "penetration_pct": round(100.0 * float(np.mean(d < -PENETRATION_DEPTH_M)), 3),
                           "max_displacement_mm": disp[k] if k < len(disp) else None})
     frames_png = [Path(p) for p in job["images"]]
-    info = _disclosure_info(consent, grant, json_sha256({"twin": str(twin_dir), "motion": motion, "n": n_out}))
+    info = clearance.disclosure(json_sha256({"twin": str(twin_dir), "motion": motion, "n": n_out}))
     _stamp_frames(frames_png, info)
     mp4 = write_mp4(frames_png, out_dir / "animation.mp4", fps=fps, metadata=disclosure_metadata(info)) if frames_png else None
-    if mp4 is not None and registry is not None:
-        _deliver_video(registry, consent, grant, mp4, n_out)
+    if mp4 is not None and not clearance.synthetic:
+        _deliver_video(clearance, mp4, n_out)
     worst = max((f["penetration_pct"] for f in per_frame), default=0.0)
     report = write_json(out_dir / "animation.json", {
         "motion": motion, "fps": fps, "output_frames": n_out, "preroll_frames": total_pre,
@@ -529,29 +528,15 @@ def _drape_physics(drape_dir: Path, n_vertices: int):
 # --- consent (the same checks as an image; see docs/rights.md) -------------------------------------
 
 
-def _authorise(consent, synthetic: bool, twin_dir: Path):
-    """(registry, grant) for a real twin's live grant, (None, None) for a synthetic twin."""
-    if consent is None:
-        if synthetic:
-            return None, None
-        raise InputError(f"{twin_dir}: this twin is not marked synthetic, so it is a real person's likeness and "
-                         "a video of it needs her consent",
-                         hint="pass --twin-id ID --channel CHANNEL --region REGION for a twin with a live grant")
-    from engine.rights import Registry, authorise
+def _authorise(consent, twin_dir: Path):
+    """The clearance for drawing the twin in ``twin_dir`` (engine.rights.consent.clear, the one
+    consent path for images and videos): a registered synthetic body, or a real twin's body with
+    a live grant for the use. ``consent`` is ``(twin_id, channel, region, db)`` or None."""
+    from engine.rights import Registry
+    from engine.rights.consent import DrawnBody, clear
 
-    twin_id, channel, region, db = consent
-    registry = Registry.open(db)
-    return registry, authorise(registry, twin_id, channel, region)
-
-
-def _disclosure_info(consent, grant, scene_hash: str) -> dict:
-    if consent is None:
-        return {"twin_id": "synthetic", "grant_id": "none: synthetic body, no person depicted", "scene_hash": scene_hash}
-    twin_id, channel, region, _db = consent
-    from engine.rights.deliver import grant_channel
-
-    return {"twin_id": twin_id, "grant_id": str(grant.id), "scene_hash": scene_hash, "channel": grant_channel(channel),
-            "region": region.strip().upper()}
+    twin_id, channel, region, db = consent if consent is not None else (None, "internal-fit-check", None, None)
+    return clear(Registry.open(db), DrawnBody.twin(twin_dir), channel, region, twin_id=twin_id)
 
 
 def _stamp_frames(frames: list[Path], info: dict) -> None:
@@ -561,11 +546,16 @@ def _stamp_frames(frames: list[Path], info: dict) -> None:
         stamp_png(p, info)
 
 
-def _deliver_video(registry, consent, grant, mp4: Path, n_frames: int) -> None:
+def _deliver_video(clearance, mp4: Path, n_frames: int) -> None:
     """Re-check the grant (a revocation during the render stops the delivery) and record the
-    video as one use of the twin."""
-    from engine.rights import check_grant, record_image
+    video once as one use of the twin (its frames are parts of it, not uses of their own)."""
+    from engine.rights.consent import recheck
+    from engine.rights.deliver import idempotency_key
+    from engine.rights.ledger import record_image
+    from engine.storage import file_sha256
 
-    twin_id, channel, region, _db = consent
-    check_grant(registry, twin_id, channel, region)
-    record_image(registry, twin_id, grant.id, channel, region, mp4, note=f"video, {n_frames} frames")
+    clearance = recheck(clearance)
+    sha = file_sha256(mp4)
+    record_image(clearance.registry, clearance.twin_id, clearance.grant.id, clearance.channel, clearance.region or "*",
+                 mp4, sha256=sha, note=f"video, {n_frames} frames",
+                 idempotency_key=idempotency_key(str(mp4.resolve()), sha, clearance.twin_id, clearance.grant.id))

@@ -87,6 +87,10 @@ def test_ten_frame_catwalk_writes_video_exports_and_drops_the_preroll(dressed):
     from engine.rights.disclosure import read_disclosure
     from scenes.motion import animate
 
+    from engine.rights import Registry
+
+    with Registry.open() as registry:  # the pipeline that made the body records it as synthetic
+        registry.register_synthetic(dressed / "twin", "tests/scenes/test_motion.py")
     out = dressed / "anim"
     res = animate(dressed / "twin", dressed / "drape", out, motion="catwalk", frames=10, size=(64, 96),
                   camera="follow", preroll=4, decimate=0.05, timeout=900)
