@@ -507,6 +507,8 @@ def place_pattern(
         measurements: the body's measurements (landmark heights).
         clearance: gap left between the cloth and the body, metres.
         close_seams: start the seams nearly closed (see :func:`_close_seams`).
+        info: a dict that receives ``turned_up_cm`` (limb region -> cm turned up) and
+            ``turned_up_vertices`` ((V,) bool, the cloth past the fold).
 
     Returns:
         (positions (V, 3) float32 metres canonical, sew (E, 2) int64 seam vertex pairs with each
@@ -557,6 +559,7 @@ def place_pattern(
                                                  if panel.placement.region == "torso"])
     march = np.zeros(cloth.num_vertices, bool)
     turned = {}
+    turned_cloth = np.zeros(cloth.num_vertices, bool)
     floor = float(v[:, 1].min())
     by_name = {pm.name: pm for pm in cloth.panels}
     # torso panels first: a sleeve is then moved along its arm to meet its armhole
@@ -594,6 +597,7 @@ def place_pattern(
         if t_lim is not None and t.min() < t_lim - TURN_UP_MIN:
             tf, extra = _turn_up(t, t_lim)
             turned[pl.region] = max(turned.get(pl.region, 0.0), round(100.0 * (t_lim - float(t.min())), 1))
+            turned_cloth[pm.vertices[extra > 0]] = True
         else:
             tf, extra = t, np.zeros(len(t))
         bend = None
@@ -661,6 +665,7 @@ def place_pattern(
     out = _push_out(out, axis_pt, distance, clearance, np.zeros(len(out), bool))
     if info is not None:
         info["turned_up_cm"] = turned
+        info["turned_up_vertices"] = turned_cloth
     return out.astype(np.float32), seam_pairs(cloth, _orient(cloth, out))
 
 
