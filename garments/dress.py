@@ -227,7 +227,7 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
     arm_panel = np.array([pnl.placement.region.endswith("arm") for pnl in cloth.pattern.panels.values()])
     table = fit_table(settled, settled_clearance_mm, warp, weft, j, posed_meas, faces=cloth.faces, body=(v, f), sew=sew,
                       arm_vertices=arm_panel[cloth.panel_of], fabric_stretch_pct=fab.stretch_pct, flat=cloth.flat,
-                      edge=sf.edge)
+                      edge=sf.edge, grain=grain)
     fit = {
         "garment": pattern.name, "size": graded.size, "fabric": fab.name,
         "regions": {r.region: {k: val for k, val in asdict(r).items() if k != "region"} for r in table},

@@ -224,34 +224,22 @@ def strain_field(flat, draped, faces, grain, thresholds: dict | None = None, edg
     return StrainField(warp, weft, np.maximum(warp, weft), raw_warp, raw_weft, edge, sigma)
 
 
-def cut_lengths(flat, draped, faces, origin, normal, max_radius: float, face_mask=None) -> tuple[float, float]:
-    """Length of a plane's cut through the draped cloth and of the same cut in the flat pattern.
-
-    Every triangle the plane crosses gives a segment between its two crossed edges; the flat
-    segment joins the same points of the flat pattern. Segments further than ``max_radius`` from
-    ``origin`` (or of triangles outside ``face_mask``) are left out. The ratio of the two is the
-    stretch a tape laid round the garment on that line would see, whether or not the cut is one
-    closed loop (seams are where panels meet, not triangles).
-
-    Args:
-        flat: (V, 2); draped: (V, 3), metres; faces: (F, 3); origin, normal: (3,); max_radius: m;
-            face_mask: (F,) bool or None.
-
-    Returns:
-        (draped length m, flat length m); (0, 0) when the plane misses.
-    """
+def _cut_segments(flat, draped, faces, origin, normal, max_radius: float, face_mask=None):
+    """The segments a plane cuts from a triangle mesh: (face indices (K,) into ``faces``, draped
+    ends (K, 2, 3), flat ends (K, 2, 2)), leaving out segments further than ``max_radius`` from
+    ``origin`` and triangles outside ``face_mask``."""
     f = np.asarray(faces, np.int64)
-    if face_mask is not None:
-        f = f[np.asarray(face_mask, bool)]
+    idx = np.arange(len(f)) if face_mask is None else np.nonzero(np.asarray(face_mask, bool))[0]
+    f = f[idx]
     x = np.asarray(draped, np.float64)
-    fl = np.asarray(flat, np.float64)
+    fl = np.zeros((len(x), 2)) if flat is None else np.asarray(flat, np.float64)
     n = np.asarray(normal, np.float64)
     n = n / max(np.linalg.norm(n), 1e-12)
     o = np.asarray(origin, np.float64)
     d = (x - o) @ n
     d = np.where(d == 0.0, 1e-12, d)
     dd = d[f]
-    ends_x, ends_f, count = np.zeros((len(f), 2, 3)), np.zeros((len(f), 2, 2)), np.zeros(len(f), int)
+    ends_x, ends_f, count = np.zeros((len(f), 2, x.shape[1])), np.zeros((len(f), 2, 2)), np.zeros(len(f), int)
     for a, b in ((0, 1), (1, 2), (2, 0)):
         cross = dd[:, a] * dd[:, b] < 0
         t = np.where(cross, dd[:, a] / np.where(cross, dd[:, a] - dd[:, b], 1.0), 0.0)
@@ -263,11 +251,57 @@ def cut_lengths(flat, draped, faces, origin, normal, max_radius: float, face_mas
         count += cross
     keep = count == 2
     keep &= np.all(np.linalg.norm(ends_x - o, axis=2) <= max_radius, axis=1)
-    if not keep.any():
+    return idx[keep], ends_x[keep], ends_f[keep]
+
+
+def cut_lengths(flat, draped, faces, origin, normal, max_radius: float, face_mask=None) -> tuple[float, float]:
+    """Length of a plane's cut through the draped cloth and of the same cut in the flat pattern.
+
+    Every triangle the plane crosses gives a segment between its two crossed edges; the flat
+    segment joins the same points of the flat pattern. Segments further than ``max_radius`` from
+    ``origin`` (or of triangles outside ``face_mask``) are left out. The ratio of the two is the
+    stretch a tape laid round the garment on that line would see, whether or not the cut is one
+    closed loop (seams are where panels meet, not triangles).
+
+    Args:
+        flat: (V, 2) or None (the flat length is then 0); draped: (V, 3), metres; faces: (F, 3);
+            origin, normal: (3,); max_radius: m; face_mask: (F,) bool or None.
+
+    Returns:
+        (draped length m, flat length m); (0, 0) when the plane misses.
+    """
+    _, ex, ef = _cut_segments(flat, draped, faces, origin, normal, max_radius, face_mask)
+    if not len(ex):
         return 0.0, 0.0
-    lx = np.linalg.norm(ends_x[keep, 1] - ends_x[keep, 0], axis=1).sum()
-    lf = np.linalg.norm(ends_f[keep, 1] - ends_f[keep, 0], axis=1).sum()
-    return float(lx), float(lf)
+    return (float(np.linalg.norm(ex[:, 1] - ex[:, 0], axis=1).sum()),
+            float(np.linalg.norm(ef[:, 1] - ef[:, 0], axis=1).sum()))
+
+
+def pattern_width(flat, draped, faces, origin, normal, max_radius: float, face_mask=None, grain=None) -> float:
+    """The flat pattern's width at the line a plane cuts through the draped garment, metres: for
+    each panel the plane crosses, the length of the panel cut straight across its grain (``grain``
+    (V, 2) or (2,), default the flat y axis) at the median grain position of the plane's cut, summed
+    over panels (front plus back at the bust line, a sleeve's width at mid upper arm). 0 when the
+    plane misses. Set against the body's girth, it is the ease the pattern was drafted with there."""
+    f = np.asarray(faces, np.int64)
+    fl = np.asarray(flat, np.float64)
+    g = np.broadcast_to(np.asarray((0.0, 1.0) if grain is None else grain, np.float64), (len(fl), 2))
+    rows, _, ef = _cut_segments(fl, draped, f, origin, normal, max_radius, face_mask)
+    if not len(rows):
+        return 0.0
+    label = np.floor(_pieces(fl, f)[:, 0] / 100.0 + 0.5).astype(np.int64)
+    face_label = label[f[:, 0]]
+    total = 0.0
+    for lab in np.unique(face_label[rows]):
+        mine = face_label[rows] == lab
+        gv = g[f[rows[mine], 0]].mean(0)
+        gv = gv / max(np.linalg.norm(gv), 1e-12)
+        at = float(np.median(ef[mine].reshape(-1, 2) @ gv))
+        flat3 = np.c_[fl, np.zeros(len(fl))]
+        o3 = np.r_[gv * at, 0.0]
+        n3 = np.r_[gv, 0.0]
+        total += cut_lengths(None, flat3, f, o3, n3, 1e9, face_mask=face_label == lab)[0]
+    return total
 
 
 def load_thresholds(path=None) -> dict:
@@ -414,6 +448,11 @@ class RegionFit:
         strain_limit_pct: the strain over which the region counts as stretched (:func:`tight_strain`).
         decided_by: "ease" or "strain", the number that gave the verdict; reason: one sentence.
         ease_note: why the ease is not a plain slice at the region's line ("" when it is).
+        pattern_ease_mm: the ease the flat pattern gives: its panels' widths across the grain at
+            the line the tape plane cuts (:func:`pattern_width`) minus the body girth, at the same
+            planes as ``ease_mm``; None without a flat pattern or a slice. Far from ``ease_mm``
+            (``pattern_ease_tolerance_mm``): the cloth is stretched or gathered round the girth,
+            or hangs in folds the tape bridges.
     """
 
     region: str
@@ -432,6 +471,7 @@ class RegionFit:
     decided_by: str = "ease"
     reason: str = ""
     ease_note: str = ""
+    pattern_ease_mm: float | None = None
 
 
 #: tape planes of a band either side of the region's line: torso offsets (m) along the vertical,
@@ -518,6 +558,58 @@ def tape_girth(vertices, faces, origin, normal, max_radius: float) -> float:
     return _perimeter(hull) if _inside(hull, np.zeros(2)) else float("nan")
 
 
+def _slices(draped, faces, body_vertices, body_faces, joints, m: Measurements, sew=None, arm_vertices=None):
+    """Region -> ([per side: (garment girth m, body girth m, plane)], note) for every region with
+    a tape slice on at least one side, and region -> (None, why) for those with none; see
+    :func:`sliced_ease`."""
+    from bodies.measure import plane_circumference
+
+    faces = np.asarray(faces, np.int64)
+    arm = np.asarray(arm_vertices, bool) if arm_vertices is not None else None
+    trunk = faces[~arm[faces[:, 0]]] if arm is not None else faces
+    sleeves = faces[arm[faces].all(1)] if arm is not None else None
+    raw_sleeves = sleeves
+    if sew is not None:
+        faces, trunk = weld_seams(faces, sew), weld_seams(trunk, sew)
+        if sleeves is not None and len(sleeves):
+            sleeves = weld_seams(sleeves, sew)
+    out = {}
+    for region, sides in region_planes(joints, m, band=True).items():
+        got, why, notes = [], [], []
+        for planes in sides:
+            hit = None
+            for k, (origin, normal, rmax) in enumerate(planes):
+                if region in ("bust", "waist", "hips") and arm is not None:
+                    gg = tape_girth(draped, trunk, origin, normal, max_radius=rmax + 0.1)
+                elif region == "upper_arm" and sleeves is not None:
+                    gg = tape_girth(draped, sleeves, origin, normal, max_radius=rmax + 0.1) if len(sleeves) else float("nan")
+                else:
+                    gg = plane_circumference(draped, faces, origin, normal, max_radius=rmax + 0.1)
+                bb = plane_circumference(body_vertices, body_faces, origin, normal, max_radius=rmax)
+                if region == "upper_arm" and raw_sleeves is not None and np.isfinite(gg) and np.isfinite(bb):
+                    # a sleeve whose hem crosses the plane: its hull may still just enclose the
+                    # bone while the cloth goes only part of the way round
+                    if cut_lengths(None, draped, raw_sleeves, origin, normal, rmax + 0.1)[0] < SLICE_MIN_SHARE * bb:
+                        gg = float("nan")
+                if np.isfinite(gg) and np.isfinite(bb):
+                    hit = (gg, bb, (origin, normal, rmax))
+                    if k:
+                        notes.append(_band_note(region, k) + f" ({why[-1]})")
+                    break
+                if k == 0:
+                    why.append("the garment's cut does not go round the body there" if not np.isfinite(gg)
+                               else "the body's cut there runs into the torso")
+            if hit is not None:
+                got.append(hit)
+        if got:
+            if len(got) < len(sides):
+                notes.append(f"one side only (the other: {why[-1] if why else 'no cut'})")
+            out[region] = (got, "; ".join(dict.fromkeys(notes)))
+        else:
+            out[region] = (None, f"no tape slice: {why[0] if why else 'no cut'} on every plane of the band")
+    return out
+
+
 def sliced_ease(draped, faces, body_vertices, body_faces, joints, m: Measurements, sew=None,
                 arm_vertices=None, info: dict | None = None) -> dict:
     """Region -> (garment girth mm, body girth mm) where the garment goes round the region.
@@ -531,53 +623,22 @@ def sliced_ease(draped, faces, body_vertices, body_faces, joints, m: Measurement
     bust, waist and hips tapes leave the sleeves out (a sleeve hanging beside the chest is not part
     of its girth) and go round every cut point of the other panels (:func:`tape_girth`), so a cut
     through an armhole opening still measures the bodice; the upper-arm tape goes round the
-    sleeve's own cloth only (a wide sleeve cut near the armhole runs on into the bodice).
+    sleeve's own cloth only (a wide sleeve cut near the armhole runs on into the bodice), and only
+    where that cloth goes round the arm (a short sleeve's hem crosses the plane at mid upper arm).
     ``info``: a dict that receives region -> one sentence for each region whose ease is not a
     plain slice at its line (another plane of the band, one side only, or why it was left out).
     """
-    from bodies.measure import plane_circumference
-
-    faces = np.asarray(faces, np.int64)
-    arm = np.asarray(arm_vertices, bool) if arm_vertices is not None else None
-    trunk = faces[~arm[faces[:, 0]]] if arm is not None else faces
-    sleeves = faces[arm[faces].all(1)] if arm is not None else None
-    if sew is not None:
-        faces, trunk = weld_seams(faces, sew), weld_seams(trunk, sew)
-        if sleeves is not None and len(sleeves):
-            sleeves = weld_seams(sleeves, sew)
-    notes = info if info is not None else {}
     out = {}
-    for region, sides in region_planes(joints, m, band=True).items():
-        g, b, why = [], [], []
-        for planes in sides:
-            got = None
-            for k, (origin, normal, rmax) in enumerate(planes):
-                if region in ("bust", "waist", "hips") and arm is not None:
-                    gg = tape_girth(draped, trunk, origin, normal, max_radius=rmax + 0.1)
-                elif region == "upper_arm" and sleeves is not None:
-                    gg = tape_girth(draped, sleeves, origin, normal, max_radius=rmax + 0.1) if len(sleeves) else float("nan")
-                else:
-                    gg = plane_circumference(draped, faces, origin, normal, max_radius=rmax + 0.1)
-                bb = plane_circumference(body_vertices, body_faces, origin, normal, max_radius=rmax)
-                if np.isfinite(gg) and np.isfinite(bb):
-                    got = (gg, bb, k)
-                    break
-                if k == 0:
-                    why.append("the garment's cut does not go round the body there" if not np.isfinite(gg)
-                               else "the body's cut there runs into the torso")
-            if got is not None:
-                g.append(got[0])
-                b.append(got[1])
-                if got[2]:
-                    notes[region] = _band_note(region, got[2]) + f" ({why[-1]})"
-        if g:
-            out[region] = (1000.0 * float(np.mean(g)), 1000.0 * float(np.mean(b)))
-            if len(g) < len(sides):
-                notes[region] = (notes.get(region, "") + "; " if region in notes else "") + \
-                    f"one side only (the other: {why[0] if why else 'no cut'})"
-        else:
-            notes[region] = f"no tape slice: {why[0] if why else 'no cut'} on every plane of the band"
+    for region, (got, note) in _slices(draped, faces, body_vertices, body_faces, joints, m, sew, arm_vertices).items():
+        if note and info is not None:
+            info[region] = note
+        if got:
+            out[region] = (1000.0 * float(np.mean([g[0] for g in got])), 1000.0 * float(np.mean([g[1] for g in got])))
     return out
+
+
+#: a sleeve's cut counts as going round the arm when its cloth is at least this share of the arm's girth
+SLICE_MIN_SHARE = 0.95
 
 
 def _band_note(region: str, k: int) -> str:
@@ -620,7 +681,7 @@ def girth_strain(flat, draped, faces, joints, m: Measurements, arm_vertices=None
 
 def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements, thresholds=None,
               faces=None, body=None, sew=None, arm_vertices=None, fabric_stretch_pct=None, flat=None,
-              edge=None) -> list[RegionFit]:
+              edge=None, grain=None) -> list[RegionFit]:
     """:class:`RegionFit` for every region the garment covers (regions with < 5 vertices are left out).
 
     Args:
@@ -639,15 +700,17 @@ def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements,
             limit with clearly positive ease is sustained (:func:`judge`).
         edge: (V,) bool, hems, seam allowances and turned-up cloth (:attr:`StrainField.edge`),
             left out of the regions' strain.
+        grain: (V, 2) or (2,) warp direction in the flat frame, for the pattern's width across
+            it at each region's line (:func:`pattern_width`, :attr:`RegionFit.pattern_ease_mm`).
     """
     th = thresholds or load_thresholds()
     rows = []
     s = np.maximum(np.asarray(warp_pct, np.float64), np.asarray(weft_pct, np.float64))
     p = np.asarray(draped, np.float64)
-    notes: dict = {}
-    sliced = sliced_ease(draped, faces, body[0], body[1], joints, m, sew=sew, arm_vertices=arm_vertices,
-                         info=notes) if faces is not None and body is not None else {}
+    slices = _slices(draped, faces, body[0], body[1], joints, m, sew, arm_vertices) \
+        if faces is not None and body is not None else {}
     girth = girth_strain(flat, draped, faces, joints, m, arm_vertices) if flat is not None and faces is not None else {}
+    arm_faces = np.asarray(arm_vertices, bool)[np.asarray(faces)].all(1) if arm_vertices is not None and faces is not None else None
     area = np.ones(len(p))
     if faces is not None:
         f = np.asarray(faces, np.int64)
@@ -666,19 +729,26 @@ def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements,
         broad = 100.0 * float(area[sel][s[sel] > limit].sum() / max(area[sel].sum(), 1e-20))
         peak = float(np.percentile(s[sel], 98))
         gs = girth.get(name)
-        if name in sliced:
-            gg, bg = sliced[name]
+        got, note = slices.get(name, (None, ""))
+        pattern_ease = None
+        if got:
+            gg, bg = 1000.0 * float(np.mean([x[0] for x in got])), 1000.0 * float(np.mean([x[1] for x in got]))
             ease, method, girths = gg - bg, "slice", (round(gg, 1), round(bg, 1))
+            if flat is not None:
+                mask = None if arm_faces is None else (arm_faces if name == "upper_arm" else ~arm_faces)
+                widths = [pattern_width(flat, draped, faces, *plane, face_mask=mask, grain=grain) for _, _, plane in got]
+                if all(w > 0 for w in widths):
+                    pattern_ease = round(1000.0 * float(np.mean(widths)) - bg, 1)
         else:
             ease, method, girths = 2.0 * np.pi * gap, "gap", (None, None)
         v, by, reason = judge(name, ease, band, th, fabric_stretch_pct, gs)
         rows.append(RegionFit(name, int(mask.sum()), round(gap, 2), round(ease, 1), round(peak, 2), v, method,
                               *girths, strain_pct=round(band, 2), broad_pct=round(broad, 1),
                               girth_strain_pct=None if gs is None else round(gs, 2), strain_limit_pct=round(limit, 2),
-                              decided_by=by, reason=reason, ease_note=notes.get(name, "")))
+                              decided_by=by, reason=reason, ease_note=note, pattern_ease_mm=pattern_ease))
     return rows
 
 
 __all__ = ["strain", "face_strain", "strain_field", "StrainField", "smooth", "edge_band", "cut_lengths",
-           "girth_strain", "verdict", "judge", "tight_strain", "tape_girth", "load_thresholds", "region_masks",
+           "girth_strain", "pattern_width", "verdict", "judge", "tight_strain", "tape_girth", "load_thresholds", "region_masks",
            "region_planes", "sliced_ease", "fit_table", "RegionFit", "REGIONS", "THRESHOLDS", "map_sigma_m"]

@@ -39,7 +39,12 @@ def test_populations_span_ages_and_are_valid_phenotypes():
     assert "curvy" in ages[1].name
     for name in names:
         for b in population(name):
-            assert len(b.shape) == 6 and all(0.0 <= x <= 1.0 for x in b.shape)
+            if b.targets is None:
+                assert len(b.shape) == 6 and all(0.0 <= x <= 1.0 for x in b.shape)
+    # the size chart's own bodies: one per row, built to its measurements
+    chart = population("size-chart")
+    assert [b.size for b in chart] == ["XS", "S", "M", "L", "XL", "XXL"]
+    assert chart[2].targets == {"height_cm": 168.0, "bust_cm": 94.0, "waist_cm": 78.0, "hips_cm": 100.0}
     mixed = population("mixed")
     assert min(b.age_years for b in mixed) <= 20 and max(b.age_years for b in mixed) >= 70
     assert {b.shape[0] for b in mixed} == {0.0, 1.0}  # both genders
