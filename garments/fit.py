@@ -735,8 +735,8 @@ def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements,
             gg, bg = 1000.0 * float(np.mean([x[0] for x in got])), 1000.0 * float(np.mean([x[1] for x in got]))
             ease, method, girths = gg - bg, "slice", (round(gg, 1), round(bg, 1))
             if flat is not None:
-                mask = None if arm_faces is None else (arm_faces if name == "upper_arm" else ~arm_faces)
-                widths = [pattern_width(flat, draped, faces, *plane, face_mask=mask, grain=grain) for _, _, plane in got]
+                fmask = None if arm_faces is None else (arm_faces if name == "upper_arm" else ~arm_faces)
+                widths = [pattern_width(flat, draped, faces, *plane, face_mask=fmask, grain=grain) for _, _, plane in got]
                 if all(w > 0 for w in widths):
                     pattern_ease = round(1000.0 * float(np.mean(widths)) - bg, 1)
         else:

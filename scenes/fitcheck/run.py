@@ -460,7 +460,7 @@ def region_table(drape_dir: Path, garment_v, clearance_mm, strain_pct, body_v, b
         rows = [asdict(r) for r in fit_table(garment_v, clearance_mm, s, s, joints, m)]
         if strain_pct is None:
             for r in rows:
-                r["max_strain_pct"] = None
+                r["max_strain_pct"] = r["strain_pct"] = r["broad_pct"] = None
         return rows, "fitcheck"
     except ImportError:
         pass
