@@ -3,11 +3,17 @@
 Strain: each cloth triangle's deformation gradient ``F`` (3 x 2) maps its flat pattern shape to
 its draped shape; warp strain is ``|F g| - 1`` along the panel's grain ``g`` and weft strain
 ``|F g_perp| - 1`` across it (in %, positive = stretched). A vertex takes the area-weighted mean
-of its triangles. Regions (bust, waist, hips, shoulders, upper arm, thigh) select cloth vertices
-near the body landmarks; their ease is the garment's tape girth minus the body's, both cut by the same
-plane (:func:`sliced_ease`; where the garment does not go round the region, ``2 pi x mean gap``), their
-max strain the 98th percentile of the larger of warp and weft strain, and their verdict comes from
-``garments/data/fit_thresholds.json``.
+of its triangles (:func:`strain`). The map (:func:`strain_field`) is measured on the drape's mean
+shape over the settle window and smoothed over the flat pattern (:func:`smooth`), hems, seam
+allowances and turned-up cloth (:func:`edge_band`) giving no strain of their own.
+
+Regions (bust, waist, hips, shoulders, upper arm, thigh) select cloth vertices near the body
+landmarks (:func:`region_masks`). Their ease is the garment's tape girth minus the body's, both
+cut by the same plane (:func:`sliced_ease`; where no tape slice goes round, ``2 pi x mean gap``),
+their band strain the area-weighted median of the map over their cloth, their girth strain the
+stretch of the cloth cut by their tape planes (:func:`girth_strain`), their pattern ease the flat
+pattern's width at the tape's line minus the body girth (:func:`pattern_width`), and their verdict
+follows :func:`judge` with the values of ``garments/data/fit_thresholds.json``.
 """
 
 from __future__ import annotations

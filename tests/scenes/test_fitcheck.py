@@ -171,6 +171,10 @@ def test_fitcheck_writes_the_grid_maps_table_and_glbs(fitcheck):
             assert d.get("ai_generated") is True and d.get("twin_id") == "synthetic"
             assert rel in html
         assert c.regions and all(x["verdict"] in VERDICTS for x in c.regions)
+        from html import escape
+
+        for x in c.regions:  # the page says, per verdict, which number decided it
+            assert x["decided_by"] in ("ease", "strain") and escape(x["reason"]) in html
         assert c.clearance_mm["median"] > 0  # the cloth sits on the outside of the body
         import trimesh
 
@@ -252,6 +256,7 @@ def chart_bodies(tmp_path_factory, anny_model):
     return dict(zip(CHART_SIZES, folders))
 
 
+@pytest.mark.blender
 @pytest.mark.parametrize("garment", ["t-shirt", "shift-dress"])
 def test_a_size_chart_body_is_not_tight_in_its_own_size(chart_bodies, garment, tmp_path, anny_model):
     """A body made to the chart's measurements for size X, in a regular-fit garment of size X, has no
