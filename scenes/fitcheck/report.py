@@ -176,10 +176,11 @@ def _region_cell(r: dict, tolerance_mm: float | None = None) -> str:
     out = (f"{_fmt(r.get('ease_mm'), '', 0)} · {_fmt(strain, '', 1)}{girth} · "
            f"<span class=\"badge {escape(r['verdict'])}\">{escape(r['verdict'])}</span>"
            f"<div class=\"why\">{escape(_why(r))}</div>")
-    if r.get("ease_method") == "gap" or r.get("ease_note"):
+    if r.get("ease_note"):
         how = "ease from 2π × mean gap" if r.get("ease_method") == "gap" else "ease"
-        note = r.get("ease_note") or "no tape slice"
-        out += f'<div class="warn">{escape(how)}: {escape(note)}</div>'
+        out += f'<div class="warn">{escape(how)}: {escape(r["ease_note"])}</div>'
+    elif r.get("ease_method") == "gap":  # a region without a tape line (the shoulders)
+        out += '<div class="why">ease from 2π × mean gap (no tape line here)</div>'
     pe = r.get("pattern_ease_mm")
     if pe is not None:
         off = tolerance_mm is not None and r.get("ease_mm") is not None and abs(pe - r["ease_mm"]) > tolerance_mm
