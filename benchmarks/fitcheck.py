@@ -47,15 +47,20 @@ def self_consistency(args, out: Path) -> tuple[list[dict], list[dict]]:
     from garments.fit import load_thresholds
     from garments.sizes import size_names
     from scenes.fitcheck import FitcheckSettings, run_fitcheck
-    from scenes.fitcheck.populations import make_population, population
+    from scenes.fitcheck.populations import load_populations, make_population, population
 
     order = size_names()
     garments = _chosen(args.garments, [g for g in REGULAR_FIT], "garment")
     sizes = _chosen(args.sizes, order, "size")
     model = bodies.create("anny")
     t0 = time.monotonic()
-    chart = {b.size: b for b in population("size-chart")}
-    folders = {p.name: p for p in make_population("size-chart", out / "bodies", model=model)}
+    # only the sizes asked for: a population file of the chart's rows for them
+    pops = load_populations()
+    pops["populations"] = {"size-chart": {**pops["populations"]["size-chart"], "sizes": sizes}}
+    pop_file = out / "populations.json"
+    pop_file.write_text(json.dumps(pops))
+    chart = {b.size: b for b in population("size-chart", pop_file)}
+    folders = {p.name: p for p in make_population("size-chart", out / "bodies", model=model, path=pop_file)}
     print(f"size-chart bodies ready in {time.monotonic() - t0:.0f} s")
     tol = float(load_thresholds().get("pattern_ease_tolerance_mm", 30.0))
     rows, ease_rows = [], []
