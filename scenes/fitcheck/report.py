@@ -258,6 +258,9 @@ def write_report(out: PathLikeStr, m: dict) -> Path:
             imgs = _img(c["images"].get("front"), f"{b['name']} size {s} front") + _img(c["images"].get("back"), f"{b['name']} size {s} back")
             warn = f'<div class="warn">{escape(c["message"])}</div>' if c["status"] == "guard" else ""
             warn += _turned_up(c.get("turned_up_cm"))
+            if c.get("settled") is False:
+                warn += ('<div class="warn">not settled by the frame cap: its strain and verdicts are of cloth '
+                         "still moving</div>")
             row.append(f"<td{cls}><div class=\"pair\">{imgs}</div><div>{_badges(c['regions'])}</div>{warn}</td>")
         h.append("<tr>" + "".join(row) + "</tr>")
     h.append('</table></div><p class="muted">Front and back; the outlined cell is the recommended size. Badges: region verdicts '
