@@ -156,7 +156,8 @@ def smooth(values: np.ndarray, flat: np.ndarray, faces: np.ndarray, sigma_m: flo
     f = np.asarray(faces, np.int64)
     fl = np.asarray(flat, np.float64)
     t = fl[f]
-    area = 0.5 * np.abs((t[:, 1, 0] - t[:, 0, 0]) * (t[:, 2, 1] - t[:, 0, 1]) - (t[:, 1, 1] - t[:, 0, 1]) * (t[:, 2, 0] - t[:, 0, 0]))
+    e1, e2 = t[:, 1] - t[:, 0], t[:, 2] - t[:, 0]
+    area = 0.5 * np.abs(e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0])
     va = np.zeros(len(v))
     for k in range(3):
         np.add.at(va, f[:, k], area / 3.0)
@@ -716,7 +717,9 @@ def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements,
     slices = _slices(draped, faces, body[0], body[1], joints, m, sew, arm_vertices) \
         if faces is not None and body is not None else {}
     girth = girth_strain(flat, draped, faces, joints, m, arm_vertices) if flat is not None and faces is not None else {}
-    arm_faces = np.asarray(arm_vertices, bool)[np.asarray(faces)].all(1) if arm_vertices is not None and faces is not None else None
+    arm_faces = None
+    if arm_vertices is not None and faces is not None:
+        arm_faces = np.asarray(arm_vertices, bool)[np.asarray(faces)].all(1)
     area = np.ones(len(p))
     if faces is not None:
         f = np.asarray(faces, np.int64)
@@ -756,5 +759,6 @@ def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements,
 
 
 __all__ = ["strain", "face_strain", "strain_field", "StrainField", "smooth", "edge_band", "cut_lengths",
-           "girth_strain", "pattern_width", "verdict", "judge", "tight_strain", "tape_girth", "load_thresholds", "region_masks",
-           "region_planes", "sliced_ease", "fit_table", "RegionFit", "REGIONS", "THRESHOLDS", "map_sigma_m"]
+           "girth_strain", "pattern_width", "verdict", "judge", "tight_strain", "tape_girth", "load_thresholds",
+           "region_masks", "region_planes", "sliced_ease", "fit_table", "RegionFit", "REGIONS", "THRESHOLDS",
+           "map_sigma_m"]
