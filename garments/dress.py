@@ -3,9 +3,13 @@
 :func:`drape_pattern` is what :func:`garments.drape.drape_garment` runs for a library pattern or a
 :class:`~garments.pattern.Pattern`. Outputs in ``out_dir`` (besides drape_garment's files):
 
-- ``garment.ply``: the draped cloth (canonical frame, metres) with per-vertex ``clearance_mm``,
-  ``strain_warp_pct``, ``strain_weft_pct`` and ``strain_pct`` (the larger of the two);
-- ``garment.npz``: also ``flat`` (V, 2) metres, the pattern coordinates, and ``sew`` pairs;
+- ``garment.ply``: the draped cloth (canonical frame, metres, the last frame) with per-vertex
+  ``clearance_mm``, ``strain_warp_pct``, ``strain_weft_pct`` and ``strain_pct`` (the larger of the
+  two): the strain map, measured on the mean shape over the settle window and smoothed
+  (:func:`garments.fit.strain_field`), and ``strain_raw_pct`` (unsmoothed, for comparison);
+- ``garment.npz``: also ``flat`` (V, 2) metres, the pattern coordinates, ``sew`` pairs,
+  ``settled_vertices`` (the mean shape the fit numbers are measured on) and ``edge`` (hems, seam
+  allowances and turned-up cloth, left out of the regions' strain);
 - ``fit.json``: the region table (ease mm, max strain %, verdict) and the strain summary;
 - ``dressed.glb``: the body and the garment as two meshes (opens in any glTF viewer);
 - ``pattern.json``: the graded pattern that was draped.
@@ -27,7 +31,7 @@ from engine.storage import atomic_path, write_json
 from .clearance import BodyDistance
 from .settings import MAX_FRAMES
 from .fabrics import cloth_settings, get_fabric
-from .fit import fit_table, strain
+from .fit import fit_table, strain_field
 from .mesher import edge_for_vertices, mesh_pattern
 from .pattern import Pattern, library_pattern
 from .placement import place_pattern, thin_body
@@ -196,36 +200,51 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
                                       sew_frames=min(pose_frames + GRAVITY_RAMP_FRAMES, settings.max_frames // 2),
                                       pose_frames=min(pose_frames, max(settings.max_frames // 2, 1)))
     job, seconds, log_path, draped = run_drape_spec(spec, out, result_npz, start.shape, timeout, progress)
-    clearance_m = BodyDistance(v, f)(draped)
+    settled = settled_vertices(result_npz, draped)
+    body_distance = BodyDistance(v, f)
+    clearance_m = body_distance(draped)
     pen = penetration(clearance_m)
     clearance_mm = (clearance_m * 1000.0).astype(np.float32)
+    settled_clearance_mm = (body_distance(settled) * 1000.0).astype(np.float32)
     grain = cloth.grain[cloth.panel_of]
-    warp, weft = strain(cloth.flat, draped, cloth.faces, grain)
+    sf = strain_field(cloth.flat, settled, cloth.faces, grain, edge_m=cloth.edge_m,
+                      exclude=placed.get("turned_up_vertices"))
+    warp, weft, smax = sf.warp, sf.weft, sf.strain
     # seams left open (sewing springs not fully closed), mm
-    gap_mm = np.linalg.norm(draped[sew[:, 0]] - draped[sew[:, 1]], axis=1) * 1000.0 if len(sew) else np.zeros(1)
-    smax = np.maximum(warp, weft)
+    gap_mm = np.linalg.norm(settled[sew[:, 0]] - settled[sew[:, 1]], axis=1) * 1000.0 if len(sew) else np.zeros(1)
     ply_path = save_ply(out / "garment.ply", draped, cloth.faces, attributes={
-        "clearance_mm": clearance_mm, "strain_warp_pct": warp, "strain_weft_pct": weft, "strain_pct": smax},
+        "clearance_mm": clearance_mm, "strain_warp_pct": warp, "strain_weft_pct": weft, "strain_pct": smax,
+        "strain_raw_pct": np.maximum(sf.raw_warp, sf.raw_weft)},
         comments=[f"atelier draped pattern {pattern.name} size {graded.size} in {fab.name}, metres, canonical frame",
                   "clearance_mm: signed distance to the body in mm, negative inside",
-                  "strain_*_pct: stretch against the flat pattern along the grain (warp) and across it (weft), %"])
+                  "strain_*_pct: stretch against the flat pattern along the grain (warp) and across it (weft), %, "
+                  f"of the mean shape over the settle window, smoothed (sigma {1000 * sf.sigma_m:.0f} mm; raw: unsmoothed)"])
     npz_path = save_npz_mesh(out / "garment.npz", draped, cloth.faces, rest_vertices=start, flat=cloth.flat.astype(np.float32),
                              sew=sew, pin=extra.get("pin", np.zeros(len(draped), np.float32)), clearance_mm=clearance_mm,
-                             strain_warp_pct=warp, strain_weft_pct=weft)
+                             strain_warp_pct=warp, strain_weft_pct=weft, settled_vertices=settled,
+                             edge=sf.edge.astype(np.float32))
     posed_meas = meas if rest_body is None else _safe_measure(v, f, j, meas)
     arm_panel = np.array([pnl.placement.region.endswith("arm") for pnl in cloth.pattern.panels.values()])
-    table = fit_table(draped, clearance_mm, warp, weft, j, posed_meas, faces=cloth.faces, body=(v, f), sew=sew,
-                      arm_vertices=arm_panel[cloth.panel_of], fabric_stretch_pct=fab.stretch_pct)
+    table = fit_table(settled, settled_clearance_mm, warp, weft, j, posed_meas, faces=cloth.faces, body=(v, f), sew=sew,
+                      arm_vertices=arm_panel[cloth.panel_of], fabric_stretch_pct=fab.stretch_pct, flat=cloth.flat,
+                      edge=sf.edge, grain=grain)
     fit = {
         "garment": pattern.name, "size": graded.size, "fabric": fab.name,
         "regions": {r.region: {k: val for k, val in asdict(r).items() if k != "region"} for r in table},
         "strain_pct": {"warp_median": round(float(np.median(warp)), 2), "weft_median": round(float(np.median(weft)), 2),
-                       "p98": round(float(np.percentile(smax, 98)), 2), "max": round(float(smax.max()), 2)},
+                       "p98": round(float(np.percentile(smax, 98)), 2), "max": round(float(smax.max()), 2),
+                       "raw_p98": round(float(np.percentile(np.maximum(sf.raw_warp, sf.raw_weft), 98)), 2),
+                       "settle_frames_averaged": int(job.get("mean_frames", 1) if settled is not draped else 1),
+                       "smoothing_sigma_mm": round(1000.0 * sf.sigma_m, 1)},
         "seam_gap_mm": {"median": round(float(np.median(gap_mm)), 1), "p95": round(float(np.percentile(gap_mm, 95)), 1)},
         "clearance_mm": {"min": round(float(clearance_mm.min()), 1), "median": round(float(np.median(clearance_mm)), 1)},
         "turned_up_cm": placed.get("turned_up_cm", {}),
         "units": {"ease": "mm, garment girth minus body girth cut by the same plane (ease_method slice), "
-                           "else 2 pi x mean gap (gap)", "strain": "% against the flat pattern, max = 98th percentile"},
+                           "else 2 pi x mean gap (gap)",
+                  "strain": "% against the flat pattern, of the mean shape over the settle window, smoothed; "
+                            "strain_pct = area-weighted median over the region's cloth away from hems and seam "
+                            "allowances, max_strain_pct = its 98th percentile, girth_strain_pct = stretch of the "
+                            "cloth round the region's tape planes"},
         "thresholds": "garments/data/fit_thresholds.json",
     }
     write_json(out / "fit.json", fit)
@@ -318,6 +337,19 @@ def run_drape_spec(spec, out: Path, result_npz: Path, shape: tuple, timeout: flo
     return job, seconds, log_path, draped
 
 
+def settled_vertices(result_npz: Path, draped: np.ndarray) -> np.ndarray:
+    """(V, 3) float32: the drape job's ``mean_vertices`` (each vertex's mean position over the
+    settle window, see :mod:`engine.blender.drape_job`), or ``draped`` (the last frame) for a job
+    that did not write them."""
+    try:
+        mean = load_npz_mesh(result_npz).get("mean_vertices")
+    except (OSError, KeyError, ValueError):
+        mean = None
+    if mean is None or np.shape(mean) != np.shape(draped) or not np.all(np.isfinite(mean)):
+        return draped
+    return np.asarray(mean, np.float32)
+
+
 def _safe_measure(v, f, j, fallback):
     try:
         return measure(v, f, j)
@@ -325,4 +357,5 @@ def _safe_measure(v, f, j, fallback):
         return fallback
 
 
-__all__ = ["drape_pattern", "export_glb", "cloth_edge_length", "drape_inputs", "run_drape_spec", "SEW_FRAMES"]
+__all__ = ["drape_pattern", "export_glb", "cloth_edge_length", "drape_inputs", "run_drape_spec", "settled_vertices",
+           "SEW_FRAMES"]

@@ -508,8 +508,9 @@ def place_pattern(
         clearance: gap left between the cloth and the body, metres.
         close_seams: start the seams nearly closed (see :func:`_close_seams`).
         turn_up: turn up sleeves and legs that reach past the limb's limit (see SLEEVE_PAST_WRIST).
-        info: a dict that receives ``turned_up_cm`` (region -> cm turned up) and ``too_long_cm``
-            (region -> cm the flat panel reaches past the limit, turned up or not).
+        info: a dict that receives ``turned_up_cm`` (region -> cm turned up), ``too_long_cm``
+            (region -> cm the flat panel reaches past the limit, turned up or not) and
+            ``turned_up_vertices`` ((V,) bool, the cloth past the fold).
 
     Returns:
         (positions (V, 3) float32 metres canonical, sew (E, 2) int64 seam vertex pairs with each
@@ -560,6 +561,7 @@ def place_pattern(
                                                  if panel.placement.region == "torso"])
     march = np.zeros(cloth.num_vertices, bool)
     turned, too_long = {}, {}
+    turned_cloth = np.zeros(cloth.num_vertices, bool)
     floor = float(v[:, 1].min())
     by_name = {pm.name: pm for pm in cloth.panels}
     # torso panels first: a sleeve is then moved along its arm to meet its armhole
@@ -599,6 +601,7 @@ def place_pattern(
         if turn_up and pl.region in too_long:
             tf, extra = _turn_up(t, t_lim)
             turned[pl.region] = too_long[pl.region]
+            turned_cloth[pm.vertices[extra > 0]] = True
         else:
             tf, extra = t, np.zeros(len(t))
         bend = None
@@ -667,6 +670,7 @@ def place_pattern(
     if info is not None:
         info["turned_up_cm"] = turned
         info["too_long_cm"] = too_long
+        info["turned_up_vertices"] = turned_cloth
     return out.astype(np.float32), seam_pairs(cloth, _orient(cloth, out))
 
 

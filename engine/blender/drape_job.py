@@ -6,7 +6,9 @@ meshes canonical-frame metres in ``.npz`` files with ``vertices`` (V, 3) float32
 (F, 3) int64:
 
 - ``cloth``: garment mesh .npz; an optional ``pin`` (V,) float32 array becomes the pin group.
-- ``out``: .npz to write with the draped ``vertices`` (canonical frame, metres) and ``faces``.
+- ``out``: .npz to write with the draped ``vertices`` (canonical frame, metres, the last frame),
+  ``mean_vertices`` (each vertex's mean position over the last ``settle_window`` frames: the
+  settled shape, without the buzz of cloth resting against the body) and ``faces``.
 - ``max_frames`` (int), ``settle_mm`` (max per-frame vertex displacement counted as settled),
   ``settle_frames`` (consecutive settled frames needed), ``min_frames``, ``settle_window`` (the
   test compares each vertex's mean position over the last that many frames with its mean over the
@@ -393,9 +395,10 @@ def run(spec: dict, workdir) -> dict:
     elapsed = time.monotonic() - t0
 
     out_verts = blender_to_canonical(prev).astype(np.float32)
+    mean_verts = blender_to_canonical(np.mean(settle.history[-settle.window:], axis=0)).astype(np.float32)
     out = str(s.out)
     tmp = out + ".part.npz"
-    np.savez(tmp, vertices=out_verts, faces=np.asarray(cloth["faces"], dtype=np.int64))
+    np.savez(tmp, vertices=out_verts, mean_vertices=mean_verts, faces=np.asarray(cloth["faces"], dtype=np.int64))
     os.replace(tmp, out)
     if snaps is not None:
         np.savez(out[:-4] + "_frames.npz", **snaps)
@@ -405,6 +408,7 @@ def run(spec: dict, workdir) -> dict:
         "max_displacement_mm": maxdisp * 1000.0,
         "window_displacement_mm": settle.net_mm,
         "settle_window": settle.window,
+        "mean_frames": min(settle.window, len(settle.history)),
         "seconds_per_frame": elapsed / max(frames, 1),
         "sim_seconds": elapsed,
         "cloth_vertices": n_v,

@@ -47,14 +47,20 @@ class PopulationBody:
     Attributes:
         name: label shown on the page ("40-year-old curvy").
         age_years: age, years.
-        shape: (6,) Anny phenotype [gender, age, muscle, weight, height, proportions] in [0, 1].
+        shape: (6,) Anny phenotype [gender, age, muscle, weight, height, proportions] in [0, 1]
+            ([] for a body made from the size chart: found when it is made).
         population: the population's name.
+        size, targets: for a population made from the size chart, the chart row's size and the
+            tape measurements (cm) the body is built to (``atelier body --height --bust --waist
+            --hips``); None otherwise.
     """
 
     name: str
     age_years: float
     shape: list[float]
     population: str
+    size: str | None = None
+    targets: dict | None = None
 
     @property
     def slug(self) -> str:
@@ -71,6 +77,20 @@ def population_names(path: PathLikeStr | None = None) -> list[str]:
     return sorted(load_populations(path)["populations"])
 
 
+def _chart_rows(name: str, spec: dict) -> list[tuple[str, dict]]:
+    """(size, atelier-body targets in cm) for a population made from the size chart."""
+    from garments.sizes import load_size_chart
+
+    chart = load_size_chart(spec.get("chart"))
+    sizes = [s.upper() for s in spec.get("sizes", chart["order"])]
+    bad = [s for s in sizes if s not in chart["sizes"]]
+    if bad:
+        raise InputError(f"population {name!r}: sizes {', '.join(bad)} are not in the size chart",
+                         hint=f"the chart has {', '.join(chart['order'])}")
+    return [(s, {"height_cm": chart["sizes"][s]["height"], "bust_cm": chart["sizes"][s]["chest"],
+                 "waist_cm": chart["sizes"][s]["waist"], "hips_cm": chart["sizes"][s]["hips"]}) for s in sizes]
+
+
 def population(name: str, path: PathLikeStr | None = None) -> list[PopulationBody]:
     """The bodies of population ``name``.
 
@@ -82,6 +102,10 @@ def population(name: str, path: PathLikeStr | None = None) -> list[PopulationBod
         raise InputError(f"unknown population {name!r}", hint=f"choose one of {', '.join(sorted(pops))} "
                          f"(or add one to {POPULATIONS_FILE})")
     out = []
+    if pops[name].get("from_size_chart"):
+        years = float(pops[name].get("age_years", 25))
+        return [PopulationBody(name=f"size {s} body", age_years=years, shape=[], population=name, size=s, targets=t)
+                for s, t in _chart_rows(name, pops[name])]
     for b in pops[name]["bodies"]:
         years = float(b.get("age_years", 35))
         values = {"age": age_to_anny(years)}
@@ -108,6 +132,9 @@ def make_population(name: str, out_dir: PathLikeStr, model=None, path: PathLikeS
     folders = []
     for b in population(name, path):
         folder = Path(out_dir) / b.slug
+        if b.targets is not None:
+            folders.append(_chart_body(b, folder))
+            continue
         tj = folder / "twin.json"
         if tj.exists():
             try:
@@ -123,6 +150,31 @@ def make_population(name: str, out_dir: PathLikeStr, model=None, path: PathLikeS
              source={"synthetic": True, "population": name, "name": b.name, "age_years": b.age_years}).save(folder, model)
         folders.append(folder)
     return folders
+
+
+def _chart_body(b: PopulationBody, folder: Path) -> Path:
+    """The twin folder of a size-chart body, made as ``atelier body`` makes one from the chart
+    row's height, bust, waist and hips (female, :func:`bodies.cli.run`); reused when its
+    ``twin.json`` was made for the same targets."""
+    import argparse
+    import contextlib
+    import io
+
+    from bodies.cli import run as atelier_body
+
+    tj = folder / "twin.json"
+    if tj.exists():
+        try:
+            if json.loads(tj.read_text()).get("source", {}).get("targets_cm") == b.targets:
+                return folder
+        except (ValueError, TypeError):
+            pass
+    args = argparse.Namespace(out=str(folder), height=b.targets["height_cm"], bust=b.targets["bust_cm"], underbust=None,
+                              waist=b.targets["waist_cm"], high_hip=None, hips=b.targets["hips_cm"], gender="female",
+                              age=b.age_years, weight=None, muscle=0.5, proportions=0.5, pose="a-pose", model="anny")
+    with contextlib.redirect_stdout(io.StringIO()):
+        atelier_body(args)
+    return folder
 
 
 __all__ = ["PopulationBody", "age_to_anny", "load_populations", "population", "population_names",

@@ -87,7 +87,7 @@ th{background:#efede8;font-weight:600}
 .badge{display:inline-block;border-radius:9px;padding:1px 7px;margin:1px;font-size:11px;color:#fff}
 .tight{background:#b3261e}.fitted{background:#2f8f4e}.relaxed{background:#3b73b9}.loose{background:#7a5bb0}
 .warn{color:#9a4b00;font-size:12px}.note{color:#555;font-size:12px}.grid .warn{max-width:calc(var(--img-h) * 1.5);margin:auto}.fail{color:#b3261e;font-size:12px}
-.muted{color:#777;font-size:12px}
+.muted{color:#777;font-size:12px}.why{color:#444;font-size:11px;max-width:220px}
 .legend img{height:64px;margin-right:24px}
 .viewers{display:flex;flex-wrap:wrap;gap:18px}
 .viewer{background:#fff;border:1px solid #e0ddd6;padding:8px;width:380px}
@@ -155,9 +155,38 @@ def _turned_up(turned: dict | None) -> str:
     return f'<div class="note">{escape(text)}</div>'
 
 
+def _why(r: dict) -> str:
+    """What decided a region's verdict, one short line (the reason of :func:`garments.fit.judge`)."""
+    if r.get("reason"):
+        return f"{r.get('decided_by') or 'ease'}: {r['reason']}"
+    return f"ease {r.get('ease_mm')} mm"
+
+
 def _badges(regions: list) -> str:
     return "".join(f'<span class="badge {escape(r.get("verdict", ""))}" title="{escape(r["region"])}: '
-                   f'ease {r.get("ease_mm")} mm">{escape(r["region"].replace("_", " "))}</span>' for r in regions)
+                   f'{escape(_why(r))}">{escape(r["region"].replace("_", " "))}</span>' for r in regions)
+
+
+def _region_cell(r: dict, tolerance_mm: float | None = None) -> str:
+    """One region of one size in the fit table: ease, band strain, girth strain, the verdict, the
+    number that decided it, how the ease was found when it is not a plain slice, and the pattern's
+    own ease, flagged when it is more than ``tolerance_mm`` from the draped ease."""
+    girth = f" · round {_fmt(r.get('girth_strain_pct'), '', 1)}" if r.get("girth_strain_pct") is not None else ""
+    strain = r.get("strain_pct", r.get("max_strain_pct"))
+    out = (f"{_fmt(r.get('ease_mm'), '', 0)} · {_fmt(strain, '', 1)}{girth} · "
+           f"<span class=\"badge {escape(r['verdict'])}\">{escape(r['verdict'])}</span>"
+           f"<div class=\"why\">{escape(_why(r))}</div>")
+    if r.get("ease_note"):
+        how = "ease from 2π × mean gap" if r.get("ease_method") == "gap" else "ease"
+        out += f'<div class="warn">{escape(how)}: {escape(r["ease_note"])}</div>'
+    elif r.get("ease_method") == "gap":  # a region without a tape line (the shoulders)
+        out += '<div class="why">ease from 2π × mean gap (no tape line here)</div>'
+    pe = r.get("pattern_ease_mm")
+    if pe is not None:
+        off = tolerance_mm is not None and r.get("ease_mm") is not None and abs(pe - r["ease_mm"]) > tolerance_mm
+        out += (f'<div class="{"warn" if off else "why"}">pattern ease {pe:.0f} mm'
+                + (f" (draped {r['ease_mm']:.0f}: differs by more than {tolerance_mm:g})" if off else "") + "</div>")
+    return out
 
 
 def _fmt(x, unit: str = "", nd: int = 0) -> str:
@@ -229,6 +258,9 @@ def write_report(out: PathLikeStr, m: dict) -> Path:
             imgs = _img(c["images"].get("front"), f"{b['name']} size {s} front") + _img(c["images"].get("back"), f"{b['name']} size {s} back")
             warn = f'<div class="warn">{escape(c["message"])}</div>' if c["status"] == "guard" else ""
             warn += _turned_up(c.get("turned_up_cm"))
+            if c.get("settled") is False:
+                warn += ('<div class="warn">not settled by the frame cap: its strain and verdicts are of cloth '
+                         "still moving</div>")
             row.append(f"<td{cls}><div class=\"pair\">{imgs}</div><div>{_badges(c['regions'])}</div>{warn}</td>")
         h.append("<tr>" + "".join(row) + "</tr>")
     h.append('</table></div><p class="muted">Front and back; the outlined cell is the recommended size. Badges: region verdicts '
@@ -267,7 +299,8 @@ def write_report(out: PathLikeStr, m: dict) -> Path:
                 regions.append(r["region"])
     for b in bodies:
         h.append(f"<h3>{escape(b['name'])}</h3><table><tr><th>region</th>"
-                 + "".join(f"<th>{escape(s)}<br><span class=\"muted\">ease mm · max strain % · verdict</span></th>" for s in sizes) + "</tr>")
+                 + "".join(f"<th>{escape(s)}<br><span class=\"muted\">ease mm · strain % · round the girth % · verdict"
+                           "</span></th>" for s in sizes) + "</tr>")
         for reg in regions:
             row = [f"<th>{escape(reg.replace('_', ' '))}</th>"]
             for s in sizes:
@@ -276,12 +309,15 @@ def write_report(out: PathLikeStr, m: dict) -> Path:
                 if r is None:
                     row.append("<td>–</td>")
                 else:
-                    row.append(f"<td>{_fmt(r.get('ease_mm'), '', 0)} · {_fmt(r.get('max_strain_pct'), '', 1)} · "
-                               f"<span class=\"badge {escape(r['verdict'])}\">{escape(r['verdict'])}</span></td>")
+                    row.append(f"<td>{_region_cell(r, (m.get('thresholds') or {}).get('pattern_ease_tolerance_mm'))}</td>")
             h.append("<tr>" + "".join(row) + "</tr>")
         src = {c["fit_source"] for c in m["cells"] if c["body"] == b["slug"] and c["fit_source"]}
-        h.append(f"</table><p class=\"muted\">source: {escape(', '.join(sorted(src)) or '–')}. Ease is circumferential "
-                 "(2π × the mean cloth-to-body gap of the region), in mm; strain is the 98th percentile in the region.</p>")
+        h.append(f"</table><p class=\"muted\">source: {escape(', '.join(sorted(src)) or '–')}. Ease is circumferential, "
+                 "in mm: the garment's tape girth minus the body's, cut by the same plane (2π × the mean cloth-to-body "
+                 "gap where no tape slice goes round, said in the cell). Strain is the region's band strain: the median "
+                 "of the settled, smoothed stretch of its cloth away from hems and seam allowances; round the girth is "
+                 "the stretch of the cloth cut by the region's tape planes. Under each verdict: the number that "
+                 "decided it (docs/fitcheck.md, 'Verdicts').</p>")
 
     # 3D views
     h.append("<h2>3D view</h2>")
@@ -334,9 +370,11 @@ def write_report(out: PathLikeStr, m: dict) -> Path:
              f"(cache <code>{escape(d['cache'])}</code>)</dd>")
     th = m.get("thresholds") or {}
     rows = dict(th.get("regions") or {}) or {"all regions": th.get("default", {})}
+    dflt = th.get("default", {})
     text = "; ".join(f"{k.replace('_', ' ')}: tight under {v.get('tight_below_mm')} mm or over {v.get('tight_strain_pct')} % "
-                     f"strain, fitted under {v.get('fitted_below_mm')} mm, relaxed under {v.get('relaxed_below_mm')} mm"
-                     for k, v in rows.items())
+                     f"strain (with {v.get('clear_ease_mm', dflt.get('clear_ease_mm'))} mm of ease or more only when "
+                     f"the stretch goes round the girth), fitted under {v.get('fitted_below_mm')} mm, relaxed under "
+                     f"{v.get('relaxed_below_mm')} mm" for k, v in rows.items())
     if th.get("stretch_share"):
         text += (f"; a fabric that stretches may be stretched up to {th['stretch_share']:g} x its stretch "
                  f"before it is tight" + (f" ({th['stretch_share'] * fab['stretch_pct']:g} % for {fab['name']})"

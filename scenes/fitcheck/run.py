@@ -40,7 +40,7 @@ from engine.types import PathLikeStr
 from .maps import CLEARANCE, MAP_AMBIENT, MAPS, STRAIN, legend_png, map_lights, map_meshes
 
 #: bump when a change here makes cached drapes stale.
-DRAPE_CACHE_VERSION = 4  # 2: deeper armholes, relaxed start shapes, fabric-aware strain verdicts; 3: pinned waistbands, fabric friction, settle test on mean positions; 4: too-long sleeves and legs turned up
+DRAPE_CACHE_VERSION = 5  # 2: deeper armholes, relaxed start shapes, fabric-aware strain verdicts; 3: pinned waistbands, fabric friction, settle test on mean positions; 4: too-long sleeves and legs turned up; 5: fit from the settled mean shape, smoothed strain, verdicts that say what decided them
 DRAPE_MANIFEST = "fitcheck_drape.json"
 #: views rendered per dressed body: (file suffix, shot name, what is shown).
 VIEWS = (("front", "front", "dressed"), ("back", "back", "dressed"),
@@ -468,7 +468,7 @@ def region_table(drape_dir: Path, garment_v, clearance_mm, strain_pct, body_v, b
         rows = [asdict(r) for r in fit_table(garment_v, clearance_mm, s, s, joints, m)]
         if strain_pct is None:
             for r in rows:
-                r["max_strain_pct"] = None
+                r["max_strain_pct"] = r["strain_pct"] = r["broad_pct"] = None
         return rows, "fitcheck"
     except ImportError:
         pass
@@ -497,8 +497,9 @@ def recommend(cells: list[Cell], sizes: list[str]) -> Recommendation:
             note = f"; loose at {', '.join(looser)}" if looser else ""
             return Recommendation(body, c.size, True, f"smallest size with no tight region{note}")
     best = min(draped, key=lambda c: (len(c.tight_regions()), -sizes.index(c.size)))
-    return Recommendation(body, best.size, False,
-                          f"every size is tight somewhere; {best.size} is tight at {', '.join(best.tight_regions())}")
+    why = [f"{r['region']} ({r['reason']})" if r.get("reason") else r["region"] for r in best.regions
+           if r.get("verdict") == "tight"]
+    return Recommendation(body, best.size, False, f"every size is tight somewhere; {best.size} is tight at {', '.join(why)}")
 
 
 # --- rendering ----------------------------------------------------------------------------------

@@ -53,6 +53,9 @@ def test_drape_job_takes_rest_lengths_from_the_flat_shape(tmp_path):
     width = out[:, 0].max() - out[:, 0].min()
     assert width == pytest.approx(0.30, abs=0.02)
     assert abs(float(out[:, 1].mean()) - 1.0) < 0.02  # it stayed where it started
+    # beside the last frame, each vertex's mean over the settle window: the shape the fit is measured on
+    mean = load_npz_mesh(tmp_path / "out.npz")["mean_vertices"]
+    assert mean.shape == out.shape and np.abs(mean - out).max() < 0.05
 
 
 def test_placement_starts_outside_with_seams_nearly_closed(body):

@@ -39,7 +39,12 @@ def test_populations_span_ages_and_are_valid_phenotypes():
     assert "curvy" in ages[1].name
     for name in names:
         for b in population(name):
-            assert len(b.shape) == 6 and all(0.0 <= x <= 1.0 for x in b.shape)
+            if b.targets is None:
+                assert len(b.shape) == 6 and all(0.0 <= x <= 1.0 for x in b.shape)
+    # the size chart's own bodies: one per row, built to its measurements
+    chart = population("size-chart")
+    assert [b.size for b in chart] == ["XS", "S", "M", "L", "XL", "XXL"]
+    assert chart[2].targets == {"height_cm": 168.0, "bust_cm": 94.0, "waist_cm": 78.0, "hips_cm": 100.0}
     mixed = population("mixed")
     assert min(b.age_years for b in mixed) <= 20 and max(b.age_years for b in mixed) >= 70
     assert {b.shape[0] for b in mixed} == {0.0, 1.0}  # both genders
@@ -172,6 +177,10 @@ def test_fitcheck_writes_the_grid_maps_table_and_glbs(fitcheck):
             assert d.get("ai_generated") is True and d.get("twin_id") == "synthetic"
             assert rel in html
         assert c.regions and all(x["verdict"] in VERDICTS for x in c.regions)
+        from html import escape
+
+        for x in c.regions:  # the page says, per verdict, which number decided it
+            assert x["decided_by"] in ("ease", "strain") and escape(x["reason"]) in html
         assert c.clearance_mm["median"] > 0  # the cloth sits on the outside of the body
         import trimesh
 
@@ -234,3 +243,39 @@ def test_page_opens_in_headless_chromium(fitcheck):
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, Path(keep) / "fitcheck-screenshot.png")
+
+
+# --- the size chart's self-consistency ------------------------------------------------------------
+CHART_SIZES = ["S", "M", "L"]
+
+
+@pytest.fixture(scope="module")
+def chart_bodies(tmp_path_factory, anny_model):
+    """Twin folders of bodies built to the size chart's S, M and L rows (as `atelier body` does)."""
+    from scenes.fitcheck.populations import load_populations, make_population
+
+    pops = load_populations()
+    pops["populations"] = {"chart-sml": {**pops["populations"]["size-chart"], "sizes": CHART_SIZES}}
+    path = tmp_path_factory.mktemp("pop") / "populations.json"
+    path.write_text(__import__("json").dumps(pops))
+    folders = make_population("chart-sml", tmp_path_factory.mktemp("chart-bodies"), model=anny_model, path=path)
+    return dict(zip(CHART_SIZES, folders))
+
+
+@pytest.mark.blender
+@pytest.mark.parametrize("garment", ["t-shirt", "shift-dress"])
+def test_a_size_chart_body_is_not_tight_in_its_own_size(chart_bodies, garment, tmp_path, anny_model):
+    """A body made to the chart's measurements for size X, in a regular-fit garment of size X, has no
+    tight region (low resolution: ~900 cloth vertices, settled over up to 90 frames)."""
+    for size, folder in chart_bodies.items():
+        s = FitcheckSettings(garment=garment, sizes=[size], resolution=900, max_frames=90, image_px=64,
+                             timeout=300, quiet=True, cache=str(tmp_path / "drapes"))
+        r = run_fitcheck(s, [folder], tmp_path / size, model=anny_model)
+        body = r.bodies[0]
+        assert body.chart_size == size  # the body measures as its size
+        cell = r.cell(body.slug, size)
+        assert cell.status in ("ok", "guard"), cell.message
+        assert cell.regions and not cell.tight_regions(), (garment, size, [(x["region"], x.get("reason")) for x in cell.regions])
+        for x in cell.regions:  # every verdict says what decided it
+            assert x["decided_by"] in ("ease", "strain") and x["reason"]
+        assert r.recommendations[body.slug].size == size and r.recommendations[body.slug].fits
