@@ -9,8 +9,9 @@ Spec (written by :func:`engine.render.blender_backend.render_blender`; everythin
 - ``lights``: ``[{"name", "direction", "color", "intensity"}]`` directional lights.
 - ``ambient``: RGB; ``engine``: ``"workbench"``, ``"cycles"`` or ``"eevee"``; ``samples``: Cycles
   samples; ``outputs``: one absolute PNG path per camera.
-- optional: a mesh's ``texture`` (image path; its ``.npz`` then holds ``uv`` (V, 2), origin at the
-  image's bottom-left); ``id_outputs`` (one PNG path per camera: an unlit, unantialiased render
+- optional: a mesh's ``texture`` (image path; its ``.npz`` then holds ``uv``, (V, 2) per vertex or
+  (F, 3, 2) per face corner, origin at the image's bottom-left); a mesh's ``material`` (shading
+  hints for Cycles: ``{"kind": "skin", ...}``, a fabric surface, or hair, see ``_material``); ``id_outputs`` (one PNG path per camera: an unlit, unantialiased render
   of each mesh in its id colour ``id_color``, linear values written raw); ``project_points``
   ((N, 3) canonical points projected through each Blender camera with
   ``world_to_camera_view``; returned as ``projections`` in pixels, top-left origin, y down);
@@ -104,8 +105,9 @@ def _add_mesh(spec: dict, engine: str):
         me.shade_flat()
     if spec.get("texture"):
         uv = data["uv"].astype(np.float32)
+        corner = uv if uv.ndim == 3 else uv[faces]  # (F, 3, 2): loops are laid out face by face
         layer = me.uv_layers.new(name="UVMap")
-        layer.data.foreach_set("uv", uv[faces.ravel()].ravel())
+        layer.data.foreach_set("uv", np.ascontiguousarray(corner, dtype=np.float32).ravel())
     obj = bpy.data.objects.new(spec["name"], me)
     obj.color = tuple(spec["color"])
     me.materials.append(_material(spec["name"] + "_mat", spec["color"], engine, spec.get("texture")))
