@@ -162,3 +162,19 @@ def linear_to_srgb(x: np.ndarray) -> np.ndarray:
 def to_png_rgb(linear: np.ndarray) -> np.ndarray:
     """Linear RGB floats -> uint8 sRGB."""
     return np.clip(linear_to_srgb(linear) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def sample_uv(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
+    """Bilinear samples of an (H, W, C) image at texture coordinates ``uv`` ((N, 2), (0, 0) the
+    image's bottom-left, clamped to the edge). Returns (N, C) float64."""
+    img = np.asarray(image, dtype=np.float64)
+    h, w = img.shape[:2]
+    uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
+    x = np.clip(uv[:, 0] * w - 0.5, 0, w - 1)
+    y = np.clip((1.0 - uv[:, 1]) * h - 0.5, 0, h - 1)
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+    x1, y1 = np.minimum(x0 + 1, w - 1), np.minimum(y0 + 1, h - 1)
+    fx, fy = (x - x0)[:, None], (y - y0)[:, None]
+    top = img[y0, x0] * (1 - fx) + img[y0, x1] * fx
+    bottom = img[y1, x0] * (1 - fx) + img[y1, x1] * fx
+    return top * (1 - fy) + bottom * fy
