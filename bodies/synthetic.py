@@ -242,7 +242,7 @@ def _synthetic_look(model: BodyModel, shape, out_path: Path, seed: int, tone, si
     with torch.no_grad():
         rest = model(shape, model.zero_pose(1)).vertices[0].cpu().numpy().astype(np.float64)
     faces = model.faces_numpy()
-    albedo = synthetic_albedo(atlas, rest, faces, tone, seed=int(rng.integers(1 << 30)))
+    albedo = synthetic_albedo(atlas, rest, faces, tone, seed=int(rng.integers(1 << 30)), corner_uv=corner_uv)
     path = albedo_path(out_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:

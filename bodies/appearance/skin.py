@@ -107,11 +107,14 @@ def brow_weight(points: np.ndarray, eyelid: np.ndarray, face: np.ndarray) -> np.
         c = p[sel].mean(axis=0)
         top = np.percentile(p[sel, 1], 95)
         half = max(0.022, 0.6 * np.ptp(p[sel, 0]))
-        t = (p[:, 0] - c[0]) / half  # -1..1 along the brow
-        arch = top + 0.010 + 0.004 * (1 - t ** 2) - 0.003 * np.abs(t) * (t * np.sign(c[0] - cx) < 0)
-        dy = (p[:, 1] - arch) / (0.0045 * (1.0 - 0.4 * np.abs(t)).clip(0.3))
+        outward = np.sign(c[0] - cx) or 1.0
+        t = (p[:, 0] - c[0]) / half * outward  # along the brow: < 0 toward the nose, > 0 outward
+        arch = top + 0.009 + 0.004 * (1 - t ** 2)
+        thick = 0.0042 * np.clip(1.0 - 0.45 * (t + 0.6), 0.35, 1.0)
+        dy = (p[:, 1] - arch) / thick
         front = p[:, 2] > c[2] - 0.02
-        w = np.exp(-dy ** 2) * np.clip(1.5 - np.abs(t) * 1.2, 0, 1) * front * (np.abs(t) < 1.15)
+        ends = np.clip((t + 0.72) / 0.15, 0, 1) * np.clip((1.1 - t) / 0.2, 0, 1)
+        w = np.exp(-dy ** 2) * ends * front
         out = np.maximum(out, w)
     return out * np.clip(face * 2.0, 0.0, 1.0)
 
@@ -124,6 +127,8 @@ def synthetic_albedo(
     seed: int = 0,
     brow_color=(0.05, 0.03, 0.02),
     variation: float = 0.06,
+    iris_color=(0.12, 0.05, 0.02),
+    corner_uv: np.ndarray | None = None,
 ) -> np.ndarray:
     """A plausible skin albedo on the atlas (the truth of a synthetic coloured scan).
 
@@ -136,6 +141,8 @@ def synthetic_albedo(
         seed: the variation's seed.
         brow_color: linear RGB of the brows.
         variation: relative strength of the tone's low-frequency variation.
+        iris_color: linear RGB of the irises (:func:`paint_eyes`).
+        corner_uv: (F, 3, 2) the atlas' corner UVs (to find the eyeballs); None: no eyes.
 
     Returns:
         (size, size, 3) float32 linear RGB (texels outside the atlas get the plain tone).
@@ -156,7 +163,9 @@ def synthetic_albedo(
         col = col * (1 - w) + tinted * w
     brow = brow_weight(p, masks["eyelids"], masks["face"])[:, None]
     hair_noise = 0.75 + 0.25 * np.sin(p[:, 0] * 2 * np.pi / 0.0025 + p[:, 1] * 2 * np.pi / 0.004)[:, None]
-    col = col * (1 - 0.85 * brow) + np.asarray(brow_color)[None, :] * 0.85 * brow * hair_noise
+    brow = np.clip(1.2 * brow, 0.0, 0.9)
+    col = col * (1 - brow) + np.asarray(brow_color)[None, :] * brow * hair_noise
+    col = paint_eyes(atlas, rest_vertices, faces, col, iris_color, corner_uv)
     img = atlas.image(np.clip(col, 0.0, 1.0).astype(np.float32))
     img[~atlas.covered()] = base.astype(np.float32)
     return img
@@ -168,3 +177,56 @@ def check_size(size: int) -> int:
     if size < 64 or size > 8192 or size & (size - 1):
         raise InputError(f"texture size must be a power of two from 64 to 8192, got {size}", hint="use 2048 (default) or 4096")
     return size
+
+
+#: Anny's eyeballs: the UV islands whose face centres lie in this (u0, v0, u1, v1) box.
+ANNY_EYE_UV_BOX = (0.74, 0.9, 1.0, 1.0)
+#: Linear RGB of the eye's white.
+SCLERA = (0.70, 0.66, 0.62)
+#: iris and pupil as angles from the eye's forward axis, degrees.
+IRIS_DEG, PUPIL_DEG = 31.0, 11.0
+
+
+def eye_texels(atlas: Atlas, corner_uv: np.ndarray) -> np.ndarray:
+    """(M,) bool: atlas texels on Anny's eyeballs (:data:`ANNY_EYE_UV_BOX`)."""
+    c = np.asarray(corner_uv).mean(axis=1)
+    u0, v0, u1, v1 = ANNY_EYE_UV_BOX
+    eye_face = (c[:, 0] > u0) & (c[:, 1] > v0) & (c[:, 0] < u1) & (c[:, 1] < v1)
+    return eye_face[atlas.face]
+
+
+def paint_eyes(atlas: Atlas, rest_vertices, faces, col: np.ndarray, iris_color=(0.12, 0.05, 0.02),
+               corner_uv: np.ndarray | None = None) -> np.ndarray:
+    """``col`` ((M, 3) linear RGB per texel) with procedural eyes painted on Anny's eyeballs
+    (found through ``corner_uv``, the atlas' (F, 3, 2) corner UVs; None: ``col`` unchanged): a
+    sclera, an iris (radial streaks, a darker limbal ring) and a pupil, looking along +Z at rest."""
+    if corner_uv is None:
+        return col
+    p = atlas.points(rest_vertices, faces)
+    eye = eye_texels(atlas, corner_uv)
+    if not eye.any():
+        return col
+    out = np.array(col, copy=True)
+    iris = np.asarray(iris_color, np.float64)
+    for side in (p[:, 0] > 0, p[:, 0] <= 0):
+        sel = eye & side
+        if sel.sum() < 4:
+            continue
+        q = p[sel]
+        radius = 0.5 * float(np.ptp(q[:, 0]))
+        apex = q[np.argmax(q[:, 2])]
+        centre = np.array([apex[0], 0.5 * (q[:, 1].min() + q[:, 1].max()), apex[2] - radius])
+        d = q - centre
+        d /= np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
+        ang = np.degrees(np.arccos(np.clip(d[:, 2], -1, 1)))
+        phi = np.arctan2(d[:, 1], d[:, 0])
+        streak = 0.8 + 0.2 * np.sin(phi * 23.0) * np.sin(phi * 7.0 + 1.0)
+        t = np.clip(ang / IRIS_DEG, 0, 1)[:, None]
+        c = np.asarray(SCLERA)[None, :].repeat(len(q), 0)
+        iris_px = iris[None, :] * (1.25 - 0.6 * t) * streak[:, None]
+        ring = np.clip((ang - 0.85 * IRIS_DEG) / (0.15 * IRIS_DEG), 0, 1)[:, None]
+        iris_px = iris_px * (1 - 0.6 * ring)
+        c = np.where((ang < IRIS_DEG)[:, None], iris_px, c)
+        c = np.where((ang < PUPIL_DEG)[:, None], 0.01, c)
+        out[sel] = c
+    return out

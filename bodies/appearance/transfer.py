@@ -60,6 +60,9 @@ class TransferSettings:
     """texels of gutter dilated around each UV island."""
     inpaint_neighbours: int = 24
     """seen texels averaged for each inpainted one."""
+    eye_color: tuple | None = (0.12, 0.05, 0.02)
+    """linear RGB of procedurally painted irises over the eyeballs (scanners rarely capture
+    eyes); None keeps what the scan saw."""
 
 
 @dataclass
@@ -153,6 +156,7 @@ def transfer_texture(
     scan_colors: np.ndarray,
     scan_faces: np.ndarray | None = None,
     settings: TransferSettings | None = None,
+    corner_uv: np.ndarray | None = None,
 ) -> TransferResult:
     """Transfer a scan's colour onto a body's UV atlas.
 
@@ -165,6 +169,7 @@ def transfer_texture(
         scan_colors: (N, 3) uint8 sRGB.
         scan_faces: (G, 3) the scan's faces, or None for a point cloud.
         settings: :class:`TransferSettings`.
+        corner_uv: (F, 3, 2) the atlas' corner UVs, to find the eyeballs for ``eye_color``.
 
     Raises:
         InputError: colours and points disagree in number, or nothing of the scan is near the body.
@@ -216,6 +221,10 @@ def transfer_texture(
         col[~known] = np.einsum("mk,mkc->mc", w, src[j]) / w.sum(axis=1, keepdims=True)
         inpainted = int((~known).sum())
         filled_m[~known] = True
+    if cfg.eye_color is not None:
+        from .skin import paint_eyes
+
+        col = paint_eyes(atlas, rest_vertices, faces, col, cfg.eye_color, corner_uv)
     covered = atlas.covered()
     albedo = dilate(atlas.image(to_png_rgb(col)), covered, cfg.gutter_px)
     mask = atlas.image(np.where(seen, MASK_SEEN, MASK_FILLED).astype(np.uint8))
@@ -276,7 +285,8 @@ def texture_twin(twin_dir: PathLikeStr, scan, model, settings: TransferSettings 
     twin_dir = Path(twin_dir)
     twin = Twin.load(twin_dir)
     verts, faces, _ = twin.body(model)
-    result = transfer_texture(atlas, verts, faces, rest_vertices(model), scan.points, scan.colors, scan.faces, cfg)
+    result = transfer_texture(atlas, verts, faces, rest_vertices(model), scan.points, scan.colors, scan.faces, cfg,
+                              corner_uv=model.corner_uvs())
     with atomic_path(twin_dir / ALBEDO) as tmp:
         Image.fromarray(result.albedo).save(tmp, format="PNG")
     with atomic_path(twin_dir / ALBEDO_MASK) as tmp:
