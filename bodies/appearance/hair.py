@@ -25,12 +25,12 @@ from engine.errors import InputError
 
 #: Styles: length below the ellipsoid walk (metres of fall), how strands comb, strand count.
 STYLES: dict[str, dict] = {
-    "crop": {"walk": 0.0, "fall": 0.0, "lift": 0.06, "comb": "back", "strands": 9000},
-    "short": {"walk": 0.55, "fall": 0.0, "lift": 0.10, "comb": "back", "strands": 9000},
-    "bob": {"walk": 1.0, "fall": 0.07, "lift": 0.12, "comb": "down", "strands": 12000},
-    "long": {"walk": 1.0, "fall": 0.30, "lift": 0.12, "comb": "down", "strands": 14000},
-    "ponytail": {"walk": 1.0, "fall": 0.24, "lift": 0.07, "comb": "tie", "strands": 12000},
-    "bun": {"walk": 1.0, "fall": 0.0, "lift": 0.07, "comb": "bun", "strands": 12000},
+    "crop": {"walk": 0.0, "fall": 0.0, "lift": 0.06, "comb": "back", "strands": 20000},
+    "short": {"walk": 0.55, "fall": 0.0, "lift": 0.10, "comb": "back", "strands": 16000},
+    "bob": {"walk": 1.0, "fall": 0.07, "lift": 0.12, "comb": "down", "strands": 20000},
+    "long": {"walk": 1.0, "fall": 0.30, "lift": 0.12, "comb": "down", "strands": 24000},
+    "ponytail": {"walk": 1.0, "fall": 0.24, "lift": 0.07, "comb": "tie", "strands": 20000},
+    "bun": {"walk": 1.0, "fall": 0.0, "lift": 0.07, "comb": "bun", "strands": 20000},
 }
 
 #: Named hair colours (sRGB hex), besides any ``#rrggbb``.
@@ -103,7 +103,9 @@ class Hair:
         spec: what was grown.
         strands: (S, K, 3) float32 polylines, root first.
         radius: (K,) float32 strand radius along a strand, metres (root to tip).
-        proxy_vertices, proxy_faces: the mesh proxy ((P, 3) float32, (Q, 3) int64).
+        proxy_vertices, proxy_faces: the mesh proxy ((P, 3) float32, (Q, 3) int64): first the
+            cap over the scalp (``cap_faces`` faces), then the ribbon cards.
+        cap_faces: number of leading proxy faces that form the cap.
     """
 
     spec: HairSpec
@@ -111,6 +113,7 @@ class Hair:
     radius: np.ndarray
     proxy_vertices: np.ndarray
     proxy_faces: np.ndarray
+    cap_faces: int = 0
 
 
 # --- the scalp --------------------------------------------------------------------------------
@@ -139,7 +142,8 @@ def scalp_faces(model, rest: np.ndarray) -> np.ndarray:
     # the nape line: low at the back, rising to the ears and the temples
     back = (skull[2] - c[:, 2]) / 0.1  # > 0 behind the skull centre
     nape = top - 0.205 + 0.07 * np.clip(1.0 - back, 0.0, 2.0)
-    scalp = head & near & (face_w < 0.2) & (ear_w < 0.2) & (c[:, 1] > nape)
+    forehead = c[:, 1] > top - 0.055  # the hairline: a little into Anny's face mask
+    scalp = head & near & ((face_w < 0.2) | forehead) & (ear_w < 0.2) & (c[:, 1] > nape)
     # eyeballs and the mouth's inside sit in their own UV islands: never scalp
     cu = corner_uv.mean(axis=1)
     scalp &= cu[:, 1] < 0.9
@@ -251,12 +255,13 @@ def grow_hair(spec: HairSpec, model, rest: np.ndarray, posed: np.ndarray, n_poin
     pts = _push_out(pts, rest, margin=0.006)
     r, tr = _rigid(rest[head_v], posed[head_v])
     strands_posed = (pts.reshape(-1, 3) @ r.T + tr).reshape(pts.shape).astype(np.float32)
-    radius = np.linspace(0.00006, 0.00002, pts.shape[1]).astype(np.float32)
+    # drawn strands stand for several real hairs each (a real head has ~100k): thicker than a hair
+    radius = np.linspace(0.00016, 0.00005, pts.shape[1]).astype(np.float32)
     cap_v, cap_f = _cap(posed, faces[sf], offset=0.002 + 0.004 * (spec.style != "crop"))
     card_v, card_f = _cards(strands_posed[:: max(1, n // 900)], width=0.012)
     pv = np.concatenate([cap_v, card_v]).astype(np.float32)
     pf = np.concatenate([cap_f, card_f + len(cap_v)]).astype(np.int64)
-    return Hair(spec, strands_posed, radius, pv, pf)
+    return Hair(spec, strands_posed, radius, pv, pf, int(len(cap_f)))
 
 
 def _fall(pts: np.ndarray, length: np.ndarray, k: int, rng) -> np.ndarray:

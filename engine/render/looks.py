@@ -257,6 +257,9 @@ def apply_look(meshes: Sequence[RenderMesh], look: Look | str | None) -> list[Re
             else:
                 out.append(replace(m, color=skin_tone(look.skin), texture=None, material=material))
             continue
+        if (m.material or {}).get("kind") == "hair" and m.name not in look.garments:
+            out.append(m)  # hair keeps its own colour (bodies.appearance.hair)
+            continue
         cw = look.garments.get(m.name, look.garment)
         color = _rgba(cw.color, f"colourway of {m.name!r}")
         if cw.kind == "flat":
