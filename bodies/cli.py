@@ -6,6 +6,7 @@ Wiring (in engine/cli.py and engine/pipeline.py)::
     add_fit_arguments(fit_parser)       # after the existing `fit` arguments
     add_parsers(sub)                    # adds `atelier body`; its handler is bodies.cli.run
     fit_to_folder(model, scan, out, **fit_kwargs(args), ...)
+    after_fit(out, scan, model, **appearance_kwargs(args))   # bodies.appearance.folder
 """
 
 from __future__ import annotations
@@ -28,6 +29,13 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-points", type=int, default=150_000,
                         help="decimate larger scans on a voxel grid to at most this many points (default 150000)")
     parser.add_argument("--pose-init", default="relaxed", help="pose preset the fit starts from (default relaxed)")
+    parser.add_argument("--hair", default=None, metavar="STYLE[:COLOUR]",
+                        help="hairstyle recorded in twin.json: crop, short, bob, long, ponytail, bun or none, "
+                             "with an sRGB colour #rrggbb or a name (e.g. bob:#3b2a20, long:blonde)")
+    parser.add_argument("--texture-size", type=int, default=2048, metavar="N",
+                        help="texels of the twin's albedo.png from the scan's colour (2048 default, 4096 on request)")
+    parser.add_argument("--no-texture", action="store_true",
+                        help="do not transfer the scan's colour (the twin renders with a skin tone)")
 
 
 def fit_kwargs(args) -> dict:
@@ -47,6 +55,18 @@ def fit_kwargs(args) -> dict:
     if getattr(args, "pose_init", None):
         kw["pose_init"] = args.pose_init
     return kw
+
+
+def appearance_kwargs(args) -> dict:
+    """Keyword arguments for :func:`bodies.appearance.folder.after_fit` from the ``atelier fit``
+    flags (``--hair``, ``--texture-size``, ``--no-texture``); checks them before the fit runs."""
+    from .appearance.hair import parse_hair
+    from .appearance.skin import check_size
+
+    hair = getattr(args, "hair", None)
+    parse_hair(hair)  # a bad style or colour fails now, not after a minute of fitting
+    return {"texture": not getattr(args, "no_texture", False),
+            "texture_size": check_size(getattr(args, "texture_size", 2048)), "hair": hair}
 
 
 def add_parsers(subparsers) -> argparse.ArgumentParser:

@@ -62,7 +62,7 @@ def stage_scan(out: Path, seed: int, stages: Stages, quiet: bool = False) -> Pat
 
 def stage_fit(scan_path: Path, twin_dir: Path, stages: Stages, model_name: str = "anny", units="auto", up="auto",
               iterations=None, seed: int = 0, quiet: bool = False, step: str = "[2/4]",
-              extra: dict | None = None) -> dict:
+              extra: dict | None = None, appearance: dict | None = None) -> dict:
     """Scan -> twin folder (twin.json, body.ply, fit_report.json). Returns the fit report."""
     import bodies
     from bodies.fit import fit_to_folder
@@ -70,7 +70,8 @@ def stage_fit(scan_path: Path, twin_dir: Path, stages: Stages, model_name: str =
 
     scan = load_scan(scan_path, units=units, up=up)
     inputs = {"scan": scan.sha256, "model": model_name, "units": units, "up": up, "iterations": iterations,
-              "seed": seed, "extra": repr(sorted((extra or {}).items()))}
+              "seed": seed, "extra": repr(sorted((extra or {}).items())),
+              "appearance": repr(sorted((appearance or {}).items()))}
     report_path = twin_dir / "fit_report.json"
     outputs = [twin_dir / n for n in ("twin.json", "body.ply", "body_scanframe.ply", "measurements.json")] + [report_path]
     if stages.done("fit", inputs, outputs):
@@ -85,6 +86,9 @@ def stage_fit(scan_path: Path, twin_dir: Path, stages: Stages, model_name: str =
     progress = Progress("fit", quiet=quiet)
     result = fit_to_folder(model, scan, twin_dir, progress=progress, **kw, **(extra or {}))
     progress.finish(f"mean {result.mean_mm:.1f} mm, p95 {result.p95_mm:.1f} mm")
+    from bodies.appearance.folder import after_fit
+
+    after_fit(twin_dir, scan, model, quiet=quiet, **(appearance or {}))  # albedo.png, hair in twin.json
     stages.mark("fit", inputs)
     return read_json(report_path)
 
@@ -172,7 +176,34 @@ def load_dressed(drape_dir: Path):
         if f is None:
             raise InputError(f"{path}: has no faces", hint="render a folder written by `atelier drape`")
         meshes.append(RenderMesh(name=name, vertices=v, faces=f, color=color))
-    return meshes
+    return _with_appearance(drape_dir, meshes)
+
+
+def _with_appearance(drape_dir: Path, meshes: list, hair="twin") -> list:
+    """The drape folder's meshes with the twin's texture and hair (bodies.appearance) and the
+    garment's fabric surface (from the fabric registry); unchanged where the twin has none."""
+    dressed = drape_dir / "dressed.json"
+    if not dressed.exists():
+        return meshes
+    import bodies
+    from bodies.appearance.folder import twin_meshes
+    from garments.fabrics import get_fabric
+
+    from .render.surfaces import fabric_surface
+
+    info = read_json(dressed)
+    twin_dir = Path(info.get("twin_dir", ""))
+    out = []
+    for m in meshes:
+        if m.name == "body" and (twin_dir / "twin.json").exists() and info.get("model"):
+            out += twin_meshes(twin_dir, m.vertices, m.faces, bodies.create(info["model"]), hair=hair,
+                               workdir=drape_dir / ".atelier")
+        elif m.name != "body" and info.get("fabric"):
+            m.material = fabric_surface(get_fabric(info["fabric"]).to_dict())
+            out.append(m)
+        else:
+            out.append(m)
+    return out
 
 
 @dataclass
@@ -324,7 +355,7 @@ def run_demo(args) -> int:
     stages = Stages(out, force=args.force)
     t0 = time.monotonic()
     scan = stage_scan(out, args.seed, stages, args.quiet)
-    fit = stage_fit(scan, out, stages, quiet=args.quiet)
+    fit = stage_fit(scan, out, stages, quiet=args.quiet, appearance={"hair": getattr(args, "hair", None) or "bob:#3b2a20"})
     # The demo drapes in the A-pose: arms clear of the torso, so the dress can reach the bust.
     drape = stage_drape(out, out / "drape", args.garment, stages, pose="a-pose", quiet=args.quiet)
     images = stage_render(out / "drape", out, stages, views=args.views, size=args.size,
@@ -359,12 +390,13 @@ def run_demo(args) -> int:
 
 def run_fit(args) -> int:
     out = Path(args.out)
-    from bodies.cli import fit_kwargs
+    from bodies.cli import appearance_kwargs, fit_kwargs
 
     scans = [Path(s) for s in (args.scan if isinstance(args.scan, (list, tuple)) else [args.scan])]
     if len(scans) == 1:
         report = stage_fit(scans[0], out, Stages(out), model_name=args.model, units=args.units, up=args.up,
-                           iterations=args.iterations, seed=args.seed, quiet=args.quiet, step="", extra=fit_kwargs(args))
+                           iterations=args.iterations, seed=args.seed, quiet=args.quiet, step="", extra=fit_kwargs(args),
+                           appearance=appearance_kwargs(args))
         print(f"twin written to {out}/ (twin.json, body.ply, body_scanframe.ply, fit_report.json, measurements.json): "
               f"mean {report['mean_mm']:.1f} mm, "
               f"p95 {report['p95_mm']:.1f} mm scan-to-body in {report['seconds']:.0f} s")
@@ -373,6 +405,8 @@ def run_fit(args) -> int:
 
 
 def _fit_batch(scans: list[Path], out: Path, args, extra: dict) -> int:
+    from bodies.cli import appearance_kwargs
+
     """Several scans, one twin folder each (DIR/<scan name>/, seeded seed + i); a scan that fails
     is reported and the others go on. Writes DIR/batch.json; exit 0 only when every scan fitted."""
     names: list[str] = []
@@ -387,7 +421,8 @@ def _fit_batch(scans: list[Path], out: Path, args, extra: dict) -> int:
         step = f"[{i + 1}/{len(scans)}]"
         try:
             report = stage_fit(scan, twin_dir, Stages(twin_dir), model_name=args.model, units=args.units, up=args.up,
-                               iterations=args.iterations, seed=args.seed + i, quiet=args.quiet, step=step, extra=extra)
+                               iterations=args.iterations, seed=args.seed + i, quiet=args.quiet, step=step, extra=extra,
+                               appearance=appearance_kwargs(args))
         except AtelierError as exc:
             say(f"{step} fit      failed: {exc.message}", args.quiet)
             rows.append({"scan": str(scan), "twin": None, "error": exc.message, "hint": exc.hint})
