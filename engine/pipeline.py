@@ -192,10 +192,10 @@ def _with_appearance(drape_dir: Path, meshes: list, hair="twin") -> list:
     from .render.surfaces import fabric_surface
 
     info = read_json(dressed)
-    twin_dir = Path(info.get("twin_dir", ""))
+    twin_dir = Path(info["twin_dir"]) if info.get("twin_dir") else None
     out = []
     for m in meshes:
-        if m.name == "body" and (twin_dir / "twin.json").exists() and info.get("model"):
+        if m.name == "body" and twin_dir is not None and (twin_dir / "twin.json").exists() and info.get("model"):
             out += twin_meshes(twin_dir, m.vertices, m.faces, bodies.create(info["model"]), hair=hair,
                                workdir=drape_dir / ".atelier")
         elif m.name != "body" and info.get("fabric"):
@@ -278,7 +278,7 @@ def stage_render(drape_dir: Path, out: Path, stages: Stages, views: int = 8, siz
     lo, hi = frame_meshes(meshes)
     cameras = turntable(lo, hi, n_views=views, width=size, height=size)
     base = {"body": file_sha256(drape_dir / "body.ply"), "garment": file_sha256(drape_dir / "garment.ply"),
-            "views": views, "size": size}
+            "views": views, "size": size, "appearance": [m.texture for m in meshes] + [m.material for m in meshes]}
     images: dict[str, list[Path]] = {}
     for name in renderers:
         folder = out / "renders" / name
