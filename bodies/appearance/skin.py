@@ -202,10 +202,12 @@ def paint_eyes(atlas: Atlas, rest_vertices, faces, col: np.ndarray, iris_color=(
     sclera, an iris (radial streaks, a darker limbal ring) and a pupil, looking along +Z at rest."""
     if corner_uv is None:
         return col
-    p = atlas.points(rest_vertices, faces)
     eye = eye_texels(atlas, corner_uv)
     if not eye.any():
         return col
+    p = np.zeros((len(eye), 3))
+    v = np.asarray(rest_vertices, np.float64)
+    p[eye] = np.einsum("mk,mkd->md", atlas.bary[eye].astype(np.float64), v[np.asarray(faces)[atlas.face[eye]]])
     out = np.array(col, copy=True)
     iris = np.asarray(iris_color, np.float64)
     for side in (p[:, 0] > 0, p[:, 0] <= 0):
