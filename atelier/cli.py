@@ -115,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resolution", type=float, default=None,
                    help="cloth vertices of each garment (default 2500)")
     p.add_argument("--force", action="store_true", help="redo every stage even if its outputs exist")
+    p.add_argument("--hair", default="bob:#3b2a20", metavar="STYLE[:COLOUR]",
+                   help="the twin's hair (crop, short, bob, long, ponytail, bun, none; default bob:#3b2a20)")
     _add_render_opts(p, 512)
     _add_common(p)
 

@@ -66,7 +66,7 @@ def stage_scan(out: Path, seed: int, stages: Stages, quiet: bool = False) -> Pat
 
 def stage_fit(scan_path: Path, twin_dir: Path, stages: Stages, model_name: str = "anny", units="auto", up="auto",
               iterations=None, seed: int = 0, quiet: bool = False, step: str = "[2/4]",
-              extra: dict | None = None) -> dict:
+              extra: dict | None = None, appearance: dict | None = None) -> dict:
     """Scan -> twin folder (twin.json, body.ply, fit_report.json). Returns the fit report."""
     import bodies
     from bodies.fit import fit_to_folder
@@ -74,7 +74,8 @@ def stage_fit(scan_path: Path, twin_dir: Path, stages: Stages, model_name: str =
 
     scan = load_scan(scan_path, units=units, up=up)
     inputs = {"scan": scan.sha256, "model": model_name, "units": units, "up": up, "iterations": iterations,
-              "seed": seed, "extra": repr(sorted((extra or {}).items()))}
+              "seed": seed, "extra": repr(sorted((extra or {}).items())),
+              "appearance": repr(sorted((appearance or {}).items()))}
     report_path = twin_dir / "fit_report.json"
     outputs = [twin_dir / n for n in ("twin.json", "body.ply", "body_scanframe.ply", "measurements.json")] + [report_path]
     if stages.done("fit", inputs, outputs):
@@ -89,6 +90,9 @@ def stage_fit(scan_path: Path, twin_dir: Path, stages: Stages, model_name: str =
     progress = Progress("fit", quiet=quiet)
     result = fit_to_folder(model, scan, twin_dir, progress=progress, **kw, **(extra or {}))
     progress.finish(f"mean {result.mean_mm:.1f} mm, p95 {result.p95_mm:.1f} mm")
+    from bodies.appearance.folder import after_fit
+
+    after_fit(twin_dir, scan, model, quiet=quiet, **(appearance or {}))  # albedo.png, hair in twin.json
     stages.mark("fit", inputs)
     return read_json(report_path)
 
@@ -216,7 +220,34 @@ def load_dressed(drape_dir: Path):
         if f is None:
             raise InputError(f"{path}: has no faces", hint="render a folder written by `atelier drape`")
         meshes.append(RenderMesh(name=name, vertices=v, faces=f, color=color))
-    return meshes
+    return _with_appearance(drape_dir, meshes)
+
+
+def _with_appearance(drape_dir: Path, meshes: list, hair="twin") -> list:
+    """The drape folder's meshes with the twin's texture and hair (bodies.appearance) and the
+    garment's fabric surface (from the fabric registry); unchanged where the twin has none."""
+    dressed = drape_dir / "dressed.json"
+    if not dressed.exists():
+        return meshes
+    import bodies
+    from bodies.appearance.folder import twin_meshes
+    from garments.fabrics import get_fabric
+
+    from engine.render.surfaces import fabric_surface
+
+    info = read_json(dressed)
+    twin_dir = Path(info["twin_dir"]) if info.get("twin_dir") else None
+    out = []
+    for m in meshes:
+        if m.name == "body" and twin_dir is not None and (twin_dir / "twin.json").exists() and info.get("model"):
+            out += twin_meshes(twin_dir, m.vertices, m.faces, bodies.create(info["model"]), hair=hair,
+                               workdir=drape_dir / ".atelier")
+        elif m.name != "body" and info.get("fabric"):
+            m.material = fabric_surface(get_fabric(info["fabric"]).to_dict())
+            out.append(m)
+        else:
+            out.append(m)
+    return out
 
 
 @dataclass
@@ -278,7 +309,7 @@ def stage_render(drape_dir: Path, out: Path, stages: Stages, views: int = 8, siz
     lo, hi = frame_meshes(meshes)
     cameras = turntable(lo, hi, n_views=views, width=size, height=size)
     base = {"body": file_sha256(drape_dir / "body.ply"), "garment": file_sha256(drape_dir / "garment.ply"),
-            "views": views, "size": size}
+            "views": views, "size": size, "appearance": [m.texture for m in meshes] + [m.material for m in meshes]}
     images: dict[str, list[Path]] = {}
     for name in renderers:
         folder = out / "renders" / name
@@ -353,7 +384,8 @@ def run_demo(args) -> int:
     stages = Stages(out, force=args.force)
     t0 = time.monotonic()
     scan = stage_scan(out, args.seed, stages, args.quiet)
-    fit = stage_fit(scan, out, stages, quiet=args.quiet, step="[2/5]")
+    fit = stage_fit(scan, out, stages, quiet=args.quiet, step="[2/5]",
+                    appearance={"hair": getattr(args, "hair", None) or "bob:#3b2a20"})
     _register_synthetic(out, "atelier demo (fitted to the synthetic scan its scan stage made)")
     # The demo dresses the twin in library patterns, a top over a bottom, graded to its own
     # measurements (mtm), in the A-pose: arms clear of the torso.
@@ -402,12 +434,13 @@ def run_demo(args) -> int:
 
 def run_fit(args) -> int:
     out = Path(args.out)
-    from bodies.cli import fit_kwargs, fit_quality_verdict
+    from bodies.cli import appearance_kwargs, fit_kwargs, fit_quality_verdict
 
     scans = [Path(s) for s in (args.scan if isinstance(args.scan, (list, tuple)) else [args.scan])]
     if len(scans) == 1:
         report = stage_fit(scans[0], out, Stages(out), model_name=args.model, units=args.units, up=args.up,
-                           iterations=args.iterations, seed=args.seed, quiet=args.quiet, step="", extra=fit_kwargs(args))
+                           iterations=args.iterations, seed=args.seed, quiet=args.quiet, step="", extra=fit_kwargs(args),
+                           appearance=appearance_kwargs(args))
         poor = " (marked POOR: see below)" if (report.get("quality") or {}).get("poor") else ""
         print(f"twin written to {out}/ (twin.json, body.ply, body_scanframe.ply, fit_report.json, measurements.json): "
               f"mean {report['mean_mm']:.1f} mm, "
@@ -420,6 +453,8 @@ def run_fit(args) -> int:
 def _fit_batch(scans: list[Path], out: Path, args, extra: dict) -> int:
     """Several scans, one twin folder each (DIR/<scan name>/, seeded seed + i); a scan that fails
     is reported and the others go on. Writes DIR/batch.json; exit 0 only when every scan fitted."""
+    from bodies.cli import appearance_kwargs
+
     names: list[str] = []
     for scan in scans:
         name, k = scan.stem, 2
@@ -432,7 +467,8 @@ def _fit_batch(scans: list[Path], out: Path, args, extra: dict) -> int:
         step = f"[{i + 1}/{len(scans)}]"
         try:
             report = stage_fit(scan, twin_dir, Stages(twin_dir), model_name=args.model, units=args.units, up=args.up,
-                               iterations=args.iterations, seed=args.seed + i, quiet=args.quiet, step=step, extra=extra)
+                               iterations=args.iterations, seed=args.seed + i, quiet=args.quiet, step=step, extra=extra,
+                               appearance=appearance_kwargs(args))
         except AtelierError as exc:
             say(f"{step} fit      failed: {exc.message}", args.quiet)
             rows.append({"scan": str(scan), "twin": None, "error": exc.message, "hint": exc.hint})

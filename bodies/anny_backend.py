@@ -130,6 +130,16 @@ class AnnyBody(BodyModel):
     def faces_numpy(self) -> np.ndarray:
         return self._faces
 
+    def corner_uvs(self) -> np.ndarray | None:
+        """(F, 3, 2) float32: Anny's own UV atlas (``texture_coordinates`` indexed by
+        ``face_texture_coordinate_indices``), aligned with :meth:`faces_numpy` (Anny's faces are
+        triangles already, in the same order)."""
+        uv = getattr(self.anny, "texture_coordinates", None)
+        idx = getattr(self.anny, "face_texture_coordinate_indices", None)
+        if uv is None or idx is None or len(idx) != len(self._faces):
+            return None
+        return uv.detach().cpu().numpy().astype(np.float32)[idx.detach().cpu().numpy().astype(np.int64)]
+
     def _rest_model(self, shape: torch.Tensor) -> dict:
         """Anny's unposed model for (B, S) phenotypes: blendshape coefficients, rest vertices and
         rest bone poses. When ``shape`` needs no gradient and equals the last one asked for, the

@@ -7,6 +7,7 @@ Wiring (in atelier/cli.py and atelier/pipeline.py)::
     add_parsers(sub)                    # adds `atelier body`; its handler is bodies.cli.run
     fit_to_folder(model, scan, out, **fit_kwargs(args), ...)
     fit_quality_verdict(report, ...)    # after each fit: prints the poor parts, raises PoorFitError
+    after_fit(out, scan, model, **appearance_kwargs(args))   # bodies.appearance.folder
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ def add_fit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accept-poor", action="store_true",
                         help="exit 0 even when the quality gate marks a body part poor (the twin is written "
                              "either way; fit_report.json 'quality' names the parts)")
+    parser.add_argument("--hair", default=None, metavar="STYLE[:COLOUR]",
+                        help="hairstyle recorded in twin.json: crop, short, bob, long, ponytail, bun or none, "
+                             "with an sRGB colour #rrggbb or a name (e.g. bob:#3b2a20, long:blonde)")
+    parser.add_argument("--texture-size", type=int, default=2048, metavar="N",
+                        help="texels of the twin's albedo.png from the scan's colour (2048 default, 4096 on request)")
+    parser.add_argument("--no-texture", action="store_true",
+                        help="do not transfer the scan's colour (the twin renders with a skin tone)")
 
 
 def fit_kwargs(args) -> dict:
@@ -86,6 +94,18 @@ def fit_quality_verdict(reports: list[tuple[str, dict]], out: Path, accept: bool
         hint=f"the twin was written to {out}/ and fit_report.json 'quality' lists every part; check that the scan "
              "shows the whole body (a limb cut off, hidden or merged with the torso), or pass --accept-poor to "
              "keep a poor fit and exit 0")
+
+
+def appearance_kwargs(args) -> dict:
+    """Keyword arguments for :func:`bodies.appearance.folder.after_fit` from the ``atelier fit``
+    flags (``--hair``, ``--texture-size``, ``--no-texture``); checks them before the fit runs."""
+    from .appearance.hair import parse_hair
+    from .appearance.skin import check_size
+
+    hair = getattr(args, "hair", None)
+    parse_hair(hair)  # a bad style or colour fails now, not after a minute of fitting
+    return {"texture": not getattr(args, "no_texture", False),
+            "texture_size": check_size(getattr(args, "texture_size", 2048)), "hair": hair}
 
 
 def add_parsers(subparsers) -> argparse.ArgumentParser:

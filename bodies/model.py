@@ -98,6 +98,12 @@ class BodyModel(torch.nn.Module):
             return b.device
         return torch.device("cpu")
 
+    def corner_uvs(self) -> np.ndarray | None:
+        """(F, 3, 2) float32 texture coordinates per face corner (a UV atlas, (0, 0) its
+        bottom-left), aligned with :meth:`faces_numpy`; None when the model has no atlas (then
+        twins get a flat skin tone, no texture)."""
+        return None
+
     def faces_numpy(self) -> np.ndarray:
         """(F, 3) int64 triangle indices."""
         raise NotImplementedError

@@ -94,6 +94,9 @@ class Scan:
         floor_y: height of a removed floor/turntable plane, metres, canonical frame, or None.
         comments: comment lines found in the file (PLY header comments, leading ``#`` lines).
         metadata: extra facts: ``format``, ``n_faces``, ``height_m``, ...
+        colors: (N, 3) uint8 sRGB colour of each point as the file gives it (per-vertex colour
+            of a PLY/OBJ, or a textured OBJ/GLB's base-colour image sampled at each vertex's UV),
+            or None when the file has no colour (the twin then gets a skin tone).
     """
 
     points: np.ndarray
@@ -108,6 +111,7 @@ class Scan:
     metadata: dict = field(default_factory=dict)
     rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
     floor_y: float | None = None
+    colors: np.ndarray | None = None
 
     @property
     def scale(self) -> float:
@@ -150,6 +154,7 @@ class Scan:
             "up": self.up,
             "up_detected": self.metadata.get("up_method"),
             "n_points": self.n_points,
+            "colour": self.colors is not None,
         }
 
 
@@ -203,11 +208,13 @@ def load_scan(path: PathLikeStr, units: str | None = "auto", up: str = "auto") -
         )
 
     if suffix in MESH_SUFFIXES:
-        points, faces, normals, comments = _read_trimesh(path, suffix)
+        points, faces, normals, comments, colors = _read_trimesh(path, suffix)
     elif suffix in NPZ_SUFFIXES:
         points, faces, normals, comments = _read_npz(path)
+        colors = None
     else:
         points, faces, normals, comments = _read_point_list(path)
+        colors = None
 
     points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
     if len(points) == 0:
@@ -264,7 +271,10 @@ def load_scan(path: PathLikeStr, units: str | None = "auto", up: str = "auto") -
             length = np.linalg.norm(normals, axis=1, keepdims=True)
             normals = np.where(length > 0, normals / np.maximum(length, 1e-12), 0.0)
 
+    if colors is not None and (colors.shape != (len(points), 3)):
+        colors = None
     return Scan(
+        colors=colors,
         points=points.astype(np.float32),
         faces=faces,
         normals=None if normals is None else normals.astype(np.float32),
@@ -423,7 +433,7 @@ def _read_trimesh(path: Path, suffix: str):
                 normals = trimesh.Trimesh(points, faces, process=False).vertex_normals
             except Exception:
                 normals = None
-        return points, faces, normals, comments
+        return points, faces, normals, comments, _scene_colors(obj, len(points))
     points = np.asarray(getattr(obj, "vertices", np.zeros((0, 3))), dtype=np.float64)
     faces = getattr(obj, "faces", None)
     faces = np.asarray(faces, dtype=np.int64) if faces is not None and len(faces) else None
@@ -438,7 +448,49 @@ def _read_trimesh(path: Path, suffix: str):
         names = getattr(getattr(raw, "dtype", None), "names", None) or ()
         if all(n in names for n in ("nx", "ny", "nz")):
             normals = np.stack([raw["nx"], raw["ny"], raw["nz"]], axis=-1).astype(np.float64).reshape(-1, 3)
-    return points, faces, normals, comments
+    return points, faces, normals, comments, _visual_colors(obj, len(points))
+
+
+def _visual_colors(geom, n: int) -> np.ndarray | None:
+    """(n, 3) uint8 sRGB per-vertex colour of a trimesh geometry: its vertex colours, or its
+    base-colour texture sampled at each vertex's UV; None when it has no colour."""
+    try:
+        colors = getattr(geom, "colors", None)  # PointCloud
+        if colors is not None and len(colors) == n and n:
+            c = np.asarray(colors)
+        else:
+            visual = getattr(geom, "visual", None)
+            kind = getattr(visual, "kind", None)
+            if kind == "texture":
+                c = np.asarray(visual.to_color().vertex_colors)
+            elif kind in ("vertex", "face"):
+                c = np.asarray(visual.vertex_colors)
+            else:
+                return None
+    except Exception:  # a texture trimesh cannot sample (missing image): no colour, not an error
+        return None
+    if c.ndim != 2 or len(c) != n or c.shape[1] < 3:
+        return None
+    return np.ascontiguousarray(c[:, :3], dtype=np.uint8)
+
+
+def _scene_colors(scene, n: int) -> np.ndarray | None:
+    """Colours of :func:`_flatten_scene`'s points, in its order; None unless every part has some."""
+    parts = []
+    for node in scene.graph.nodes_geometry:
+        _, name = scene.graph[node]
+        geom = scene.geometry.get(name)
+        k = len(getattr(geom, "vertices", ()))
+        if not k:
+            continue
+        c = _visual_colors(geom, k)
+        if c is None:
+            return None
+        parts.append(c)
+    if not parts:
+        return None
+    out = np.concatenate(parts)
+    return out if len(out) == n else None
 
 
 def _flatten_scene(scene):
@@ -679,9 +731,11 @@ def clean_scan(scan: Scan, settings: CleanSettings | None = None) -> Scan:
         report["clusters_removed"] = int(n_removed)
     out = pts[keep]
     normals = None if scan.normals is None else np.asarray(scan.normals)[keep]
+    colors = None if scan.colors is None else np.asarray(scan.colors)[keep]
     if len(out) > cfg.max_points:
         report["decimated_from"] = int(len(out))
         out, normals = voxel_decimate(out, cfg.max_points, normals)
+        colors = None  # the texture transfer reads the full scan (bodies.appearance.transfer)
     if len(out) < MIN_POINTS:
         raise InputError(
             f"{scan.path}: only {len(out)} points are left after removing the floor and stray clusters",
@@ -701,6 +755,7 @@ def clean_scan(scan: Scan, settings: CleanSettings | None = None) -> Scan:
         normals=None if normals is None else np.asarray(normals, dtype=np.float32),
         floor_y=floor_y,
         metadata=meta,
+        colors=colors,
     )
 
 

@@ -143,6 +143,9 @@ def make_synthetic_scan(
     pose: str = "relaxed",
     n_points: int | None = None,
     floor: bool = False,
+    color: bool = True,
+    tone=None,
+    albedo_size: int = 1024,
 ) -> dict:
     """Write a synthetic scan of a random body, and its truth beside it.
 
@@ -164,11 +167,18 @@ def make_synthetic_scan(
             holed surface instead of the mesh (noise along the face normals).
         floor: with ``n_points``, add a floor disc (0.7 m radius, a sixth as many points again,
             the same noise) under the feet, as a scanner's turntable or floor shows.
+        color: give the scan colour (per-vertex sRGB in the PLY) from a synthetic skin albedo
+            (:func:`bodies.appearance.skin.synthetic_albedo`) on the model's UV atlas, and save
+            that true albedo beside the scan as ``<stem>.albedo.png``; models without an atlas
+            give a colourless scan.
+        tone: skin tone name or linear RGB; default one of ``SKIN_TONES`` chosen by the seed.
+        albedo_size: the true albedo's size in texels.
 
     Returns:
         The truth dict also written to ``<stem>.truth.json``: model, shape, shape_labels, pose
         (P, 3), pose_name, translation, seed, noise_mm, holes, n_points, scan_sha256,
-        ``"synthetic": True``.
+        ``"synthetic": True``; with colour also ``skin_tone``, ``albedo`` (file name) and
+        ``albedo_sha256``.
     """
     out_path = Path(out_path)
     if out_path.suffix.lower() != ".ply":
@@ -184,6 +194,8 @@ def make_synthetic_scan(
     verts = out.vertices[0].cpu().numpy().astype(np.float64)
     faces = out.faces.cpu().numpy().astype(np.int64)
     normals = vertex_normals(verts, faces)
+    look = _synthetic_look(model, shape, out_path, seed, tone, albedo_size) if color else None
+    face_ids = np.arange(len(faces))
 
     # holes: remove every face touching a ball around a random surface vertex
     removed = np.zeros(len(verts), dtype=bool)
@@ -196,6 +208,8 @@ def make_synthetic_scan(
         hole_info.append({"center": [round(float(x), 5) for x in verts[c]], "radius_m": round(r, 4)})
     keep_face = ~removed[faces].any(axis=1)
     faces = faces[keep_face]
+    face_ids = face_ids[keep_face]
+    vertex_rgb = None if look is None else look["vertex_srgb"][used_vertices(faces, len(verts))]
     used = np.zeros(len(verts), dtype=bool)
     used[faces.reshape(-1)] = True
     remap = -np.ones(len(verts), dtype=np.int64)
@@ -216,6 +230,14 @@ def make_synthetic_scan(
         points = tri[:, 0] + uv[:, :1] * (tri[:, 1] - tri[:, 0]) + uv[:, 1:] * (tri[:, 2] - tri[:, 0])
         fn = mesh.face_normals[fid]
         points = points + fn * rng.normal(0.0, sigma, (len(points), 1))
+        out_faces = None
+        if look is not None:
+            from bodies.appearance.atlas import linear_to_srgb, sample_uv
+
+            cuv = look["corner_uv"][face_ids[fid]]
+            w = np.c_[1 - uv.sum(axis=1), uv]
+            lin = sample_uv(look["albedo"], np.einsum("nk,nkd->nd", w, cuv))
+            vertex_rgb = np.clip(linear_to_srgb(lin) * 255 + 0.5, 0, 255).astype(np.uint8)
         if floor:
             n_floor = int(n_points) // 6
             r = 0.7 * np.sqrt(rng.random(n_floor))
@@ -224,7 +246,8 @@ def make_synthetic_scan(
                              float(out.vertices[0, :, 1].min()) + rng.normal(0.0, sigma, n_floor),
                              float(translation[0, 2]) + r * np.sin(a)], axis=1)
             points = np.concatenate([points, disc])
-        out_faces = None
+            if vertex_rgb is not None:  # a grey floor
+                vertex_rgb = np.concatenate([vertex_rgb, np.full((n_floor, 3), 128, np.uint8)])
     else:
         points = verts + normals * rng.normal(0.0, sigma, (len(verts), 1))
         out_faces = faces
@@ -235,7 +258,7 @@ def make_synthetic_scan(
         + (" floor" if floor and n_points else ""),
         "units m, frame canonical (+Y up, facing +Z)",
     ]
-    save_ply(out_path, points.astype(np.float32), out_faces, comments=comments)
+    save_ply(out_path, points.astype(np.float32), out_faces, colors=vertex_rgb, comments=comments)
     truth = {
         "synthetic": True,
         "model": model.name,
@@ -253,8 +276,59 @@ def make_synthetic_scan(
         "scan": out_path.name,
         "scan_sha256": file_sha256(out_path),
     }
+    if look is not None:
+        truth.update({"skin_tone": look["tone"], "albedo": look["path"].name, "albedo_sha256": file_sha256(look["path"])})
     write_json(truth_path(out_path), truth)
     return truth
+
+
+def used_vertices(faces: np.ndarray, n: int) -> np.ndarray:
+    """(n,) bool: vertices referenced by ``faces``."""
+    used = np.zeros(n, dtype=bool)
+    used[np.asarray(faces).reshape(-1)] = True
+    return used
+
+
+def albedo_path(scan_path: PathLikeStr) -> Path:
+    """``<stem>.albedo.png`` beside a synthetic scan: its true skin albedo (sRGB)."""
+    p = Path(scan_path)
+    return p.with_name(p.stem + ".albedo.png")
+
+
+def _synthetic_look(model: BodyModel, shape, out_path: Path, seed: int, tone, size: int) -> dict | None:
+    """The synthetic body's true albedo (written beside the scan) and its per-vertex sRGB colour."""
+    from PIL import Image
+
+    from engine.render.looks import SKIN_TONES
+    from engine.storage import atomic_path
+
+    from .appearance import body_atlas, dilate
+    from .appearance.atlas import linear_to_srgb, sample_uv, to_png_rgb
+    from .appearance.skin import check_size, synthetic_albedo
+
+    corner_uv = model.corner_uvs()
+    if corner_uv is None:
+        return None
+    rng = np.random.default_rng([int(seed), 17])  # its own stream: the geometry stays as before
+    if tone is None:
+        tone = str(rng.choice(list(SKIN_TONES)))
+    atlas = body_atlas(model, check_size(size))
+    with torch.no_grad():
+        rest = model(shape, model.zero_pose(1)).vertices[0].cpu().numpy().astype(np.float64)
+    faces = model.faces_numpy()
+    albedo = synthetic_albedo(atlas, rest, faces, tone, seed=int(rng.integers(1 << 30)), corner_uv=corner_uv)
+    path = albedo_path(out_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        Image.fromarray(dilate(to_png_rgb(albedo), atlas.covered(), 8)).save(tmp, format="PNG")
+    # per-vertex colour: the mean (linear) of the albedo at the vertex' corners (seams agree)
+    lin = sample_uv(albedo, corner_uv.reshape(-1, 2))
+    acc = np.zeros((int(faces.max()) + 1, 3))
+    np.add.at(acc, faces.reshape(-1), lin)
+    count = np.bincount(faces.reshape(-1), minlength=len(acc))[:, None]
+    vertex_srgb = np.clip(linear_to_srgb(acc / np.maximum(count, 1)) * 255 + 0.5, 0, 255).astype(np.uint8)
+    return {"albedo": albedo, "corner_uv": corner_uv, "vertex_srgb": vertex_srgb, "path": path,
+            "tone": tone if isinstance(tone, str) else [float(x) for x in np.asarray(tone).reshape(-1)[:3]]}
 
 
 def truth_path(scan_path: PathLikeStr) -> Path:

@@ -36,6 +36,7 @@ class Twin:
         translation: (3,) metres, canonical frame.
         pose_name: the preset the pose started from, if any.
         source: where the twin came from: {"scan": path, "scan_sha256": hex, "synthetic": bool, ...}.
+        appearance: see the field's note below.
         units: always {"length": "m", "frame": "canonical: +Y up, facing +Z, feet on y=0"}.
     """
 
@@ -48,6 +49,9 @@ class Twin:
     units: dict = field(
         default_factory=lambda: {"length": "m", "frame": "canonical: right-handed, +Y up, facing +Z, feet on y=0"}
     )
+    appearance: dict = field(default_factory=dict)
+    """texture and hair (:mod:`bodies.appearance`): ``{"albedo": {file, sha256, coverage...},
+    "hair": {"style", "color"}}``; empty for a plain twin (a skin tone, no hair)."""
 
     # --- tensors -----------------------------------------------------------------------------
     def tensors(self, device="cpu"):
@@ -112,6 +116,7 @@ class Twin:
                 translation=list(data.get("translation", [0.0, 0.0, 0.0])),
                 pose_name=data.get("pose_name"),
                 source=data.get("source", {}),
+                appearance=dict(data.get("appearance") or {}),
             )
         except (KeyError, ValueError, TypeError) as exc:
             raise InputError(f"{path}: not a valid twin file ({exc})", hint="re-run `atelier fit`") from None

@@ -9,8 +9,9 @@ Spec (written by :func:`engine.render.blender_backend.render_blender`; everythin
 - ``lights``: ``[{"name", "direction", "color", "intensity"}]`` directional lights.
 - ``ambient``: RGB; ``engine``: ``"workbench"``, ``"cycles"`` or ``"eevee"``; ``samples``: Cycles
   samples; ``outputs``: one absolute PNG path per camera.
-- optional: a mesh's ``texture`` (image path; its ``.npz`` then holds ``uv`` (V, 2), origin at the
-  image's bottom-left); ``id_outputs`` (one PNG path per camera: an unlit, unantialiased render
+- optional: a mesh's ``texture`` (image path; its ``.npz`` then holds ``uv``, (V, 2) per vertex or
+  (F, 3, 2) per face corner, origin at the image's bottom-left); a mesh's ``material`` (shading
+  hints for Cycles: ``{"kind": "skin", ...}``, a fabric surface, or hair, see ``_material``); ``id_outputs`` (one PNG path per camera: an unlit, unantialiased render
   of each mesh in its id colour ``id_color``, linear values written raw); ``project_points``
   ((N, 3) canonical points projected through each Blender camera with
   ``world_to_camera_view``; returned as ``projections`` in pixels, top-left origin, y down);
@@ -86,10 +87,144 @@ def _material(name: str, color, engine: str, texture: str | None = None):
     return mat
 
 
+def _input(node, *names):
+    """A node's input socket by the first of ``names`` it has (names differ across Blender versions)."""
+    for n in names:
+        if n in node.inputs:
+            return node.inputs[n]
+    return None
+
+
+def _set(node, value, *names) -> None:
+    sock = _input(node, *names)
+    if sock is not None:
+        sock.default_value = value
+
+
+def _apply_surface(mat, surface: dict | None, engine: str) -> None:
+    """Physically based shading hints on a node material (Cycles/Eevee only; Workbench shows the
+    flat colour or texture):
+
+    - ``{"kind": "skin", "subsurface_map": png, "subsurface_scale_m": 0.004, "roughness": 0.45}``:
+      random-walk skin subsurface at a millimetre scale (Principled defaults are 5 cm), the
+      weight from Anny's subsurface map where given, MPFB-like roughness;
+    - ``{"kind": "fabric", "structure": "plain"|"twill"|"satin"|"knit", "period_m", "bump",
+      "roughness", "sheen", "sheen_roughness", "specular", "anisotropic"}``: a procedural weave
+      or knit bump in object space (metres), sheen for knits and brushed cloth, gloss for satin;
+    - ``{"kind": "hair", ...}``: handled by :func:`_add_hair` (the mesh is its proxy).
+    """
+    if not surface or engine == "workbench" or not mat.use_nodes:
+        return
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    bsdf = next((n for n in nodes if n.type == "BSDF_PRINCIPLED"), None)
+    if bsdf is None:
+        return
+    kind = surface.get("kind")
+    if kind == "skin":
+        _set(bsdf, 1.0, "Subsurface Weight", "Subsurface")
+        _set(bsdf, float(surface.get("subsurface_scale_m", 0.004)), "Subsurface Scale")
+        _set(bsdf, tuple(surface.get("subsurface_radius", (1.0, 0.35, 0.2))), "Subsurface Radius")
+        try:
+            bsdf.subsurface_method = "RANDOM_WALK_SKIN"
+        except (AttributeError, TypeError):  # older Blender: RANDOM_WALK
+            bsdf.subsurface_method = "RANDOM_WALK"
+        _set(bsdf, float(surface.get("roughness", 0.45)), "Roughness")
+        _set(bsdf, 1.4, "IOR")
+        _set(bsdf, 0.5, "Specular IOR Level")
+        sss = surface.get("subsurface_map")
+        if sss and os.path.isfile(sss):
+            tex = nodes.new("ShaderNodeTexImage")
+            tex.image = bpy.data.images.load(str(sss))
+            tex.image.colorspace_settings.name = "Non-Color"
+            uv = nodes.new("ShaderNodeUVMap")
+            links.new(uv.outputs["UV"], tex.inputs["Vector"])
+            ramp = nodes.new("ShaderNodeMapRange")  # the map's grey -> a 0.4..1 weight
+            ramp.inputs["To Min"].default_value = 0.4
+            links.new(tex.outputs["Color"], ramp.inputs["Value"])
+            links.new(ramp.outputs["Result"], _input(bsdf, "Subsurface Weight", "Subsurface"))
+        return
+    if kind == "fabric":
+        _set(bsdf, float(surface.get("roughness", 0.8)), "Roughness")
+        _set(bsdf, float(surface.get("sheen", 0.0)), "Sheen Weight", "Sheen")
+        _set(bsdf, float(surface.get("sheen_roughness", 0.5)), "Sheen Roughness")
+        _set(bsdf, float(surface.get("specular", 0.5)), "Specular IOR Level", "Specular")
+        _set(bsdf, float(surface.get("anisotropic", 0.0)), "Anisotropic")
+        period = max(float(surface.get("period_m", 0.001)), 1e-5)
+        coord = nodes.new("ShaderNodeTexCoord")
+        structure = surface.get("structure", "plain")
+        scale = 0.628 / period  # Blender's wave: sin(10 x scale)
+        height = None
+        if structure == "knit":
+            mapping = nodes.new("ShaderNodeMapping")  # loops twice as tall as wide
+            mapping.inputs["Scale"].default_value = (1.0, 1.0, 0.5)
+            links.new(coord.outputs["Object"], mapping.inputs["Vector"])
+            wale = nodes.new("ShaderNodeTexWave")
+            wale.wave_type, wale.bands_direction = "BANDS", "X"
+            wale.inputs["Scale"].default_value = scale
+            wale.inputs["Distortion"].default_value = 2.0
+            links.new(mapping.outputs["Vector"], wale.inputs["Vector"])
+            height = wale.outputs["Fac"]
+        else:
+            warp = nodes.new("ShaderNodeTexWave")
+            weft = nodes.new("ShaderNodeTexWave")
+            warp.wave_type = weft.wave_type = "BANDS"
+            if structure == "twill":
+                warp.bands_direction, weft.bands_direction = "DIAGONAL", "Z"
+            else:
+                warp.bands_direction, weft.bands_direction = "X", "Z"
+            for w in (warp, weft):
+                w.inputs["Scale"].default_value = scale
+                links.new(coord.outputs["Object"], w.inputs["Vector"])
+            mul = nodes.new("ShaderNodeMath")
+            mul.operation = "MULTIPLY" if structure != "satin" else "MAXIMUM"
+            links.new(warp.outputs["Fac"], mul.inputs[0])
+            links.new(weft.outputs["Fac"], mul.inputs[1])
+            height = mul.outputs["Value"]
+        bump = nodes.new("ShaderNodeBump")
+        bump.inputs["Strength"].default_value = float(surface.get("bump", 0.2))
+        bump.inputs["Distance"].default_value = period * 0.3
+        links.new(height, bump.inputs["Height"])
+        links.new(bump.outputs["Normal"], bsdf.inputs["Normal"])
+
+
+def _add_hair(spec: dict, surface: dict, engine: str) -> None:
+    """Hair strands as a Cycles curves object (a Principled Hair BSDF, rounded ribbons)."""
+    data = load_npz_mesh(surface["strands_npz"])
+    strands = canonical_to_blender(data["strands"].astype(np.float64).reshape(-1, 3)).astype(np.float32)
+    s, k = data["strands"].shape[:2]
+    hc = bpy.data.hair_curves.new(spec["name"] + "_strands")
+    hc.add_curves([k] * s)
+    hc.position_data.foreach_set("vector", strands.ravel())
+    radius = np.tile(np.asarray(data["radius"], np.float32).reshape(-1), s)
+    attr = hc.attributes.get("radius") or hc.attributes.new("radius", "FLOAT", "POINT")
+    attr.data.foreach_set("value", radius)
+    mat = bpy.data.materials.new(spec["name"] + "_hair")
+    mat.use_nodes = True
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    nodes.clear()
+    hair = nodes.new("ShaderNodeBsdfHairPrincipled")
+    try:
+        hair.parametrization = "COLOR"
+    except (AttributeError, TypeError):
+        pass
+    _set(hair, (*surface.get("color", spec["color"][:3]), 1.0), "Color")
+    _set(hair, float(surface.get("roughness", 0.35)), "Roughness")
+    _set(hair, float(surface.get("radial_roughness", 0.4)), "Radial Roughness")
+    out = nodes.new("ShaderNodeOutputMaterial")
+    links.new(hair.outputs[0], out.inputs["Surface"])
+    hc.materials.append(mat)
+    obj = bpy.data.objects.new(spec["name"] + "_strands", hc)
+    bpy.context.scene.collection.objects.link(obj)
+
+
 def _add_mesh(spec: dict, engine: str):
     data = load_npz_mesh(spec["npz"])
     verts = canonical_to_blender(data["vertices"].astype(np.float64)).astype(np.float32)
     faces = data["faces"].astype(np.int32)
+    surface = spec.get("material") or None
+    if surface and surface.get("kind") == "hair" and engine == "cycles" and surface.get("strands_npz"):
+        _add_hair(spec, surface, engine)
+        faces = faces[: int(surface.get("cap_faces", len(faces)))]  # the cap under the strands
     me = bpy.data.meshes.new(spec["name"])
     me.vertices.add(len(verts))
     me.vertices.foreach_set("co", verts.ravel())
@@ -104,11 +239,14 @@ def _add_mesh(spec: dict, engine: str):
         me.shade_flat()
     if spec.get("texture"):
         uv = data["uv"].astype(np.float32)
+        corner = uv if uv.ndim == 3 else uv[faces]  # (F, 3, 2): loops are laid out face by face
         layer = me.uv_layers.new(name="UVMap")
-        layer.data.foreach_set("uv", uv[faces.ravel()].ravel())
+        layer.data.foreach_set("uv", np.ascontiguousarray(corner, dtype=np.float32).ravel())
     obj = bpy.data.objects.new(spec["name"], me)
     obj.color = tuple(spec["color"])
-    me.materials.append(_material(spec["name"] + "_mat", spec["color"], engine, spec.get("texture")))
+    mat = _material(spec["name"] + "_mat", spec["color"], engine, spec.get("texture"))
+    _apply_surface(mat, surface, engine)
+    me.materials.append(mat)
     bpy.context.scene.collection.objects.link(obj)
     return obj
 
@@ -221,6 +359,10 @@ def _setup_scene(spec: dict):
         cy.transparent_max_bounces = 4
         cy.transmission_bounces = 2
         cy.seed = int(spec.get("seed", 0))
+        try:  # hair: the fast curve shape
+            scene.cycles_curves.shape = "RIBBONS"
+        except AttributeError:  # pragma: no cover - Blender without curve settings
+            pass
     elif engine == "workbench":
         shading = scene.display.shading
         shading.light = "STUDIO"

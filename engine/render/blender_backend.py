@@ -195,6 +195,7 @@ def render_blender_views(
             "name": m.name, "npz": str(npz), "color": list(m.color), "smooth": bool(m.smooth),
             "texture": str(Path(m.texture).resolve()) if m.texture else None,
             "id_color": palette[i + 1].tolist(),
+            "material": m.material,
         })
     outputs_png = [out_dir / view_filename(prefix, i, cam) for i, cam in enumerate(cameras)]
     id_pngs = [work / f"ids_{i:03d}.png" for i in range(len(cameras))] if "mask" in wanted else []

@@ -251,7 +251,14 @@ def apply_look(meshes: Sequence[RenderMesh], look: Look | str | None) -> list[Re
     out = []
     for m in meshes:
         if m.name in look.body_names:
-            out.append(replace(m, color=skin_tone(look.skin), texture=None))
+            material = m.material or {"kind": "skin"}
+            if m.texture is not None and m.uv is not None:  # the twin's own albedo (bodies.appearance)
+                out.append(replace(m, color=(1.0, 1.0, 1.0, 1.0), material=material))
+            else:
+                out.append(replace(m, color=skin_tone(look.skin), texture=None, material=material))
+            continue
+        if (m.material or {}).get("kind") == "hair" and m.name not in look.garments:
+            out.append(m)  # hair keeps its own colour (bodies.appearance.hair)
             continue
         cw = look.garments.get(m.name, look.garment)
         color = _rgba(cw.color, f"colourway of {m.name!r}")

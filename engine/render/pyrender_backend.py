@@ -137,23 +137,23 @@ def _material(pyrender, m: RenderMesh):
 
 
 def _primitive_arrays(m: RenderMesh) -> dict:
-    """Vertex arrays of one mesh: shared vertices when smooth, one vertex per face corner when flat."""
-    if m.smooth:
+    """Vertex arrays of one mesh: shared vertices when smooth with per-vertex (or no) UVs; one
+    vertex per face corner when flat or when the UVs are per corner (seams stay sharp)."""
+    if m.smooth and not m.corner_uvs:
         arrays = {"positions": m.vertices, "normals": m.vertex_normals(), "indices": m.faces.astype(np.uint32)}
         if m.uv is not None:
             arrays["texcoord_0"] = m.uv
         arrays["world_normals"] = arrays["normals"]
         return arrays
-    corners = m.faces.reshape(-1)
-    normals = np.repeat(m.face_normals(), 3, axis=0)
+    u = m.unwelded()
     arrays = {
-        "positions": m.vertices[corners],
-        "normals": normals,
-        "indices": np.arange(len(corners), dtype=np.uint32).reshape(-1, 3),
-        "world_normals": normals,
+        "positions": u["positions"],
+        "normals": u["normals"],
+        "indices": u["faces"].astype(np.uint32),
+        "world_normals": u["normals"],
     }
-    if m.uv is not None:
-        arrays["texcoord_0"] = m.uv[corners]
+    if u["uv"] is not None:
+        arrays["texcoord_0"] = u["uv"]
     return arrays
 
 

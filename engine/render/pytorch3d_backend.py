@@ -147,21 +147,20 @@ def _srgb_to_linear(x: np.ndarray) -> np.ndarray:
 
 
 def pack_meshes(meshes: Sequence[RenderMesh], device="cpu") -> _Packed:
-    """One vertex/face list for all meshes (flat-shaded meshes get one vertex per face corner)."""
+    """One vertex/face list for all meshes (flat-shaded meshes and meshes with per-corner UVs get one vertex per face corner)."""
     import torch
 
     verts, faces, normals, uvs, owner = [], [], [], [], []
     textures = []
     offset = 0
     for i, m in enumerate(meshes):
-        if m.smooth:
+        if m.smooth and not m.corner_uvs:
             v, f, n = m.vertices, m.faces, m.vertex_normals()
             uv = m.uv if m.uv is not None else np.zeros((len(v), 2), np.float32)
-        else:
-            corners = m.faces.reshape(-1)
-            v, n = m.vertices[corners], np.repeat(m.face_normals(), 3, axis=0)
-            f = np.arange(len(corners)).reshape(-1, 3)
-            uv = m.uv[corners] if m.uv is not None else np.zeros((len(v), 2), np.float32)
+        else:  # flat, or UVs per face corner: one vertex per corner
+            u = m.unwelded()
+            v, f, n = u["positions"], u["faces"], u["normals"]
+            uv = u["uv"] if u["uv"] is not None else np.zeros((len(v), 2), np.float32)
         verts.append(v)
         faces.append(f + offset)
         normals.append(n)

@@ -49,10 +49,15 @@ class RenderMesh:
         color: RGBA floats in [0, 1] (linear; alpha below 1 is ignored by the silhouette). With a
             texture, the texture is multiplied by this colour.
         smooth: interpolate vertex normals (True) or shade each face flat.
-        uv: optional (V, 2) float32 texture coordinates, one per vertex; (0, 0) is the image's
-            bottom-left corner, (1, 1) its top-right (OpenGL/Blender convention); values outside
-            [0, 1] repeat the image (a repeating print).
+        uv: optional texture coordinates, either (V, 2) float32 one per vertex, or (F, 3, 2)
+            float32 one per face corner (a UV atlas with seams, e.g. Anny's: a vertex on a seam
+            has a different UV in each face around it); (0, 0) is the image's bottom-left
+            corner, (1, 1) its top-right (OpenGL/Blender convention); values outside [0, 1]
+            repeat the image (a repeating print).
         texture: optional path of an RGB(A) image sampled with ``uv`` (needs ``uv``).
+        material: optional shading hints for the physically based renderer (Cycles), e.g.
+            ``{"kind": "skin"}`` or a fabric surface (:mod:`engine.render.surfaces`); the other
+            renderers use only ``color`` and ``texture``.
     """
 
     name: str
@@ -62,6 +67,7 @@ class RenderMesh:
     smooth: bool = True
     uv: np.ndarray | None = None
     texture: str | None = None
+    material: dict | None = None
 
     def __post_init__(self) -> None:
         self.vertices = np.ascontiguousarray(np.asarray(self.vertices, dtype=np.float32).reshape(-1, 3))
@@ -78,9 +84,11 @@ class RenderMesh:
             raise InputError(f"mesh {self.name!r} has non-finite vertex coordinates")
         if self.uv is not None:
             self.uv = np.ascontiguousarray(np.asarray(self.uv, dtype=np.float32))
-            if self.uv.shape != (len(self.vertices), 2) or not np.all(np.isfinite(self.uv)):
+            shapes = ((len(self.vertices), 2), (len(self.faces), 3, 2))
+            if self.uv.shape not in shapes or not np.all(np.isfinite(self.uv)):
                 raise InputError(
-                    f"mesh {self.name!r}: uv must be ({len(self.vertices)}, 2) finite floats, got shape {self.uv.shape}"
+                    f"mesh {self.name!r}: uv must be ({len(self.vertices)}, 2) per vertex or "
+                    f"({len(self.faces)}, 3, 2) per face corner, finite floats; got shape {self.uv.shape}"
                 )
         if self.texture is not None:
             self.texture = str(self.texture)
@@ -88,6 +96,36 @@ class RenderMesh:
                 raise InputError(f"mesh {self.name!r} has a texture but no uv", hint="give uv (V, 2) or use looks.cylindrical_uv")
             if not Path(self.texture).is_file():
                 raise InputError(f"mesh {self.name!r}: texture image {self.texture} not found")
+
+    @property
+    def corner_uvs(self) -> bool:
+        """True when ``uv`` is given per face corner ((F, 3, 2))."""
+        return self.uv is not None and self.uv.ndim == 3
+
+    def corner_uv(self) -> np.ndarray | None:
+        """(F, 3, 2) float32 texture coordinates of every face corner (either form of ``uv``),
+        or None without UVs."""
+        if self.uv is None:
+            return None
+        return self.uv if self.uv.ndim == 3 else self.uv[self.faces]
+
+    def unwelded(self) -> dict[str, np.ndarray]:
+        """One vertex per face corner, for renderers that take one UV per vertex.
+
+        Returns:
+            ``positions`` (3F, 3) float32, ``normals`` (3F, 3) float32 (the shared vertex normals
+            when ``smooth``, so a UV seam does not show in the shading; face normals otherwise),
+            ``uv`` (3F, 2) float32 or None, ``faces`` (F, 3) int64 = ``arange(3F)``.
+        """
+        corners = self.faces.reshape(-1)
+        normals = self.vertex_normals()[corners] if self.smooth else np.repeat(self.face_normals(), 3, axis=0)
+        uv = self.corner_uv()
+        return {
+            "positions": self.vertices[corners],
+            "normals": normals,
+            "uv": None if uv is None else np.ascontiguousarray(uv.reshape(-1, 2)),
+            "faces": np.arange(len(corners), dtype=np.int64).reshape(-1, 3),
+        }
 
     def vertex_normals(self) -> np.ndarray:
         """(V, 3) float32 unit area-weighted vertex normals, canonical frame."""
