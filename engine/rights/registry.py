@@ -610,10 +610,17 @@ def check_grant(registry: Registry, twin_id: str, channel: str, region: str | No
 
 
 # ---------------------------------------------------------------- deletion
+#: what a twin folder holds beside twin.json, all of it her personal data: the body, the fit's
+#: reports and measurements, and her face and skin texture (bodies.appearance)
+TWIN_FOLDER_FILES = ("body.ply", "fit_report.json", "body_scanframe.ply", "measurements.json", "detail_offsets.npz",
+                     "albedo.png", "albedo_mask.png", "texture_report.json")
+
+
 def delete_twin(registry: Registry, twin_id: str, remove_files: bool = True) -> DeletionReport:
     """Delete a twin: its registry rows (twin, scans, fitted versions, grants), and with
-    ``remove_files`` the files recorded for it (scan files, ``twin.json`` with its ``body.ply`` and
-    ``fit_report.json``, and every delivered image in the ledger).
+    ``remove_files`` the files recorded for it (scan files, ``twin.json`` with the rest of its
+    folder, :data:`TWIN_FOLDER_FILES`: body, reports, her texture; and every delivered image in
+    the ledger).
 
     The ledger keeps only anonymous counts: the twin id in its rows is replaced by a random
     tombstone (``deleted-xxxxxxxxxxxx``), image paths and hashes are dropped, grant ids cleared;
@@ -627,7 +634,8 @@ def delete_twin(registry: Registry, twin_id: str, remove_files: bool = True) -> 
         for r in conn.execute(sa.select(_db.bodies.c.path).where(_db.bodies.c.twin_id == twin_id)):
             if r.path:
                 p = Path(r.path)
-                files += [p] + [p.parent / n for n in ("body.ply", "fit_report.json")] if p.name == "twin.json" else [p]
+                files += [p] + [p.parent / n for n in TWIN_FOLDER_FILES if n in ("body.ply", "fit_report.json")
+                                or (p.parent / n).exists()] if p.name == "twin.json" else [p]
         files += [Path(r.image_path) for r in conn.execute(
             sa.select(_db.ledger.c.image_path).where(_db.ledger.c.twin_id == twin_id, _db.ledger.c.kind == "use")) if r.image_path]
     tombstone = f"deleted-{secrets.token_hex(6)}"

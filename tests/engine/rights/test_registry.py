@@ -174,6 +174,8 @@ def test_delete_removes_files_and_keeps_only_anonymous_counts(registry, twin_gra
     registry.add_scan(twin.id, scan)
     fit = make_twin_folder(tmp_path / "fit")
     (fit / "fit_report.json").write_text("{}")
+    for texture in ("albedo.png", "albedo_mask.png", "texture_report.json"):  # her likeness goes with her
+        (fit / texture).write_bytes(b"texture")
     registry.add_fitted_version(twin.id, fit / "twin.json")
     imgs = [make_png(tmp_path / "renders" / f"v{i}.png", seed=i) for i in range(3)]
     for p in imgs:
@@ -186,7 +188,7 @@ def test_delete_removes_files_and_keeps_only_anonymous_counts(registry, twin_gra
     rep = delete_twin(registry, twin.id, remove_files=True)
     assert not scan.exists() and not fit.exists() and not any(p.exists() for p in imgs)
     assert other_img.exists()
-    assert len(rep.removed_files) == 1 + 3 + 3 and rep.ledger_rows == 3
+    assert len(rep.removed_files) == 1 + 3 + 3 + 3 and rep.ledger_rows == 3
     assert not registry.has_twin(twin.id) and registry.grants(twin.id) == [] and registry.scans(twin.id) == []
     rows = ledger_rows(registry, rep.tombstone)
     assert len(rows) == 3 and all(r.image_path is None and r.image_sha256 is None and r.grant_id is None for r in rows)
