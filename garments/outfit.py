@@ -112,9 +112,12 @@ class GarmentRequest:
     def __post_init__(self):
         from .fabrics import get_fabric
 
-        kind = self.kind or garment_kind(self.garment)
-        if kind not in KINDS:
-            raise InputError(f"unknown garment kind {kind!r}", hint=f"choose one of: {', '.join(KINDS)}")
+        if self.kind is not None and self.kind not in KINDS:
+            raise InputError(f"unknown garment kind {self.kind!r}", hint=f"choose one of: {', '.join(KINDS)}")
+        kind = garment_kind(self.garment)  # an unknown name is refused here, when a plan is made, not at its drape
+        if self.kind is not None and self.kind != kind:
+            raise InputError(f"{self.garment!r} is a {kind}, not a {self.kind}",
+                             hint=f"write {kind} = {self.garment!r}, or name a {self.kind}")
         object.__setattr__(self, "kind", kind)
         if self.fabric is not None:
             object.__setattr__(self, "fabric", get_fabric(self.fabric).name)

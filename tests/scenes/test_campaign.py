@@ -99,6 +99,14 @@ def test_a_huge_campaign_is_refused_before_planning_unless_allowed(tmp_path):
     assert small.returncode == 0 and "22 cells" in small.stdout and "/front/" not in small.stdout
 
 
+def test_an_unknown_garment_is_found_at_plan_time(tmp_path):
+    text = OUTFITS.read_text().replace('pattern = "t-shirt"', 'pattern = "t-shirtt"', 1)
+    (tmp_path / "typo.toml").write_text(text)
+    with pytest.raises(InputError, match="unknown garment 't-shirtt'") as info:
+        expand(load_campaign(tmp_path / "typo.toml"))
+    assert "t-shirt" in info.value.hint
+
+
 def _campaign_cli(*args):
     return subprocess.run([sys.executable, "-m", "atelier", "campaign", *args], capture_output=True, text=True,
                           cwd=ROOT, timeout=300)
