@@ -75,7 +75,8 @@ def test_fit_nan_file(tmp_path):
 def test_fit_millimetre_mesh(tmp_path, anny_model):
     p = tmp_path / "mm.ply"
     _write_ply_points(p, _body_points(anny_model, 1000.0))
-    r = atelier("fit", str(p), "--out", str(tmp_path / "twin"), "--iterations", "4")
+    # (4 iterations leave a poor fit: this test is about the unit, so the quality gate is told to accept it)
+    r = atelier("fit", str(p), "--out", str(tmp_path / "twin"), "--iterations", "4", "--accept-poor")
     assert r.returncode == 0, r.stderr
     assert "units: mm (detected)" in r.stdout + r.stderr
     report = json.loads((tmp_path / "twin" / "fit_report.json").read_text())
