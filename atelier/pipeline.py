@@ -220,12 +220,19 @@ def load_dressed(drape_dir: Path):
         if f is None:
             raise InputError(f"{path}: has no faces", hint="render a folder written by `atelier drape`")
         meshes.append(RenderMesh(name=name, vertices=v, faces=f, color=color))
-    return _with_appearance(drape_dir, meshes)
+    # each garment's fabric is the one its drape used (an outfit's layers each have their own)
+    fabrics = {}
+    for name, path, _ in parts[1:]:
+        report = path.parent / "drape_report.json"
+        if report.exists():
+            fabrics[name] = read_json(report).get("fabric")
+    return _with_appearance(drape_dir, meshes, fabrics=fabrics)
 
 
-def _with_appearance(drape_dir: Path, meshes: list, hair="twin") -> list:
-    """The drape folder's meshes with the twin's texture and hair (bodies.appearance) and the
-    garment's fabric surface (from the fabric registry); unchanged where the twin has none."""
+def _with_appearance(drape_dir: Path, meshes: list, hair="twin", fabrics: dict | None = None) -> list:
+    """The drape folder's meshes with the twin's texture and hair (bodies.appearance) and each
+    garment's fabric surface (from the fabric registry: ``fabrics`` maps a mesh name to the fabric
+    its drape used, else dressed.json's one fabric); unchanged where the twin has none."""
     dressed = drape_dir / "dressed.json"
     if not dressed.exists():
         return meshes
@@ -242,8 +249,8 @@ def _with_appearance(drape_dir: Path, meshes: list, hair="twin") -> list:
         if m.name == "body" and twin_dir is not None and (twin_dir / "twin.json").exists() and info.get("model"):
             out += twin_meshes(twin_dir, m.vertices, m.faces, bodies.create(info["model"]), hair=hair,
                                workdir=drape_dir / ".atelier")
-        elif m.name != "body" and info.get("fabric"):
-            m.material = fabric_surface(get_fabric(info["fabric"]).to_dict())
+        elif m.name != "body" and ((fabrics or {}).get(m.name) or isinstance(info.get("fabric"), str)):
+            m.material = fabric_surface(get_fabric((fabrics or {}).get(m.name) or info["fabric"]).to_dict())
             out.append(m)
         else:
             out.append(m)
@@ -588,7 +595,8 @@ def render_shots(drape_dir: Path, out: Path, consent: Consent | None, backend: s
     if outputs:
         kw["outputs"] = [o.strip() for o in outputs.split(",") if o.strip()]
     manifest = render_dressed_folder(drape_dir, out, backend=backend, blender_engine=blender_engine,
-                                     samples=samples, progress=None if quiet else say, **kw)
+                                     samples=samples, progress=None if quiet else say,
+                                     meshes=load_dressed(drape_dir), **kw)  # the twin's texture and hair too
     scene_hash = json_sha256({k: manifest[k] for k in ("backend", "shots", "formats")})
     for entry in manifest["formats"].values():
         _deliver([Path(p) for p in entry["images"]], clearance, scene_hash, consent)

@@ -203,6 +203,7 @@ def render_dressed_folder(
     samples: int = 64,
     contact_sheet: bool = True,
     progress: Callable[[str], None] | None = None,
+    meshes: Sequence[RenderMesh] | None = None,
     **render_kw,
 ) -> dict:
     """Render a dressed-twin folder with a shot list, once per channel format.
@@ -222,13 +223,15 @@ def render_dressed_folder(
         joints: optional {joint name: (3,)} for detail crops (else height bands are used).
         blender_engine, samples: Blender settings.
         contact_sheet: write one sheet per format.
+        meshes: the folder's meshes as the caller built them (e.g. the app's, with the twin's
+            texture and hair); default :func:`load_dressed_folder`.
 
     Returns:
         The manifest written to ``render.json``.
     """
     from .contact_sheet import make_contact_sheet
 
-    meshes = load_dressed_folder(folder)
+    meshes = list(meshes) if meshes is not None else load_dressed_folder(folder)
     shot_list = parse_shots(shots) if isinstance(shots, str) else list(shots)
     fmts = [f if isinstance(f, Format) else parse_format(f) for f in formats]
     name = choose_backend(backend)
