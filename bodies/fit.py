@@ -4,8 +4,12 @@ The fit works through the :class:`~bodies.model.BodyModel` interface only, so it
 for Anny and SMPL-X. It runs in stages:
 
 1. placement: the start pose (a preset) is put on the scan's floor and centre, the shape is
-   moved along its height gradient until the body is as tall as the scan, and the best of four
-   turns about +Y is kept (a scan may face any way);
+   moved along its height gradient until the body is as tall as the scan, and the best of twelve
+   turns about +Y is kept (a scan may face any way; when a turn 120 degrees or more away scores
+   nearly as well, both are settled and searched and the better kept). When the placement steps
+   end, the limbs are searched (:mod:`bodies.limbs`: arm grids over shoulder, elbow and hand,
+   random turns of every limb, scored by the two-way scan <-> body distance) so an arm held
+   close to the torso or twisted does not start in a local minimum;
 2. fit: the named joints' rotations (:data:`~bodies.model.NAMED_JOINTS`, root included; other
    joints stay at the preset), the shape and the translation minimise a robust two-way distance:
    scan -> body surface (closest point on the body's triangles) and body vertices -> scan,
@@ -31,6 +35,9 @@ for Anny and SMPL-X. It runs in stages:
 
 3. detail (optional, ``FitSettings.detail``): per-vertex offsets along the body's normals (hair,
    tight clothing), smooth and bounded, kept apart from the body parameters.
+4. quality gate (:mod:`bodies.quality`): per body part (:mod:`bodies.parts`), the scan -> body
+   p95 and the share of the part's surface no scan point covers; a part over the limits marks
+   the fit poor (``FitResult.quality``, ``fit_report.json`` "quality"; docs/measurements.md).
 
 Before all this the scan is cleaned (:func:`~bodies.scan.clean_scan`: floor/turntable plane,
 stray clusters, voxel decimation of large scans); a floor found there also anchors the feet

@@ -5,10 +5,10 @@ start, but an arm held close to the torso, bent at the elbow or twisted can sit 
 minimum: the forearm lies against the hip or the thigh, where the scan has points too, and the
 loss around it is flat. :func:`search_limbs` leaves that basin before the fine fit starts:
 
-1. hypotheses: for each arm a grid over the shoulder's lowering (50, 66, 82 degrees from the
-   T-pose), its swing forward or back (-22, 0, 22 degrees) and the elbow's bend (straight, or 35
-   degrees with the arm twisted -30, 0, 30 degrees at the shoulder), plus the arm as it is
-   (36 + 1); around the best three, a finer grid over the elbow's bend (0, 20, 40, 60 degrees)
+1. hypotheses: for each arm a grid over the shoulder's lowering (0, 30, 50, 66, 82 degrees from
+   the T-pose), its swing forward or back (-22, 0, 22 degrees, for the three lowest) and the
+   elbow's bend (straight, or 35 degrees with the arm twisted -30, 0, 30 degrees at the
+   shoulder), plus the arm as it is (44 + 1); around the best three, a finer grid over the elbow's bend (0, 20, 40, 60 degrees)
    and the upper arm's twist along itself (-50 to 50 degrees in 25-degree steps): 60 more; then,
    around the best two, the hand: the forearm twisted -50, 0, 50 degrees along itself by the
    wrist turned -30, 0, 30 degrees about y and z (54 more);
@@ -42,7 +42,7 @@ TRUNCATE_M = 0.08
 #: when a limb is scored (metres; about the sampled vertices' spacing).
 NEAR_M = 0.012
 #: the arm grid, degrees (see the module docstring).
-ARM_DOWN_DEG = (50.0, 66.0, 82.0)
+ARM_DOWN_DEG = (0.0, 30.0, 50.0, 66.0, 82.0)
 ARM_SWING_DEG = (-22.0, 0.0, 22.0)
 ELBOW_BEND_DEG = (35.0,)
 ARM_TWIST_DEG = (-30.0, 0.0, 30.0)
@@ -113,7 +113,7 @@ def _arm_grid(side_sign: float) -> list[tuple[np.ndarray, np.ndarray]]:
     rx = lambda a: Rotation.from_rotvec([math.radians(a), 0.0, 0.0])  # noqa: E731
     for down in ARM_DOWN_DEG:
         rz = Rotation.from_rotvec([0.0, 0.0, -side_sign * math.radians(down)])
-        for swing in ARM_SWING_DEG:
+        for swing in (ARM_SWING_DEG if down >= 45.0 else (0.0,)):  # a raised arm: swinging it twists it
             bends = [(0.0, 0.0)] + [(b, t) for b in ELBOW_BEND_DEG for t in ARM_TWIST_DEG]
             for bend, twist in bends:
                 shoulder = (rx(swing) * rz * rx(twist)).as_rotvec()

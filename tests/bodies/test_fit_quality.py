@@ -136,7 +136,7 @@ def test_scan_without_an_arm_is_poor_and_the_cli_exits_non_zero(anny_model, tmp_
     cut = _cut_away_left_arm(anny_model, full, tmp_path / "cut.ply", truth)
     assert truth_good["seed"] == 2
     out = tmp_path / "batch"
-    code = main(["fit", str(good), str(cut), "--out", str(out), "--iterations", "40", "--quiet"])
+    code = main(["fit", str(good), str(cut), "--out", str(out), "--iterations", "80", "--quiet"])
     printed = capsys.readouterr()
     assert code == 4, printed
     rows = read_json(out / "batch.json")["scans"]
@@ -150,7 +150,7 @@ def test_scan_without_an_arm_is_poor_and_the_cli_exits_non_zero(anny_model, tmp_
     left = {n: report["quality"]["parts"][n] for n in ("left upper arm", "left forearm", "left hand")}
     assert max(p["uncovered"] for p in left.values()) > QualityLimits().uncovered, left
     # one scan: the same verdict (the finished fit is reused), and --accept-poor exits 0
-    single = ["fit", str(cut), "--out", str(out / "cut"), "--iterations", "40", "--quiet"]
+    single = ["fit", str(cut), "--out", str(out / "cut"), "--iterations", "80", "--quiet"]
     assert main(single) == 4
     assert "left" in capsys.readouterr().err
     assert main(single + ["--accept-poor"]) == 0
