@@ -26,6 +26,7 @@ from . import db as _db
 from .constants import ANY_REGION, CHANNELS
 from .audit import seal
 from .db import from_db_time, to_db_time, transaction, utcnow
+from .identity import mesh_sha256, params_of, params_sha256
 from .migrations import migrate
 
 _REGION_RE = re.compile(r"^[A-Z]{2,3}(-[A-Z0-9]{1,3})?$")
@@ -365,7 +366,6 @@ class Registry:
         fit-check population): the registry's record, not the ``synthetic`` flag in the folder's
         files, is what lets a render skip consent. Refused (ConsentError naming her) when the
         shape is a registered person's likeness."""
-        from .consent import params_of
 
         model, shape, _ = params_of(twin_json)
         real = self.likeness(model, shape)
@@ -379,7 +379,6 @@ class Registry:
     def register_twin_folder(self, twin_json: PathLikeStr, twin_id: str | None, made_by: str) -> "Body":
         """The ``params`` body of a twin folder (and its ``body.ply`` mesh, derived), owned by
         ``twin_id`` (None: synthetic). See :meth:`add_fitted_version` / :meth:`register_synthetic`."""
-        from .consent import mesh_sha256, params_of
 
         model, shape, p = params_of(twin_json)
         body = self.register_body(_params_key(model, shape), "params", twin_id, model=model, shape=shape,
@@ -801,7 +800,6 @@ taken as a registered person's likeness. 0.02 of Anny's height range is about a 
 
 
 def _params_key(model: str, shape) -> str:
-    from .consent import params_sha256
 
     return params_sha256(model, shape)
 
