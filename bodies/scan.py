@@ -414,16 +414,24 @@ def _check_height(path: Path, points_m: np.ndarray, units: str | None, up: str, 
 
 # --- readers ---------------------------------------------------------------------------------
 def _read_trimesh(path: Path, suffix: str):
-    """Points, faces, normals, comments from a mesh/scene file via trimesh."""
+    """Points, faces, normals, comments, colours from a mesh/scene file via trimesh; a file that
+    trimesh cannot make sense of, while loading or after (its arrays are built lazily), is an
+    InputError."""
     import trimesh
 
     try:
         obj = trimesh.load(path, process=False, maintain_order=True)
+        return _trimesh_arrays(trimesh, obj, path, suffix)
+    except InputError:
+        raise
     except Exception as exc:  # trimesh raises many kinds on damaged input
         raise InputError(
             f"{path}: could not be read as {suffix[1:].upper()} ({type(exc).__name__}: {exc})",
             hint="the file is damaged, truncated or not really this format; export the scan again",
         ) from None
+
+
+def _trimesh_arrays(trimesh, obj, path: Path, suffix: str):
     comments = _file_comments(path, suffix)
     if isinstance(obj, trimesh.Scene):
         points, faces = _flatten_scene(obj)
