@@ -273,13 +273,19 @@ def test_ctrl_c_during_a_fit_says_what_is_kept(tmp_path):
     from engine.meshio import save_ply
 
     scan = save_ply(tmp_path / "body.ply", _body_points(12000))
+    import os
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1")  # each line as it is printed, so the signal lands mid-fit
     proc = subprocess.Popen([sys.executable, "-m", "atelier", "fit", str(scan), "--out", str(tmp_path / "twin")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for line in proc.stdout:  # wait until the fit has started
-        if "fit" in line:
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    seen = []
+    for line in proc.stderr:  # progress goes to stderr; wait until the fit has started
+        seen.append(line)
+        if "fitting" in line:
             break
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=120)
+    err = "".join(seen) + err
     assert proc.returncode == 130 and "Traceback" not in err, err
     assert "interrupted" in err
 
