@@ -267,6 +267,11 @@ def chart_bodies(tmp_path_factory, anny_model):
 def test_a_size_chart_body_is_not_tight_in_its_own_size(chart_bodies, garment, tmp_path, anny_model):
     """A body made to the chart's measurements for size X, in a regular-fit garment of size X, has no
     tight region (low resolution: ~900 cloth vertices, settled over up to 90 frames)."""
+    from engine.rights import Registry
+
+    with Registry.open() as registry:  # each test has its own registry: record the bodies made for the module here
+        for folder in chart_bodies.values():
+            registry.register_synthetic(folder, "atelier body (the size chart's rows)")
     for size, folder in chart_bodies.items():
         s = FitcheckSettings(garment=garment, sizes=[size], resolution=900, max_frames=90, image_px=64,
                              timeout=300, quiet=True, cache=str(tmp_path / "drapes"))

@@ -221,8 +221,12 @@ def test_a_cell_is_the_same_drape_and_render_as_by_hand(anny_model, tmp_path):
     from bodies.twin import Twin
     from engine.meshio import load_ply
 
+    from engine.rights import Registry
+
     twin = Twin(model="anny", shape=[0.5] * 6, pose=anny_model.zero_pose(1)[0].tolist(), source={"synthetic": True})
     twin.save(tmp_path / "twin", anny_model)
+    with Registry.open() as registry:  # as the pipeline that makes a synthetic body does
+        registry.register_synthetic(tmp_path / "twin", "tests/scenes/test_runner.py")
     camp = tmp_path / "c.toml"
     camp.write_text(f"""name = "byhand"
 look = "campaign"
