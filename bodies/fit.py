@@ -79,14 +79,13 @@ from scipy.spatial import cKDTree
 
 from engine.errors import InputError
 from engine.geometry import closest_on_triangles as _closest_on_triangles
-from engine.geometry import vertex_normals
+from engine.geometry import vertex_areas, vertex_normals
 from engine.storage import atomic_path, private_dir, write_json
 from engine.types import PathLikeStr
 
 from .model import NAMED_JOINTS, BodyModel
 from .limbs import ChamferProbe, search_limbs
 from .parts import body_parts
-from .quality import _vertex_areas
 from .poses import pose_preset
 from .quality import QualityLimits, part_quality
 from .scan import CleanSettings, Scan, clean_scan, load_scan
@@ -1063,7 +1062,7 @@ def _search_starts(model, shape0, starts, pts, scan_tree, faces_np, rng, settle=
         if probe is None:
             with torch.no_grad():
                 v0 = model(shape, pose, t).vertices[0].double().cpu().numpy()
-            probe = ChamferProbe(pts, scan_tree, _vertex_areas(v0, faces_np), rng)
+            probe = ChamferProbe(pts, scan_tree, vertex_areas(v0, faces_np), rng)
         new_pose, info = search_limbs(model, shape, pose, t, parts, probe, rng, refine_rounds=(8.0,))
         with torch.no_grad():
             v = model(shape, new_pose, t).vertices[0].double().cpu().numpy()
@@ -1080,7 +1079,7 @@ def _refine_limbs(model, shape, pose, trans, pts, scan_tree, faces_np, rng):
     (pose (1, P, 3), report)."""
     with torch.no_grad():
         v0 = model(shape, pose, trans).vertices[0].double().cpu().numpy()
-    probe = ChamferProbe(pts, scan_tree, _vertex_areas(v0, faces_np), rng)
+    probe = ChamferProbe(pts, scan_tree, vertex_areas(v0, faces_np), rng)
     return search_limbs(model, shape, pose, trans, body_parts(model), probe, rng)
 
 

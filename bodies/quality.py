@@ -24,6 +24,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from engine.errors import AtelierError
+from engine.geometry import vertex_areas
 
 from .parts import BodyParts
 
@@ -93,7 +94,7 @@ def part_quality(
     # the scan points' parts: the part of the closest body point's nearest corner
     corner = f[np.asarray(face_index, dtype=np.int64), np.argmax(np.asarray(bary), axis=1)]
     point_part = parts.label[corner]
-    area = _vertex_areas(v, f)
+    area = vertex_areas(v, f)
     used = area > 0
     d_body = scan_tree.query(v[used], distance_upper_bound=lim.coverage_mm / 1000.0)[0]
     covered = np.zeros(len(v), dtype=bool)
@@ -129,16 +130,6 @@ def part_quality(
         "limits": asdict(lim),
         "parts": out_parts,
     }
-
-
-def _vertex_areas(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(V,) a third of the area of the faces around each vertex, square metres (0: on no face)."""
-    tri = verts[faces]
-    fa = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
-    va = np.zeros(len(verts))
-    for k in range(3):
-        np.add.at(va, faces[:, k], fa / 3.0)
-    return va
 
 
 __all__ = ["QualityLimits", "PoorFitError", "part_quality"]

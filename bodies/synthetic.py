@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from engine.errors import InputError
-from engine.geometry import vertex_normals
+from engine.geometry import vertex_areas, vertex_normals
 from engine.meshio import save_ply
 from engine.storage import file_sha256, write_json
 from engine.types import PathLikeStr
@@ -200,7 +200,7 @@ def make_synthetic_scan(
     # holes: remove every face touching a ball around a random surface vertex
     removed = np.zeros(len(verts), dtype=bool)
     hole_info = []
-    area = _vertex_areas(verts, faces)
+    area = vertex_areas(verts, faces)
     for _ in range(int(holes)):
         c = int(rng.choice(len(verts), p=area / area.sum()))  # uniform over the surface
         r = float(rng.uniform(*HOLE_RADIUS_M))
@@ -335,18 +335,6 @@ def truth_path(scan_path: PathLikeStr) -> Path:
     """``<stem>.truth.json`` beside a synthetic scan."""
     p = Path(scan_path)
     return p.with_name(p.stem + ".truth.json")
-
-
-def _vertex_areas(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(V,) a third of the area of the faces around each vertex, square metres."""
-    tri = verts[faces]
-    fa = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
-    va = np.zeros(len(verts))
-    for k in range(3):
-        np.add.at(va, faces[:, k], fa / 3.0)
-    return va
-
-
 
 
 __all__ = ["make_synthetic_scan", "truth_path", "random_shape", "random_pose", "arms_close_pose", "synthetic_comment",

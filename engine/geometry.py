@@ -73,3 +73,13 @@ def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
         np.add.at(n, f[:, k], fn)
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
+
+def vertex_areas(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(V,) float64: a third of the area of the faces around each vertex, square metres (0 for a
+    vertex on no face). vertices: (V, 3) metres; faces: (F, 3) int."""
+    tri = np.asarray(vertices, np.float64)[faces]
+    fa = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    va = np.zeros(len(vertices))
+    for k in range(3):  # corner by corner (the sums of the scan samplers' area weights stay as they were)
+        np.add.at(va, faces[:, k], fa / 3.0)
+    return va
