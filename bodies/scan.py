@@ -216,7 +216,11 @@ def load_scan(path: PathLikeStr, units: str | None = "auto", up: str = "auto") -
         points, faces, normals, comments = _read_point_list(path)
         colors = None
 
-    points = np.asarray(points, dtype=np.float64).reshape(-1, 3)
+    points = np.asarray(points, dtype=np.float64)
+    if points.size % 3 or (points.ndim == 2 and points.shape[1] != 3):
+        raise InputError(f"{path}: its vertices are not (x, y, z) triples ({points.size} numbers, shape {points.shape})",
+                         hint=f"the file is damaged or not really {suffix[1:].upper()}; export the scan again")
+    points = points.reshape(-1, 3)
     if len(points) == 0:
         raise InputError(
             f"{path}: contains no points",

@@ -233,7 +233,8 @@ def _mutate(data: bytes, edits) -> bytes:
 
 
 @pytest.mark.parametrize("name", list(_seeds()))
-@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(edits=st.lists(_edit, min_size=1, max_size=4))
 def test_mutated_files_are_refused_or_read_cleanly(name, edits):
     suffix, data = _seeds()[name]
