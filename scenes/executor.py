@@ -49,6 +49,18 @@ class JobResult:
     worker: str = ""
 
 
+def _keep_logs_of(payload: dict, pid: int):
+    """The logs of a job killed in worker ``pid`` (scenes.jobs.keep_logs), or None."""
+    from .jobs import keep_logs, tmp_dir_of
+
+    final = payload.get("dir") if isinstance(payload, dict) else None
+    if not final:
+        return None
+    from pathlib import Path
+
+    return keep_logs(tmp_dir_of(Path(final), pid), Path(final))
+
+
 def error_dict(exc: BaseException) -> dict:
     """A picklable description of an exception raised by a job."""
     return {
@@ -291,12 +303,15 @@ class LocalExecutor(Executor):
                 slot.job = None
                 self._replace(slot)
             elif elapsed > job.timeout:
-                results.append(JobResult(job.job_id, False, {
-                    "type": "Timeout", "message": f"stopped after {job.timeout:.0f} s (time limit)",
-                    "hint": "raise run.cell_timeout_s / drape.timeout_s or lower the resolution",
-                    "user_error": False}, elapsed, who))
+                pid = slot.proc.pid
                 slot.job = None
                 self._kill_tree(slot)
+                kept = _keep_logs_of(job.payload, pid)
+                results.append(JobResult(job.job_id, False, {
+                    "type": "Timeout", "message": f"stopped after {job.timeout:.0f} s (time limit)",
+                    "hint": "raise run.cell_timeout_s / drape.timeout_s or lower the resolution"
+                            + (f"; the job's logs are kept in {kept}" if kept else ""),
+                    "user_error": False}, elapsed, who))
                 self._replace(slot)
         return results
 

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 
-from engine.errors import InputError
+from engine.errors import AtelierError, InputError
 from engine.storage import file_sha256, read_json, write_json
 
 MANIFEST = "manifest.json"
@@ -47,8 +47,40 @@ def file_lock(path: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+#: where the logs of failed drapes and cells are kept, beside the folders they failed to make,
+#: until the user removes them
+FAILED_LOGS = "failed-logs"
+
+
+def tmp_dir_of(final: Path, pid: int | None = None) -> Path:
+    """The temporary folder in which process ``pid`` (default this one) makes ``final``."""
+    return final.parent / f".tmp-{final.name}-{socket.gethostname()}-{os.getpid() if pid is None else pid}"
+
+
+def keep_logs(tmp: Path, final: Path) -> Path | None:
+    """Copy the logs (``*.log``, Blender's among them) that a failed job left in its temporary
+    folder ``tmp`` to ``<final's parent>/failed-logs/<final's name>/``, where they stay until the
+    user removes them (the temporary folder itself is removed). Returns that folder, or None when
+    there was no log."""
+    logs = sorted(p for p in tmp.rglob("*.log") if p.is_file()) if tmp.is_dir() else []
+    if not logs:
+        return None
+    keep = final.parent / FAILED_LOGS / final.name
+    keep.mkdir(parents=True, exist_ok=True)
+    for log in logs:
+        shutil.copy2(log, keep / "__".join(log.relative_to(tmp).parts))
+    return keep
+
+
+def _note_logs(exc: BaseException, final: Path) -> None:
+    """Keep the failed job's logs and name them in its error's hint."""
+    kept = keep_logs(tmp_dir_of(final), final)
+    if kept is not None and isinstance(exc, AtelierError):
+        exc.hint = (f"{exc.hint}; " if exc.hint else "") + f"the job's logs are kept in {kept}"
+
+
 def _tmp_dir(final: Path) -> Path:
-    tmp = final.parent / f".tmp-{final.name}-{socket.gethostname()}-{os.getpid()}"
+    tmp = tmp_dir_of(final)
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
@@ -57,7 +89,7 @@ def _tmp_dir(final: Path) -> Path:
 
 def _cleanup(final: Path) -> None:
     """Remove this process's temporary folder of ``final`` if a failure left it behind."""
-    tmp = final.parent / f".tmp-{final.name}-{socket.gethostname()}-{os.getpid()}"
+    tmp = tmp_dir_of(final)
     if tmp.exists():
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -108,6 +140,9 @@ def run_drape(payload: dict) -> dict:
             return {**read_json(final / DRAPE_MANIFEST), "cached": True}
         try:
             return _drape(payload, final)
+        except BaseException as exc:
+            _note_logs(exc, final)
+            raise
         finally:
             _cleanup(final)
 
@@ -275,6 +310,9 @@ def run_cell(payload: dict) -> dict:
             return {**read_json(final / MANIFEST), "skipped": True}
         try:
             return _cell(payload, final)
+        except BaseException as exc:
+            _note_logs(exc, final)
+            raise
         finally:
             _cleanup(final)
 

@@ -40,7 +40,7 @@ from engine.storage import read_json, write_json
 
 from .campaign import Cell, Plan, Refused
 from .executor import Executor, JobResult
-from .jobs import DRAPE_MANIFEST, MANIFEST
+from .jobs import DRAPE_MANIFEST, MANIFEST, keep_logs
 
 
 @dataclass
@@ -160,7 +160,8 @@ def finished_cells(out: Path, plan: Plan) -> set[str]:
 
 def sweep_stale(folder: Path) -> int:
     """Remove temporary cell/drape folders (``.tmp-<name>-<host>-<pid>``) left by processes of
-    this host that are gone (a killed run). Returns how many were removed."""
+    this host that are gone (a killed run), keeping their logs in ``failed-logs/``
+    (:func:`scenes.jobs.keep_logs`). Returns how many were removed."""
     import shutil
 
     host = socket.gethostname()
@@ -172,6 +173,8 @@ def sweep_stale(folder: Path) -> int:
         if not pid.isdigit() or not head.endswith("-" + host):
             continue
         if not Path(f"/proc/{pid}").exists():
+            # a killed job's logs (a time-out's Blender log) are kept, the rest goes
+            keep_logs(p, folder / head[len(".tmp-"):-len("-" + host)])
             shutil.rmtree(p, ignore_errors=True)
             removed += 1
     return removed

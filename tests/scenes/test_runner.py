@@ -268,3 +268,30 @@ min_frames = 5
     theirs = np.asarray(Image.open(next((tmp_path / "img").glob("*/pyrender_00_front.png"))).convert("RGB"), np.float32)
     assert mine.shape == theirs.shape == (96, 96, 3)
     assert float(np.abs(mine - theirs).mean()) < 2.0  # levels of 255
+
+
+def test_logs_of_failed_and_killed_jobs_are_kept(tmp_path):
+    import socket
+
+    from engine.errors import InputError
+    from scenes.jobs import FAILED_LOGS, _note_logs, tmp_dir_of
+    from scenes.runner import sweep_stale
+
+    cells = tmp_path / "cells"
+    # a job killed at its time limit (its worker, pid 999999, is gone): the next run sweeps its folder
+    dead = cells / f".tmp-cell-a-{socket.gethostname()}-999999"
+    (dead / "drape").mkdir(parents=True)
+    (dead / "drape" / "blender.log").write_text("frame 12 ... (killed)\n")
+    (dead / "partial.png").write_bytes(b"x")
+    assert sweep_stale(cells) == 1 and not dead.exists()
+    assert (cells / FAILED_LOGS / "cell-a" / "drape__blender.log").read_text().startswith("frame 12")
+    assert not (cells / FAILED_LOGS / "cell-a" / "partial.png").exists()
+    # a job that failed in this process: its error names the kept log
+    final = cells / "cell-b"
+    tmp = tmp_dir_of(final)
+    tmp.mkdir(parents=True)
+    (tmp / "blender.log").write_text("Blender crashed\n")
+    exc = InputError("the drape failed", hint="lower the resolution")
+    _note_logs(exc, final)
+    assert "lower the resolution" in exc.hint and str(cells / FAILED_LOGS / "cell-b") in exc.hint
+    assert (cells / FAILED_LOGS / "cell-b" / "blender.log").exists()
