@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from engine import __version__
-from engine.errors import AtelierError
+from engine.errors import AtelierError, run_reporting
 
 RENDERERS = ("pyrender", "blender")
 
@@ -255,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if getattr(args, "smplx_dir", None):
         os.environ["ATELIER_SMPLX_DIR"] = args.smplx_dir
-    try:
+
+    def work() -> int:
         if getattr(args, "out", None):  # outputs are checked before the work, not after it
             from engine.storage import check_output
 
@@ -283,19 +284,8 @@ def main(argv: list[str] | None = None) -> int:
         from . import pipeline
 
         return pipeline.run_command(args)
-    except AtelierError as exc:
-        print(f"atelier {args.command}: error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"  hint: {exc.hint}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"\natelier {args.command}: interrupted; finished stages are kept, run it again to resume", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # the reader of our output went away (`atelier garment list | head -1`): stop quietly, and
-        # point stdout at nothing so the interpreter's final flush does not fail again
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+
+    return run_reporting(args.command, work)
 
 
 if __name__ == "__main__":

@@ -42,3 +42,30 @@ class JobError(AtelierError):
 
 class SimulationError(JobError):
     """A cloth simulation produced an unusable result (explosion, penetration)."""
+
+
+def run_reporting(command: str, work, *, interrupted: str = "finished stages are kept, run it again to resume") -> int:
+    """Run a command's ``work()`` and turn user errors into one message and an exit code (no traceback).
+
+    The one place both entry points (``atelier`` and ``python -m scenes.cli``) print errors:
+    an :class:`AtelierError` prints its message and hint and exits with its code; Ctrl-C exits 130
+    saying ``interrupted`` (what is kept); a reader that went away (``atelier twins list | head -1``)
+    ends quietly with 141.
+    """
+    import os
+    import sys
+
+    try:
+        return work()
+    except AtelierError as exc:
+        print(f"atelier {command}: error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"  hint: {exc.hint}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"\natelier {command}: interrupted; {interrupted}", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # point stdout at nothing so the interpreter's final flush does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -258,24 +258,14 @@ def _hms(s: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Standalone entry (``python -m scenes.cli ...``) until ``atelier`` wires these commands in."""
-    from engine.errors import AtelierError
+    """Standalone entry (``python -m scenes.cli ...``): the same commands as ``atelier``, without the others."""
+    from engine.errors import run_reporting
 
     parser = argparse.ArgumentParser(prog="atelier")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_parsers(sub)
     args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except AtelierError as exc:
-        print(f"atelier {args.command}: error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"  hint: {exc.hint}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"\natelier {args.command}: interrupted; finished cells are kept, run again with --resume",
-              file=sys.stderr)
-        return 130
+    return run_reporting(args.command, lambda: run(args), interrupted="finished cells are kept, run again with --resume")
 
 
 if __name__ == "__main__":
