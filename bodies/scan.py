@@ -44,6 +44,15 @@ from engine.errors import InputError
 from engine.storage import file_sha256
 from engine.types import PathLikeStr
 
+#: a scan with more points than this is thinned as it is read, every k-th point kept (k the
+#: smallest that leaves at most this many): the fit decimates to 150k points anyway, and a 5M-point
+#: scan read whole took 30-65 s and over 2.7 GB (issue 22; docs/measurements.md).
+MAX_READ_POINTS = 1_500_000
+#: text scans larger than this are read in blocks of :data:`READ_BLOCK_BYTES` (thinned as above),
+#: never as one string, bytes.
+LARGE_TEXT_BYTES = 32 << 20
+READ_BLOCK_BYTES = 16 << 20
+
 #: metres per unit for each accepted length unit.
 UNIT_SCALE = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254}
 UNIT_WORDS = {"m": "metres", "cm": "centimetres", "mm": "millimetres", "in": "inches"}
@@ -207,7 +216,12 @@ def load_scan(path: PathLikeStr, units: str | None = "auto", up: str = "auto") -
             hint=f"export the scan as one of: {', '.join(SUPPORTED)}",
         )
 
-    if suffix in MESH_SUFFIXES:
+    thinned = _read_large(path, suffix)
+    n_file = None
+    if thinned is not None:
+        points, normals, colors, n_file, every = thinned
+        faces, comments = None, _file_comments(path, suffix)
+    elif suffix in MESH_SUFFIXES:
         points, faces, normals, comments, colors = _read_trimesh(path, suffix)
     elif suffix in NPZ_SUFFIXES:
         points, faces, normals, comments = _read_npz(path)
@@ -292,7 +306,8 @@ def load_scan(path: PathLikeStr, units: str | None = "auto", up: str = "auto") -
         metadata={
             "format": suffix[1:],
             "n_faces": 0 if faces is None else int(len(faces)),
-            "n_points_file": int(len(points)),
+            "n_points_file": int(n_file if n_file is not None else len(points)),
+            "thinned_every": int(every) if thinned is not None else None,
             "height_m": round(raw_height * UNIT_SCALE[used], 4),
             "height_file_units": round(raw_height, 4),
             "units_detected": detected,
@@ -417,6 +432,193 @@ def _check_height(path: Path, points_m: np.ndarray, units: str | None, up: str, 
 
 
 # --- readers ---------------------------------------------------------------------------------
+# --- large scans, thinned as they are read ----------------------------------------------------
+_PLY_TYPES = {"char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1", "short": "i2", "int16": "i2",
+              "ushort": "u2", "uint16": "u2", "int": "i4", "int32": "i4", "uint": "u4", "uint32": "u4",
+              "float": "f4", "float32": "f4", "double": "f8", "float64": "f8"}
+
+
+def _read_large(path: Path, suffix: str):
+    """(points (M, 3) float64, normals or None, colours (M, 3) uint8 or None, points in the file,
+    k) for a scan of more than :data:`MAX_READ_POINTS` points, every k-th point read; None for a
+    smaller scan or a layout read the ordinary way (PLY lists in the vertex element, GLB...).
+
+    Binary PLY is mapped (:func:`numpy.memmap`) and sliced; ASCII PLY, OBJ and point lists are read
+    in blocks of :data:`READ_BLOCK_BYTES`, only the kept lines parsed. Memory stays in proportion
+    to the points kept, not to the file. Faces are not read (the fit uses points)."""
+    if suffix == ".ply":
+        return _read_large_ply(path)
+    if path.stat().st_size <= LARGE_TEXT_BYTES:
+        return None
+    if suffix == ".obj":
+        return _read_large_text(path, lambda line: line.startswith(b"v "), 2)
+    if suffix in POINT_SUFFIXES:
+        return _read_large_text(path, lambda line: bool(line.strip()) and not line.lstrip().startswith(b"#"), 0)
+    return None
+
+
+def _ply_header(path: Path):
+    """(format, [(element, count, [(type, name)] with None for a list)], data offset), or None."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    end = head.find(b"end_header")
+    nl = head.find(b"\n", end) if end >= 0 else -1
+    if not head.startswith(b"ply") or nl < 0:
+        return None
+    fmt, elements = None, []
+    for line in head[:end].decode("ascii", "replace").splitlines():
+        parts = line.split()
+        if not parts:
+            continue
+        try:
+            if parts[0] == "format":
+                fmt = parts[1]
+            elif parts[0] == "element":
+                elements.append((parts[1], int(parts[2]), []))
+            elif parts[0] == "property" and elements:
+                elements[-1][2].append(None if parts[1] == "list" else (parts[1], parts[-1]))
+        except (IndexError, ValueError):
+            return None
+    return fmt, elements, nl + 1
+
+
+def _read_large_ply(path: Path):
+    head = _ply_header(path)
+    if head is None:
+        return None
+    fmt, elements, offset = head
+    if not elements or elements[0][0] != "vertex" or elements[0][1] <= MAX_READ_POINTS:
+        return None
+    _, n, props = elements[0]
+    names = [p[1] for p in props if p is not None]
+    if None in props or not {"x", "y", "z"} <= set(names) or any(p[0] not in _PLY_TYPES for p in props):
+        return None
+    every = -(-n // MAX_READ_POINTS)
+    if fmt in ("binary_little_endian", "binary_big_endian"):
+        order = "<" if fmt == "binary_little_endian" else ">"
+        dtype = np.dtype([(name, order + _PLY_TYPES[t]) for t, name in props])
+        have = path.stat().st_size - offset
+        if have < n * dtype.itemsize:
+            raise InputError(
+                f"{path}: truncated: its header promises {n} vertices ({n * dtype.itemsize} bytes), the file holds "
+                f"{max(have, 0)} bytes after it",
+                hint="the export or copy did not finish; export the scan again")
+        rows = np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=(n,))[::every]
+        cols = {name: np.array(rows[name]) for name in names}
+        del rows
+    elif fmt == "ascii":
+        table = _read_large_ascii_ply(path, offset, n, len(props), every)
+        cols = {name: table[:, i] for i, name in enumerate(names)}
+    else:
+        return None
+    return _columns(cols, n, every)
+
+
+def _columns(cols: dict, n: int, every: int):
+    points = np.stack([cols["x"], cols["y"], cols["z"]], axis=1).astype(np.float64)
+    normals = (np.stack([cols["nx"], cols["ny"], cols["nz"]], axis=1).astype(np.float64)
+               if {"nx", "ny", "nz"} <= set(cols) else None)
+    colors = None
+    if {"red", "green", "blue"} <= set(cols):
+        c = np.stack([cols["red"], cols["green"], cols["blue"]], axis=1).astype(np.float64)
+        colors = np.clip(c * (255.0 if c.max(initial=0) <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+    return points, normals, colors, int(n), int(every)
+
+
+def _blocks(fh, start: bytes = b""):
+    """The rest of ``fh`` in blocks of about :data:`READ_BLOCK_BYTES`, each ending at a line end."""
+    carry = start
+    while True:
+        chunk = fh.read(READ_BLOCK_BYTES)
+        if not chunk:
+            if carry:
+                yield carry
+            return
+        chunk = carry + chunk
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            carry = chunk
+            continue
+        yield chunk[: cut + 1]
+        carry = chunk[cut + 1:]
+
+
+def _parse_rows(path: Path, lines: list, ncols: int, skip: int) -> np.ndarray:
+    """(len(lines), ncols or 3) float64 from text lines of numbers (``skip`` leading bytes dropped,
+    commas and semicolons as spaces); InputError naming a line that is not numbers."""
+    body = b"\n".join(ln[skip:] if skip else ln for ln in lines).replace(b",", b" ").replace(b";", b" ")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        values = np.fromstring(body.decode("ascii", "replace"), dtype=np.float64, sep=" ")
+    if ncols >= 3 and values.size == len(lines) * ncols:
+        return values.reshape(len(lines), ncols)
+    rows = []
+    for ln in lines:
+        parts = ln[skip:].replace(b",", b" ").replace(b";", b" ").split()
+        try:
+            rows.append([float(x) for x in parts[:3]])
+            if len(parts) < 3:
+                raise ValueError
+        except ValueError:
+            raise InputError(f"{path}: a point line is not x y z numbers: {ln.strip()[:60].decode('ascii', 'replace')!r}",
+                             hint="a scan has one 'x y z' line per point; export the scan again") from None
+    return np.asarray(rows, dtype=np.float64)
+
+
+def _read_large_ascii_ply(path: Path, offset: int, n: int, ncols: int, every: int) -> np.ndarray:
+    out, seen = [], 0
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        for block in _blocks(fh):
+            lines = block.split(b"\n")[:-1]
+            keep = lines[(-seen) % every: max(0, n - seen): every]
+            seen += len(lines)
+            if keep:
+                out.append(_parse_rows(path, keep, ncols, 0))
+            if seen >= n:
+                break
+    if seen < n:
+        raise InputError(f"{path}: truncated: its header promises {n} vertices, the file holds {seen} lines",
+                         hint="the export or copy did not finish; export the scan again")
+    return np.concatenate(out) if out else np.zeros((0, ncols))
+
+
+def _is_number_line(line: bytes) -> bool:
+    parts = line.replace(b",", b" ").replace(b";", b" ").split()
+    try:
+        float(parts[0])
+        return True
+    except (IndexError, ValueError):
+        return False
+
+
+def _read_large_text(path: Path, is_point, skip: int):
+    """OBJ ``v`` lines (``skip`` 2) or point-list lines (``skip`` 0, a header line allowed before
+    the first number), every k-th kept; None when the file holds at most MAX_READ_POINTS points."""
+    n = 0
+    with open(path, "rb") as fh:  # count the points first, so k is known
+        for block in _blocks(fh, b"\n"):
+            n += block.count(b"\nv ") if skip else block.count(b"\n") - block.count(b"\n#") - block.count(b"\n\n")
+    if n <= MAX_READ_POINTS:
+        return None
+    every = -(-n // MAX_READ_POINTS)
+    out, seen, first_block = [], 0, True
+    with open(path, "rb") as fh:
+        for block in _blocks(fh):
+            lines = [ln for ln in block.split(b"\n") if is_point(ln)]
+            if first_block and not skip:
+                while lines and not _is_number_line(lines[0]):  # "x y z" and other header lines
+                    lines.pop(0)
+                first_block = False
+            keep = lines[(-seen) % every:: every]
+            seen += len(lines)
+            if keep:
+                ncols = len(keep[0][skip:].replace(b",", b" ").replace(b";", b" ").split())
+                out.append(_parse_rows(path, keep, ncols, skip)[:, :3])
+    points = np.concatenate(out) if out else np.zeros((0, 3))
+    return points, None, None, int(seen), int(every)
+
+
 def _read_trimesh(path: Path, suffix: str):
     """Points, faces, normals, comments, colours from a mesh/scene file via trimesh; a file that
     trimesh cannot make sense of, while loading or after (its arrays are built lazily), is an
@@ -943,6 +1145,14 @@ def stray_clusters(points: np.ndarray, voxel: float = 0.04, reach: int = 2, min_
     return stray_comp[labels[inverse.reshape(-1)]], int(stray_comp.sum())
 
 
+#: :func:`voxel_decimate` searches its cell size on a sample of this many times ``max_points``
+#: points first (when there are more) ...
+DECIMATE_SAMPLE_FACTOR = 3
+#: ... aiming there at this share of ``max_points`` cells: a sample of 3x as many points as cells
+#: leaves about 5 % of the cells the full set fills empty.
+DECIMATE_SAMPLE_TARGET = 0.93
+
+
 def voxel_decimate(points: np.ndarray, max_points: int, normals: np.ndarray | None = None):
     """Average the points in each cell of a voxel grid, the cell grown until at most
     ``max_points`` remain.
@@ -959,14 +1169,27 @@ def voxel_decimate(points: np.ndarray, max_points: int, normals: np.ndarray | No
     ext = np.ptp(p, axis=0).max()
     size = max(1e-4, ext / 2000.0)
     origin = p.min(axis=0)
-    while True:
-        cells = np.floor((p - origin) / size).astype(np.int64)
+
+    def cells_of(q, size):
+        cells = np.floor((q - origin) / size).astype(np.int64)
         dims = cells.max(axis=0) + 1
-        keys = (cells[:, 0] * dims[1] + cells[:, 1]) * dims[2] + cells[:, 2]
-        uniq, inverse = np.unique(keys, return_inverse=True)
+        return (cells[:, 0] * dims[1] + cells[:, 1]) * dims[2] + cells[:, 2]
+
+    if len(p) > DECIMATE_SAMPLE_FACTOR * max_points:
+        # search the cell size on a fixed random sample first (each try sorts its keys: on 1.25M
+        # points a try cost 0.4 s and it took five), then on all the points from there (one or two)
+        sample = p[np.random.default_rng(0).choice(len(p), DECIMATE_SAMPLE_FACTOR * max_points, replace=False)]
+        target = int(max_points * DECIMATE_SAMPLE_TARGET)
+        while True:
+            n = len(np.unique(cells_of(sample, size)))
+            if n <= target:
+                break
+            size *= 1.25 * math.sqrt(n / target) ** 0.5
+    while True:
+        uniq, inverse = np.unique(cells_of(p, size), return_inverse=True)
         if len(uniq) <= max_points:
             break
-        size *= 1.25 * math.sqrt(len(uniq) / max_points) ** 0.5
+        size *= 1.02 * math.sqrt(len(uniq) / max_points)  # a surface's cells go as 1 / size^2
     inverse = inverse.reshape(-1)
     counts = np.bincount(inverse, minlength=len(uniq)).astype(np.float64)
     out = np.stack([np.bincount(inverse, weights=p[:, k], minlength=len(uniq)) for k in range(3)], axis=1)
