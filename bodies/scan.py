@@ -605,7 +605,15 @@ def _read_large_text(path: Path, is_point, skip: int):
     out, seen, first_block = [], 0, True
     with open(path, "rb") as fh:
         for block in _blocks(fh):
-            lines = [ln for ln in block.split(b"\n") if is_point(ln)]
+            n_lines = block.count(b"\n")
+            if skip:  # OBJ: a block of v lines only (the usual: vertices first) needs no filtering
+                n_v = block.count(b"\nv ") + block.startswith(b"v ")
+                pure = n_v == n_lines
+                if not n_v:
+                    continue
+            else:
+                pure = b"#" not in block and b"\n\n" not in block and not block.startswith(b"\n")
+            lines = block.split(b"\n")[:-1] if pure else [ln for ln in block.split(b"\n") if is_point(ln)]
             if first_block and not skip:
                 while lines and not _is_number_line(lines[0]):  # "x y z" and other header lines
                     lines.pop(0)
