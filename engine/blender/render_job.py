@@ -7,7 +7,8 @@ Spec (written by :func:`engine.render.blender_backend.render_blender`; everythin
 - ``cameras``: ``[Camera.to_dict()]`` (position, target, up, yfov radians, width, height, name,
   znear, zfar).
 - ``lights``: ``[{"name", "direction", "color", "intensity"}]`` directional lights.
-- ``ambient``: RGB; ``engine``: ``"workbench"``, ``"cycles"`` or ``"eevee"``; ``samples``: Cycles
+- ``ambient``: RGB (the world colour), or ``environment`` ``{"path": EXR, "strength"}``: an HDRI
+  world instead (Cycles/Eevee); ``engine``: ``"workbench"``, ``"cycles"`` or ``"eevee"``; ``samples``: Cycles
   samples; ``outputs``: one absolute PNG path per camera.
 - optional: a mesh's ``texture`` (image path; its ``.npz`` then holds ``uv``, (V, 2) per vertex or
   (F, 3, 2) per face corner, origin at the image's bottom-left); a mesh's ``material`` (shading
@@ -339,6 +340,12 @@ def _setup_scene(spec: dict):
             world.node_tree.links.new(bg.outputs["Background"], out.inputs["Surface"])
         bg.inputs["Color"].default_value = (*ambient, 1.0)
         bg.inputs["Strength"].default_value = 1.0
+        env = spec.get("environment")
+        if env:  # an HDRI lights the scene (the film stays transparent: the look paints the backdrop)
+            tex = world.node_tree.nodes.new("ShaderNodeTexEnvironment")
+            tex.image = bpy.data.images.load(str(env["path"]), check_existing=True)
+            world.node_tree.links.new(tex.outputs["Color"], bg.inputs["Color"])
+            bg.inputs["Strength"].default_value = float(env.get("strength", 1.0))
     if engine == "cycles":
         cy = scene.cycles
         cy.device = "CPU"

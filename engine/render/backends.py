@@ -82,7 +82,8 @@ def render(
         out_dir: when given, every view is written there (:func:`engine.render.outputs.save_view`)
             as ``{prefix}_{i:02d}_{camera.name}.png`` and siblings.
         prefix: file prefix (default: the backend's name).
-        lights, ambient: override the look's lighting.
+        lights, ambient: override the look's lighting (an HDRI look then lights Cycles with them
+            too, instead of with its map).
         blender_engine, samples, denoise: Blender's engine ("workbench", "cycles"), Cycles samples
             and denoiser.
         adaptive_threshold: Cycles adaptive-sampling noise threshold (Blender's default 0.01;
@@ -99,8 +100,13 @@ def render(
     name = choose_backend(backend)
     wanted = check_outputs(outputs)
     lk = get_look(look) if look is not None else None
+    environment = None
     if lk is not None:
         meshes = apply_look(meshes, lk)
+        if name == "blender" and lights is None and ambient is None:
+            environment = lk.environment()
+        if environment is not None:
+            lights = []  # Cycles is lit by the HDRI itself (its world), not by the fast renderers' stand-in
         preset_lights, preset_ambient = lk.lights()
         lights = preset_lights if lights is None else lights
         ambient = preset_ambient if ambient is None else ambient
@@ -126,7 +132,7 @@ def render(
             res = render_blender_views(
                 meshes, cameras, tmp, prefix="view", engine=blender_engine, samples=samples, denoise=denoise,
                 adaptive_threshold=adaptive_threshold, lights=lights, ambient=ambient, outputs=wanted, progress=progress, timeout=timeout,
-                seed=seed,
+                seed=seed, environment=environment,
                 device="GPU" if str(device).upper() == "GPU" else "CPU",
             )
             views = []

@@ -78,6 +78,7 @@ def render_blender(
     device: str = "CPU",
     allow_eevee: bool = False,
     adaptive_threshold: float = 0.0,
+    environment: dict | None = None,
 ) -> list[Path]:
     """Render every camera with Blender to an RGBA PNG in ``out_dir``.
 
@@ -105,6 +106,8 @@ def render_blender(
         allow_eevee: accept ``engine="eevee"``.
         adaptive_threshold: Cycles adaptive-sampling noise threshold (0 = off: exactly
             ``samples`` per pixel; Blender's default is 0.01).
+        environment: an HDRI world for Cycles (``{"path": EXR, "strength"}``, see
+            :func:`engine.render.looks.lighting_environment`) in place of the ``ambient`` colour.
 
     Returns:
         The PNG paths, one per camera, in order.
@@ -117,7 +120,7 @@ def render_blender(
         meshes, cameras, out_dir, prefix=prefix, engine=engine, samples=samples, timeout=timeout, progress=progress,
         lights=lights, background=background, ambient=ambient, denoise=denoise, seed=seed, workdir=workdir,
         keep_workdir=keep_workdir, outputs=outputs, device=device, allow_eevee=allow_eevee,
-        adaptive_threshold=adaptive_threshold,
+        adaptive_threshold=adaptive_threshold, environment=environment,
     )
     if result.ids is not None:
         from PIL import Image
@@ -151,6 +154,7 @@ def render_blender_views(
     allow_eevee: bool = False,
     project_points: np.ndarray | None = None,
     adaptive_threshold: float = 0.0,
+    environment: dict | None = None,
 ) -> BlenderRender:
     """:func:`render_blender` returning everything the job produced (:class:`BlenderRender`):
     the colour PNGs, the decoded id masks when ``"mask"`` is in ``outputs`` (not written to
@@ -210,6 +214,7 @@ def render_blender_views(
         "cameras": [c.to_dict() for c in cameras],
         "lights": [light.to_dict() for light in lights],
         "ambient": [float(x) for x in ambient],
+        "environment": _environment(environment),
         "outputs": [str(p) for p in outputs_png],
         "id_outputs": [str(p) for p in id_pngs],
         "project_points": None if project_points is None else np.asarray(project_points, np.float64).reshape(-1, 3).tolist(),
@@ -233,6 +238,19 @@ def render_blender_views(
         proj = np.asarray(job["projections"], dtype=np.float64)
     secs = list(job.get("seconds_per_view", [])) if isinstance(job, dict) else []
     return BlenderRender(outputs_png, ids, labels, proj, secs)
+
+
+def _environment(env: dict | None) -> dict | None:
+    """An HDRI world for the job spec: its EXR must exist; strength is the exposure."""
+    if env is None:
+        return None
+    path = Path(str(env.get("path", "")))
+    if not path.is_file():
+        raise InputError(f"HDRI environment {path} not found", hint="choose a lighting preset of engine.render.looks.lighting_names()")
+    strength = float(env.get("strength", 1.0))
+    if not (np.isfinite(strength) and strength > 0):
+        raise InputError(f"HDRI environment strength must be positive, got {strength}")
+    return {"path": str(path.resolve()), "strength": strength, "name": env.get("name")}
 
 
 def decode_ids_exact(rgba: np.ndarray, n: int) -> np.ndarray:
