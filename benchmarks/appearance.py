@@ -74,6 +74,7 @@ def main(argv=None) -> int:
         rows.append({
             "seed": 100 + i, "tone": truth["skin_tone"], "fit_mean_mm": round(fit.mean_mm, 2),
             "coverage_pct": report["coverage_pct"], "filled_pct": report["filled_pct"],
+            "ray_pct": report.get("ray_pct"), "closest_pct": report.get("closest_pct"),
             "de_seen_median": round(float(np.median(err[mask == 255])), 2),
             "de_filled_median": round(float(np.median(err[mask == 128])), 2) if (mask == 128).any() else None,
             "de_seen_p90": round(float(np.percentile(err[mask == 255], 90)), 2),
