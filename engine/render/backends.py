@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import InputError
 from ..storage import write_json
 from ..types import PathLikeStr
+from .blender_backend import FINAL
 from .camera import Camera
 from .formats import Format, parse_format
 from .looks import Look, apply_look, compose, get_look
@@ -61,9 +62,9 @@ def render(
     lights: Sequence[Light] | None = None,
     ambient=None,
     blender_engine: str = "workbench",
-    samples: int = 64,
-    denoise: bool = True,
-    adaptive_threshold: float = 0.01,
+    samples: int = FINAL.samples,
+    denoise: bool = FINAL.denoise,
+    adaptive_threshold: float = FINAL.adaptive_threshold,
     device: str | None = None,
     progress: Callable[[str], None] | None = None,
     timeout: float = 1800.0,
@@ -86,8 +87,9 @@ def render(
             too, instead of with its map).
         blender_engine, samples, denoise: Blender's engine ("workbench", "cycles"), Cycles samples
             and denoiser.
-        adaptive_threshold: Cycles adaptive-sampling noise threshold (Blender's default 0.01;
-            0 renders exactly ``samples`` per pixel). These three are the final-quality defaults.
+        adaptive_threshold: Cycles adaptive-sampling noise threshold (0 renders exactly
+            ``samples`` per pixel). These three are the final-quality defaults
+            (:class:`engine.render.blender_backend.CyclesSettings`).
         device: PyTorch3D's torch device, or "GPU" for Cycles; default automatic (PyTorch3D)
             and CPU (Cycles).
         progress: callable fed short progress lines.
@@ -206,7 +208,7 @@ def render_dressed_folder(
     outputs: Sequence[str] | None = None,
     joints: Mapping[str, Sequence[float]] | None = None,
     blender_engine: str = "workbench",
-    samples: int = 64,
+    samples: int = FINAL.samples,
     contact_sheet: bool = True,
     progress: Callable[[str], None] | None = None,
     meshes: Sequence[RenderMesh] | None = None,

@@ -354,6 +354,12 @@ def test_hdri_look_reaches_cycles_world_and_pyrender_lights(monkeypatch, tmp_pat
     env = specs[-1]["environment"]
     assert env["path"].endswith("forest.exr") and env["strength"] == pytest.approx(hdri_lighting("hdri-forest")[2])
     assert specs[-1]["lights"] == []  # the map lights Cycles, not its stand-in
+    # the final-quality settings come from one place
+    from engine.render.blender_backend import FINAL
+
+    assert specs[-1]["cycles"] == FINAL.job() and "samples" not in specs[-1]["cycles"]
+    assert (specs[-1]["samples"], specs[-1]["adaptive_threshold"], specs[-1]["denoise"]) == (
+        FINAL.samples, FINAL.adaptive_threshold, FINAL.denoise)
     render(meshes, [cam], backend="blender", blender_engine="cycles", look="studio")
     assert specs[-1]["environment"] is None and len(specs[-1]["lights"]) == 3
 
