@@ -32,11 +32,12 @@ from .runner import RunSummary, run_plan
 
 # --- builders ----------------------------------------------------------------------------------
 def twin(name: str, shape: Sequence[float] | None = None, path: str | None = None, pose: str | None = None,
-         position: Sequence[float] = (0.0, 0.0, 0.0)) -> TwinSpec:
+         position: Sequence[float] = (0.0, 0.0, 0.0), hair: str | None = None) -> TwinSpec:
     """A body: ``shape`` (6 Anny phenotype values in [0, 1]) for a synthetic twin, or ``path`` to
-    a twin folder from ``atelier fit``; ``pose`` a preset name; ``position`` metres (export only)."""
+    a twin folder from ``atelier fit``; ``pose`` a preset name; ``position`` metres (export only);
+    ``hair`` a style as ``--hair`` takes it (``bob:#3b2a20``, ``none``; default twin.json's)."""
     return TwinSpec(name=name, shape=list(shape) if shape is not None else None, path=path, pose=pose,
-                    position=list(position))
+                    position=list(position), hair=hair)
 
 
 def garment(name: str = "tube-dress", fabric: str | None = None, colour="#2a4d8c", layer: int = 0,

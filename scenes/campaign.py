@@ -227,6 +227,7 @@ def make_cell(campaign_like, twin, outfit, size, pose, shot, locale, fmt) -> tup
         "lights": _lights(lights),
         # a look of engine.render.looks: lighting, skin, backdrop and shadow as `atelier render --look`
         **({"look": look} if look else {}),
+        **({"hair": twin.hair or campaign_like.hair} if (twin.hair or campaign_like.hair) else {}),
         "format": fmt.model_dump(),
         "render": {**campaign_like.render.model_dump(), "skin": list(rgba(campaign_like.render.skin))},
         # where the image goes decides its consent and ledger record, so it is part of the cell
@@ -313,6 +314,7 @@ def scene_to_campaign(scene: Scene) -> Campaign:
         formats=scene.formats,
         render=scene.render,
         drape=scene.drape,
+        hair=scene.hair,
     )
     return camp
 

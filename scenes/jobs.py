@@ -193,17 +193,32 @@ def _drape(payload: dict, final: Path) -> dict:
 
 
 # --- cell --------------------------------------------------------------------------------------
-def _meshes(drape_dir: Path, inputs: dict):
+def _meshes(drape_dir: Path, inputs: dict, workdir: Path | None = None):
+    """The cell's meshes as every surface draws them (:func:`garments.appearance.dressed_meshes`):
+    the twin's texture and hair (the cell's ``hair``, else twin.json's), each garment's fabric
+    surface."""
+    from garments.appearance import dressed_meshes
+
     from engine.meshio import load_ply
     from engine.render.scene import RenderMesh
 
     manifest = read_json(drape_dir / DRAPE_MANIFEST)
     v, f, _ = load_ply(drape_dir / manifest["body"])
     meshes = [RenderMesh("body", v, f, color=tuple(inputs["render"]["skin"]))]
+    fabrics = {}
     for i, (layer, g) in enumerate(zip(manifest["layers"], inputs["garments"])):
         gv, gf, _ = load_ply(drape_dir / layer["dir"] / "garment.ply")
         meshes.append(RenderMesh(f"garment{i}_{g['name']}", gv, gf, color=tuple(g["colour"])))
-    return meshes
+        report = drape_dir / layer["dir"] / "drape_report.json"
+        fabrics[meshes[-1].name] = g.get("fabric") or (read_json(report).get("fabric") if report.exists() else None)
+    twin = inputs["twin"]
+    if "path" in twin:
+        twin_dir, shape = Path(twin["path"]), None
+        model = read_json(twin_dir / "twin.json").get("model", "anny")
+    else:
+        twin_dir, model, shape = None, twin["model"], twin["shape"]
+    return dressed_meshes(meshes, twin_dir, model, shape=shape, hair=inputs.get("hair", "twin"), fabrics=fabrics,
+                          workdir=workdir)
 
 
 def _camera(meshes, shot: dict, fmt: dict):
@@ -258,7 +273,8 @@ def cell_look(inputs: dict, meshes):
 
     from engine.render.looks import Backdrop, Colourway, Look, get_look
 
-    garments = {m.name: Colourway(color=tuple(m.color)) for m in meshes if m.name != "body"}
+    garments = {m.name: Colourway(color=tuple(m.color)) for m in meshes
+                if m.name != "body" and (m.material or {}).get("kind") != "hair"}
     if inputs.get("look"):
         base = get_look(inputs["look"])
         return replace(base, garments={**garments, **base.garments}), None, None
@@ -279,14 +295,14 @@ def render_cell(inputs: dict, drape_dir: Path, folder: Path, name: str, timeout:
     from engine.render.outputs import save_view
 
     t0 = time.monotonic()
-    meshes = _meshes(drape_dir, inputs)
+    scratch = folder / ".render"
+    meshes = _meshes(drape_dir, inputs, workdir=scratch)
     cam = _camera(meshes, inputs["shot"], inputs["format"])
     look, lights, ambient = cell_look(inputs, meshes)
     r = inputs["render"]
     if r["renderer"] not in ("pyrender", "blender"):
         raise InputError(f"unknown renderer {r['renderer']!r}")
     t1 = time.monotonic()
-    scratch = folder / ".render"
     views = render(meshes, [cam], backend=r["renderer"], look=look, lights=lights, ambient=ambient,
                    blender_engine=r["engine"], samples=r["samples"], denoise=r["denoise"], seed=r["seed"],
                    timeout=max(5.0, timeout - BLENDER_MARGIN_S - (t1 - t0)))

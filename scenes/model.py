@@ -75,6 +75,16 @@ class TwinSpec(_Model):
     position: list[float] = Field(default_factory=lambda: [0.0, 0.0, 0.0], min_length=3, max_length=3)
     """Where the twin stands in an exported scene, metres, canonical frame (renders frame each
     twin on its own)."""
+    hair: Optional[str] = None
+    """Hairstyle and colour, as ``--hair`` takes it: ``crop``, ``short``, ``bob``, ``long``,
+    ``ponytail``, ``bun`` with an optional ``:#rrggbb`` or colour name (``bob:#3b2a20``), or
+    ``none``; default the scene's or campaign's ``hair``, else what the twin's twin.json records
+    (a synthetic twin then has none)."""
+
+    @field_validator("hair")
+    @classmethod
+    def _hair(cls, v):
+        return _check_hair(v)
 
     @field_validator("shape")
     @classmethod
@@ -422,6 +432,13 @@ class Scene(_Model):
     formats: list[OutputFormat] = Field(default_factory=lambda: [OutputFormat()], min_length=1)
     render: RenderSettings = Field(default_factory=RenderSettings)
     drape: DrapeOptions = Field(default_factory=DrapeOptions)
+    hair: Optional[str] = None
+    """Hair of every twin that sets none (see :attr:`TwinSpec.hair`), e.g. ``bob:#3b2a20``."""
+
+    @field_validator("hair")
+    @classmethod
+    def _hair(cls, v):
+        return _check_hair(v)
 
     @model_validator(mode="after")
     def _unique(self):
@@ -518,6 +535,13 @@ class Campaign(_Model):
     render: RenderSettings = Field(default_factory=RenderSettings)
     drape: DrapeOptions = Field(default_factory=DrapeOptions)
     run: RunSettings = Field(default_factory=RunSettings)
+    hair: Optional[str] = None
+    """Hair of every twin that sets none (see :attr:`TwinSpec.hair`), e.g. ``bob:#3b2a20``."""
+
+    @field_validator("hair")
+    @classmethod
+    def _hair(cls, v):
+        return _check_hair(v)
     include: list[Rule] = Field(default_factory=list)
     """When given, only cells matching at least one rule are kept."""
     exclude: list[Rule] = Field(default_factory=list)
@@ -530,6 +554,20 @@ class Campaign(_Model):
         if len(set(self.poses)) != len(self.poses):
             raise ValueError(f"poses has duplicates: {self.poses}")
         return self
+
+
+def _check_hair(v):
+    """A hairstyle text of bodies.appearance.hair.parse_hair (``bob:#3b2a20``, ``none``)."""
+    if v is None:
+        return v
+    from bodies.appearance.hair import parse_hair
+    from engine.errors import InputError
+
+    try:
+        parse_hair(v)
+    except InputError as exc:
+        raise ValueError(f"hair {v!r}: {exc.message}" + (f"; {exc.hint}" if exc.hint else "")) from None
+    return v
 
 
 def _check_look(v):
