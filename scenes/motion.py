@@ -344,6 +344,9 @@ def animate(
     timeout: float = 3600.0,
     progress=None,
     walk: Catwalk = Catwalk(),
+    clearance=None,
+    campaign: str | None = None,
+    c2pa=None,
 ) -> AnimationResult:
     """Animate a twin wearing a garment draped on it in the A-pose.
 
@@ -359,12 +362,22 @@ def animate(
         preroll: simulated frames from the A-pose drape into the first pose, not output.
         consent: ``(twin_id, channel, region, db)`` for a real person's twin, or None for a
             synthetic twin (refused otherwise).
+        clearance: a clearance from :func:`engine.rights.consent.clear` the caller already has
+            (a campaign cell's), used instead of ``consent``.
+        campaign: the campaign the video belongs to (in its disclosure and ledger row).
+        c2pa: the user's :class:`engine.rights.C2paCredentials` to sign the MP4 with a C2PA
+            manifest (``video/mp4``), or None.
+
+    The MP4 is delivered through :func:`engine.rights.deliver.deliver` (the grant re-checked,
+    the disclosure remuxed into the container, an optional C2PA manifest, one ledger row under an
+    idempotency key for a real twin).
     """
     import bodies
     from bodies.twin import Twin
     from engine.blender import run_blender_job
     from engine.meshio import load_ply
-    from engine.render.video import disclosure_metadata, write_mp4
+    from engine.render.video import write_mp4
+    from engine.rights.deliver import deliver
     from engine.storage import json_sha256, write_json
     from garments.clearance import BodyDistance
 
@@ -378,7 +391,7 @@ def animate(
     if preroll < 0:
         raise InputError(f"pre-roll {preroll} frames: must be 0 or more")
     twin = Twin.load(twin_dir)
-    clearance = _authorise(consent, twin_dir)
+    clearance = clearance if clearance is not None else _authorise(consent, twin_dir)
     garment_ply = drape_dir / "garment.ply"
     if not garment_ply.is_file():
         raise InputError(f"{garment_ply}: missing", hint="drape the garment first: atelier drape --twin DIR --garment NAME "
@@ -473,11 +486,14 @@ def animate(
         per_frame.append({"frame": k + 1, "penetration_pct": round(100.0 * float(np.mean(d < -PENETRATION_DEPTH_M)), 3),
                           "max_displacement_mm": disp[k] if k < len(disp) else None})
     frames_png = [Path(p) for p in job["images"]]
-    info = clearance.disclosure(json_sha256({"twin": str(twin_dir), "motion": motion, "n": n_out}))
-    _stamp_frames(frames_png, info)
-    mp4 = write_mp4(frames_png, out_dir / "animation.mp4", fps=fps, metadata=disclosure_metadata(info)) if frames_png else None
-    if mp4 is not None and not clearance.synthetic:
-        _deliver_video(clearance, mp4, n_out)
+    scene_hash = json_sha256({"twin": str(twin_dir), "motion": motion, "n": n_out})
+    mp4 = None
+    if frames_png:
+        # the video is the delivery (one use of the twin, through the one delivery path); its
+        # frames are parts of it: disclosed (and labelled as the channel wants), not recorded
+        mp4 = write_mp4(frames_png, out_dir / "animation.mp4", fps=fps)
+        deliver(clearance, [mp4], scene_hash, campaign, scope=str(out_dir.resolve()), c2pa=c2pa)
+        _disclose_frames(frames_png, clearance.disclosure(scene_hash, campaign))
     worst = max((f["penetration_pct"] for f in per_frame), default=0.0)
     report = write_json(out_dir / "animation.json", {
         "motion": motion, "fps": fps, "output_frames": n_out, "preroll_frames": total_pre,
@@ -539,23 +555,13 @@ def _authorise(consent, twin_dir: Path):
     return clear(Registry.open(db), DrawnBody.twin(twin_dir), channel, region, twin_id=twin_id)
 
 
-def _stamp_frames(frames: list[Path], info: dict) -> None:
-    from engine.rights.disclosure import stamp_png
+def _disclose_frames(frames: list[Path], info: dict) -> None:
+    """The AI disclosure on every PNG frame, with the visible label where the channel wants one
+    (as the MP4 got it from the delivery)."""
+    from engine.rights.disclosure import add_visible_label, needs_visible_label, stamp_png
 
+    label = needs_visible_label(info["channel"])
     for p in frames:
+        if label:
+            add_visible_label(p)
         stamp_png(p, info)
-
-
-def _deliver_video(clearance, mp4: Path, n_frames: int) -> None:
-    """Re-check the grant (a revocation during the render stops the delivery) and record the
-    video once as one use of the twin (its frames are parts of it, not uses of their own)."""
-    from engine.rights.consent import recheck
-    from engine.rights.deliver import idempotency_key
-    from engine.rights.ledger import record_image
-    from engine.storage import file_sha256
-
-    clearance = recheck(clearance)
-    sha = file_sha256(mp4)
-    record_image(clearance.registry, clearance.twin_id, clearance.grant.id, clearance.channel, clearance.region or "*",
-                 mp4, sha256=sha, note=f"video, {n_frames} frames",
-                 idempotency_key=idempotency_key(str(mp4.resolve()), sha, clearance.twin_id, clearance.grant.id))

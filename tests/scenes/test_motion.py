@@ -91,15 +91,27 @@ def test_ten_frame_catwalk_writes_video_exports_and_drops_the_preroll(dressed):
 
     with Registry.open() as registry:  # the pipeline that made the body records it as synthetic
         registry.register_synthetic(dressed / "twin", "tests/scenes/test_motion.py")
+    from engine.rights import C2paCredentials, c2pa_available, read_c2pa
+
+    creds = None  # sign the MP4 where c2pa-python and cryptography (for the test CA) are installed
+    try:
+        from tests.engine.rights.certs import make_chain
+    except ImportError:
+        make_chain = None
+    if c2pa_available() and make_chain is not None:
+        creds = C2paCredentials(*make_chain())
     out = dressed / "anim"
     res = animate(dressed / "twin", dressed / "drape", out, motion="catwalk", frames=10, size=(64, 96),
-                  camera="follow", preroll=4, decimate=0.05, timeout=900)
+                  camera="follow", preroll=4, decimate=0.05, timeout=900, c2pa=creds)
     assert len(res.frames) == 10 and sorted(p.name for p in (out / "frames").glob("*.png"))[-1] == "frame_0010.png"
     assert len(list((out / "frames").glob("*.png"))) == 10
     info = probe_mp4(res.mp4)
     assert (info.codec, info.pix_fmt, info.frames, info.width, info.height) == ("h264", "yuv420p", 10, 64, 96)
     assert info.metadata.get("ai_generated") == "true"
     assert read_disclosure(res.frames[0]).get("twin_id") == "synthetic"
+    assert read_disclosure(res.mp4).get("twin_id") == "synthetic"  # delivered: the disclosure in the container
+    if creds is not None:  # and a C2PA manifest for video/mp4
+        assert read_c2pa(res.mp4)["validation_codes"] == ["signingCredential.untrusted"]
     # the pre-roll (4 frames + the drape's frame) was simulated and is not in the output
     assert res.preroll == 5
     with np.load(out / "work" / "cloth_frames.npz") as z:
