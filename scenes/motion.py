@@ -347,6 +347,7 @@ def animate(
     clearance=None,
     campaign: str | None = None,
     c2pa=None,
+    deliver: bool = True,
 ) -> AnimationResult:
     """Animate a twin wearing a garment draped on it in the A-pose.
 
@@ -367,6 +368,9 @@ def animate(
         campaign: the campaign the video belongs to (in its disclosure and ledger row).
         c2pa: the user's :class:`engine.rights.C2paCredentials` to sign the MP4 with a C2PA
             manifest (``video/mp4``), or None.
+        deliver: False for a caller that cleared the body before and delivers the MP4 itself (a
+            campaign cell: the runner's delivery hook); nothing is cleared, disclosed or
+            recorded here then.
 
     The MP4 is delivered through :func:`engine.rights.deliver.deliver` (the grant re-checked,
     the disclosure remuxed into the container, an optional C2PA manifest, one ledger row under an
@@ -377,7 +381,7 @@ def animate(
     from engine.blender import run_blender_job
     from engine.meshio import load_ply
     from engine.render.video import write_mp4
-    from engine.rights.deliver import deliver
+    from engine.rights.deliver import deliver as deliver_files
     from engine.storage import json_sha256, write_json
     from garments.clearance import BodyDistance
 
@@ -391,7 +395,8 @@ def animate(
     if preroll < 0:
         raise InputError(f"pre-roll {preroll} frames: must be 0 or more")
     twin = Twin.load(twin_dir)
-    clearance = clearance if clearance is not None else _authorise(consent, twin_dir)
+    if deliver and clearance is None:
+        clearance = _authorise(consent, twin_dir)
     garment_ply = drape_dir / "garment.ply"
     if not garment_ply.is_file():
         raise InputError(f"{garment_ply}: missing", hint="drape the garment first: atelier drape --twin DIR --garment NAME "
@@ -492,8 +497,9 @@ def animate(
         # the video is the delivery (one use of the twin, through the one delivery path); its
         # frames are parts of it: disclosed (and labelled as the channel wants), not recorded
         mp4 = write_mp4(frames_png, out_dir / "animation.mp4", fps=fps)
-        deliver(clearance, [mp4], scene_hash, campaign, scope=str(out_dir.resolve()), c2pa=c2pa)
-        _disclose_frames(frames_png, clearance.disclosure(scene_hash, campaign))
+        if deliver:
+            deliver_files(clearance, [mp4], scene_hash, campaign, scope=str(out_dir.resolve()), c2pa=c2pa)
+            _disclose_frames(frames_png, clearance.disclosure(scene_hash, campaign))
     worst = max((f["penetration_pct"] for f in per_frame), default=0.0)
     report = write_json(out_dir / "animation.json", {
         "motion": motion, "fps": fps, "output_frames": n_out, "preroll_frames": total_pre,
