@@ -397,12 +397,8 @@ def animate(
     twin = Twin.load(twin_dir)
     if deliver and clearance is None:
         clearance = _authorise(consent, twin_dir)
-    garment_ply = drape_dir / "garment.ply"
-    if not garment_ply.is_file():
-        raise InputError(f"{garment_ply}: missing", hint="drape the garment first: atelier drape --twin DIR --garment NAME "
-                                                         "--pose a-pose --out DRAPE_DIR")
-    cv, cf, _ = load_ply(garment_ply)
-    sew, pin, drape_cloth, drape_collision = _drape_physics(drape_dir, len(cv))
+    layer_dirs, layer_colours = _drape_layers(drape_dir)
+    garment_ply = layer_dirs[-1] / "garment.ply"
     model = bodies.create(twin.model)
     shape, _, base_t = twin.tensors()
     from bodies.poses import POSES, pose_tensor
@@ -445,47 +441,51 @@ def animate(
     work = out_dir / "work"
     work.mkdir(exist_ok=True)
     np.savez(work / "body_frames.npz", frames=verts, faces=faces)
-    cloth_npz = {"vertices": cv.astype(np.float32), "faces": cf.astype(np.int64)}
-    if sew is not None:
-        cloth_npz["sew"] = sew
-    if pin is not None:
-        # the drape pins elastic edges (waistbands) to the body: their goals follow it, frame by
-        # frame, each as its closest body vertex moves
-        from scipy.spatial import cKDTree
-
-        cloth_npz["pin"] = pin
-        idx = np.nonzero(pin > 0)[0]
-        _d, nn = cKDTree(verts[0].astype(np.float64)).query(cv[idx].astype(np.float64))
-        goal = np.repeat(cv[None].astype(np.float32), len(verts), axis=0)
-        goal[:, idx] += verts[:, nn] - verts[0, nn][None]
-        cloth_npz["goal_frames"] = goal
-    np.savez(work / "cloth.npz", **cloth_npz)
     total_pre = preroll + 1  # frame 0 (the drape) plus the pre-roll
     cams = cameras(camera, verts[total_pre:], joints[total_pre:], w, h)
-    spec = {
-        "body": str((work / "body_frames.npz").resolve()), "cloth": str((work / "cloth.npz").resolve()),
-        "preroll": total_pre, "decimate": float(decimate), "fps": int(fps),
-        "cloth_settings": {**drape_cloth, "quality": ANIMATE_QUALITY, **(cloth_settings or {})},
-        "collision_settings": drape_collision,
-        "cameras": [c.to_dict() for c in cams], "frames_dir": str((out_dir / "frames").resolve()),
-        "cloth_out": str((work / "cloth_frames.npz").resolve()),
-        "alembic": str((out_dir / "garment.abc").resolve()) if exports else None,
-        "usd": str((out_dir / "dressed.usdc").resolve()) if exports else None,
-        "lights": [], "engine": "workbench",
-    }
+    colliders = []
     if pose and motion == "turntable":
         from bodies.poses import SEATED_POSES, stool_for
 
         if pose in SEATED_POSES:
             sv, sf = stool_for(verts[total_pre], joints[total_pre])
             np.savez(work / "stool.npz", vertices=sv, faces=sf)
-            spec["colliders"] = [{"path": str((work / "stool.npz").resolve())}]
+            colliders = [{"path": str((work / "stool.npz").resolve())}]
     t0 = time.monotonic()
-    job = run_blender_job("animate", spec, work, timeout=timeout, progress=progress)
-    with np.load(work / "cloth_frames.npz") as z:
-        cloth_frames = z["frames"]
+    # An outfit's layers are simulated in order, innermost first; each collides with the body and
+    # with the simulated frames of the layers under it, and the last job draws them all.
+    below, jobs, cloth_all = [], [], []
+    for i, layer_dir in enumerate(layer_dirs):
+        last = i == len(layer_dirs) - 1
+        lw = work if len(layer_dirs) == 1 else work / f"layer{i}"
+        lw.mkdir(exist_ok=True)
+        cv, cf, _ = load_ply(layer_dir / "garment.ply")
+        np.savez(lw / "cloth.npz", **_cloth_arrays(layer_dir, cv, cf, verts))
+        _sew, _pin, drape_cloth, drape_collision = _drape_physics(layer_dir, len(cv))
+        spec = {
+            "body": str((work / "body_frames.npz").resolve()), "cloth": str((lw / "cloth.npz").resolve()),
+            "preroll": total_pre, "decimate": float(decimate), "fps": int(fps),
+            "cloth_settings": {**drape_cloth, "quality": ANIMATE_QUALITY, **(cloth_settings or {})},
+            "collision_settings": drape_collision, "colliders": colliders, "layers_below": list(below),
+            "garment_color": layer_colours[i], "render": last,
+            "cameras": [c.to_dict() for c in cams], "frames_dir": str((out_dir / "frames").resolve()),
+            "cloth_out": str((lw / "cloth_frames.npz").resolve()),
+            "alembic": str((out_dir / "garment.abc").resolve()) if exports and last else None,
+            "usd": str((out_dir / "dressed.usdc").resolve()) if exports and last else None,
+            "lights": [], "engine": "workbench",
+        }
+        left = max(10.0, timeout - (time.monotonic() - t0))
+        jobs.append(run_blender_job("animate", spec, lw, timeout=left, progress=progress))
+        with np.load(lw / "cloth_frames.npz") as z:
+            cloth_all.append(z["frames"])
+        below.append({"path": str((lw / "cloth_frames.npz").resolve()), "color": layer_colours[i]})
+    job = jobs[-1]
+    cloth_frames = np.concatenate(cloth_all, axis=1)  # (N, all layers' vertices, 3)
+    if len(layer_dirs) > 1:
+        np.savez(work / "cloth_frames.npz", frames=cloth_frames,
+                 layer_vertices=np.array([c.shape[1] for c in cloth_all], np.int64))
     per_frame = []
-    disp = job["max_displacement_mm"][total_pre - 1:]
+    disp = np.max([j["max_displacement_mm"][total_pre - 1:] for j in jobs], axis=0).tolist() if jobs else []
     for k in range(n_out):
         d = BodyDistance(verts[total_pre + k], faces)(cloth_frames[k])
         per_frame.append({"frame": k + 1, "penetration_pct": round(100.0 * float(np.mean(d < -PENETRATION_DEPTH_M)), 3),
@@ -504,9 +504,11 @@ def animate(
     report = write_json(out_dir / "animation.json", {
         "motion": motion, "fps": fps, "output_frames": n_out, "preroll_frames": total_pre,
         "camera": camera, "size": [w, h], "garment": str(garment_ply), "twin": str(twin_dir),
-        "worst_penetration_pct": worst, "seconds_per_frame": job["seconds_per_frame"],
-        "sim_seconds": job["sim_seconds"], "render_seconds": job["render_seconds"], "total_seconds": time.monotonic() - t0,
-        "cloth_vertices": job["cloth_vertices"], "per_frame": per_frame,
+        "worst_penetration_pct": worst, "seconds_per_frame": sum(j["seconds_per_frame"] for j in jobs),
+        "sim_seconds": sum(j["sim_seconds"] for j in jobs), "render_seconds": job["render_seconds"],
+        "total_seconds": time.monotonic() - t0, "layers": [str(d) for d in layer_dirs],
+        "cloth_vertices": [j["cloth_vertices"] for j in jobs] if len(jobs) > 1 else job["cloth_vertices"],
+        "per_frame": per_frame,
         "walk": asdict(walk) if motion == "catwalk" else None, "exports": job["exports"],
         "blender_version": job["blender_version"],
     })
@@ -514,7 +516,49 @@ def animate(
     return AnimationResult(out_dir=out_dir, frames=frames_png, mp4=mp4,
                            alembic=Path(ex["alembic"]) if "alembic" in ex else None,
                            usd=Path(ex["usd"]) if "usd" in ex else None, report=report, per_frame=per_frame,
-                           worst_penetration_pct=worst, seconds_per_frame=job["seconds_per_frame"], preroll=total_pre)
+                           worst_penetration_pct=worst, seconds_per_frame=sum(j["seconds_per_frame"] for j in jobs),
+                           preroll=total_pre)
+
+
+def _drape_layers(drape_dir: Path) -> tuple[list[Path], list[list[float]]]:
+    """The garment folders of a drape, innermost first, and their colours: the folder itself
+    for one garment, ``layers/<i>-<name>/`` of an outfit (its ``outfit.json``)."""
+    import json
+
+    outfit = drape_dir / "outfit.json"
+    if outfit.is_file():
+        data = json.loads(outfit.read_text())
+        dirs = [drape_dir / d for d in data.get("layers", ["."])]
+        colours = [list(c) for c in data.get("colours", [])]
+    else:
+        dirs, colours = [drape_dir], []
+    for d in dirs:
+        if not (d / "garment.ply").is_file():
+            raise InputError(f"{d / 'garment.ply'}: missing", hint="drape the garment first: atelier drape --twin DIR "
+                                                                     "--garment NAME --pose a-pose --out DRAPE_DIR")
+    default = [0.25, 0.35, 0.6, 1.0]
+    colours = [(colours[i] if i < len(colours) else default) for i in range(len(dirs))]
+    return dirs, [list(c) + [1.0] * (4 - len(c)) for c in colours]
+
+
+def _cloth_arrays(layer_dir: Path, cv: np.ndarray, cf: np.ndarray, verts: np.ndarray) -> dict:
+    """The animate job's cloth arrays of one garment draped on ``verts[0]``: its seams, and its
+    pinned edges (waistbands) with their goals following the body frame by frame, each as its
+    closest body vertex moves."""
+    sew, pin, _c, _k = _drape_physics(layer_dir, len(cv))
+    arrays = {"vertices": cv.astype(np.float32), "faces": cf.astype(np.int64)}
+    if sew is not None:
+        arrays["sew"] = sew
+    if pin is not None:
+        from scipy.spatial import cKDTree
+
+        arrays["pin"] = pin
+        idx = np.nonzero(pin > 0)[0]
+        _d, nn = cKDTree(verts[0].astype(np.float64)).query(cv[idx].astype(np.float64))
+        goal = np.repeat(cv[None].astype(np.float32), len(verts), axis=0)
+        goal[:, idx] += verts[:, nn] - verts[0, nn][None]
+        arrays["goal_frames"] = goal
+    return arrays
 
 
 def _drape_physics(drape_dir: Path, n_vertices: int):
