@@ -294,11 +294,19 @@ def drape_inputs(out_dir, body_vertices, body_faces, joints, settings, max_frame
 
 
 def layer_collider_specs(out: Path, colliders) -> list[dict]:
-    """Collider specs of the draped layers below (``[(vertices, faces)]``), saved in ``out``."""
+    """Collider specs of the draped layers below and of props (``[(vertices, faces)]``, or
+    ``(vertices, faces, start)`` for a prop that moves from ``start`` into place over the pose
+    frames), saved in ``out``."""
     specs = []
-    for i, (cv, cf) in enumerate(colliders or []):
-        pth = save_npz_mesh(out / f"drape_collider{i + 1}.npz", np.asarray(cv, np.float32), np.asarray(cf, np.int64))
-        specs.append({"path": str(pth), "decimate": 1.0, "thickness_outer": 0.002, "friction": 5.0})
+    for i, (cv, cf, *start) in enumerate(colliders or []):
+        start = start[0] if start else None
+        first = cv if start is None else start
+        pth = save_npz_mesh(out / f"drape_collider{i + 1}.npz", np.asarray(first, np.float32), np.asarray(cf, np.int64))
+        spec = {"path": str(pth), "decimate": 1.0, "thickness_outer": 0.002, "friction": 5.0}
+        if start is not None:
+            spec["target"] = str(save_npz_mesh(out / f"drape_collider{i + 1}_target.npz", np.asarray(cv, np.float32),
+                                               np.asarray(cf, np.int64)))
+        specs.append(spec)
     return specs
 
 

@@ -315,6 +315,42 @@ def render_cell(inputs: dict, drape_dir: Path, folder: Path, name: str, timeout:
     return out, {"load_s": round(t1 - t0, 3), "render_s": round(t2 - t1, 3), "save_s": round(time.monotonic() - t2, 3)}
 
 
+def render_video_cell(inputs: dict, drape_dir: Path, folder: Path, name: str, timeout: float = 3600.0) -> tuple[Path, dict]:
+    """Render a video format's cell into ``folder/name.mp4``: the twin moves (the format's
+    ``video`` spec) wearing the cell's drape, made in the A-pose, with the cloth simulated
+    (:func:`scenes.motion.animate`, the path of ``atelier animate``). Not disclosed here: the
+    runner delivers the MP4 like an image. Returns (path, timings)."""
+    from .motion import animate
+
+    t0 = time.monotonic()
+    v = inputs["format"]["video"]
+    work = folder / ".video"
+    if "path" in inputs["twin"]:
+        twin_dir = Path(inputs["twin"]["path"])
+    else:  # a body made from the campaign's parameters: a twin folder for animate
+        twin, model = _twin({**inputs, "pose": None})
+        twin_dir = work / "twin"
+        twin.save(twin_dir, model)
+    layers = read_json(drape_dir / DRAPE_MANIFEST)["layers"]
+    if len(layers) != 1:
+        raise InputError(f"a video cell animates one garment; this outfit has {len(layers)} layers",
+                         hint="give the video format an outfit of one garment")
+    pose = v.get("pose")
+    if v["motion"] == "turntable" and pose is None and inputs.get("pose") not in (None, "a-pose"):
+        pose = inputs["pose"]  # the campaign's pose dimension: the pose a turntable holds
+    res = animate(twin_dir, drape_dir / layers[0]["dir"], work, motion=v["motion"], seconds=v["seconds"], fps=v["fps"],
+                  frames=v.get("frames"), size=(inputs["format"]["width"], inputs["format"]["height"]),
+                  camera=v["camera"], preroll=v["preroll"], pose=pose, exports=False, deliver=False,
+                  timeout=max(5.0, timeout - BLENDER_MARGIN_S - (time.monotonic() - t0)))
+    out = folder / f"{name}.mp4"
+    os.replace(res.mp4, out)
+    report = read_json(res.report)
+    shutil.rmtree(work, ignore_errors=True)
+    return out, {"frames": len(res.per_frame), "preroll_frames": res.preroll,
+                 "worst_penetration_pct": res.worst_penetration_pct, "seconds_per_frame": round(res.seconds_per_frame, 3),
+                 "sim_s": report.get("sim_seconds"), "render_s": report.get("render_seconds")}
+
+
 def run_cell(payload: dict) -> dict:
     """Render (or find) the cell folder ``payload["dir"]``; returns its manifest plus
     ``"skipped": True`` when it was already there."""
@@ -339,7 +375,8 @@ def _cell(payload: dict, final: Path) -> dict:
     drape_dir = Path(payload["drape_dir"])
     if not (drape_dir / DRAPE_MANIFEST).exists():
         raise InputError(f"cell {payload['id']}: its drape {drape_dir} is missing")
-    image, timings = render_cell(payload["inputs"], drape_dir, tmp, payload["slug"], timeout=payload["timeout"])
+    make = render_video_cell if payload["inputs"]["format"].get("video") else render_cell
+    image, timings = make(payload["inputs"], drape_dir, tmp, payload["slug"], timeout=payload["timeout"])
     manifest = {
         "id": payload["id"],
         "labels": payload["labels"],
@@ -385,4 +422,5 @@ def execute(payload: dict) -> dict:
     raise ValueError(f"unknown job kind {kind!r}")
 
 
-__all__ = ["execute", "file_lock", "render_cell", "run_cell", "run_drape", "MANIFEST", "DRAPE_MANIFEST"]
+__all__ = ["execute", "file_lock", "render_cell", "render_video_cell", "run_cell", "run_drape", "MANIFEST",
+           "DRAPE_MANIFEST"]
