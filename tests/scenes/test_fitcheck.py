@@ -89,7 +89,7 @@ def _cell(size, verdicts, status="ok"):
                 regions=[{"region": f"r{i}", "verdict": v, "ease_mm": 1.0} for i, v in enumerate(verdicts)])
 
 
-def test_recommendation_is_the_smallest_size_with_no_tight_region():
+def test_without_intended_ease_the_recommendation_is_the_smallest_size_with_no_tight_region():
     sizes = ["XS", "S", "M", "L", "XL"]
     cells = [_cell("XS", ["tight", "fitted"]), _cell("S", ["tight"]), _cell("M", ["fitted", "relaxed"]),
              _cell("L", ["loose", "relaxed"]), _cell("XL", ["loose"])]
@@ -102,6 +102,39 @@ def test_recommendation_is_the_smallest_size_with_no_tight_region():
     r = recommend([_cell("S", ["tight", "tight"]), _cell("M", ["tight"]), _cell("L", ["tight", "loose"])], sizes)
     assert (r.size, r.fits) == ("L", False) and "tight" in r.reason
     assert recommend([_cell("S", [], status="failed")], sizes).size is None
+
+
+def _eased(size, ease, intended, tight=()):
+    """A cell whose bust and waist have draped ``ease`` and ``intended`` ease (mm), tight at ``tight``."""
+    regions = [{"region": r, "verdict": "tight" if r in tight else "relaxed", "ease_mm": ease, "ease_method": "slice",
+                "intended_ease_mm": intended, "reason": f"ease {ease} mm"} for r in ("bust", "waist")]
+    return Cell(body="b", size=size, regions=regions)
+
+
+def test_recommendation_is_the_size_whose_draped_ease_is_closest_to_its_intended_ease():
+    sizes = ["XS", "S", "M", "L", "XL"]
+    # a loose garment (100 mm intended): the smallest size with no tight region would be XS
+    cells = [_eased("XS", 20, 100), _eased("S", 45, 100), _eased("M", 95, 100), _eased("L", 150, 100),
+             _eased("XL", 210, 100)]
+    r = recommend(cells, sizes, chart_size="M")
+    assert (r.size, r.fits) == ("M", True)
+    assert "intended ease" in r.reason and "bust 95/100 mm" in r.reason and "not M" not in r.reason
+    # the body's own chart row is further off: the reason says why not it, in size steps (60 mm)
+    r = recommend(cells, sizes, chart_size="S")
+    assert r.size == "M" and "not S (this body's size-chart row)" in r.reason and "0.92 size steps" in r.reason
+    # a tight size is never recommended, however close its ease; the reason names the tight region
+    cells[2] = _eased("M", 95, 100, tight=("waist",))
+    r = recommend(cells, sizes, chart_size="M")
+    assert r.size == "L" and "not M" in r.reason and "tight at waist" in r.reason
+    # a tie goes to the smaller size
+    assert recommend([_eased("S", 70, 100), _eased("M", 130, 100)], sizes).size == "S"
+
+
+def test_size_steps_come_from_the_size_chart():
+    from scenes.fitcheck.run import size_steps_mm
+
+    steps = size_steps_mm()
+    assert steps == pytest.approx({"bust": 60.0, "waist": 60.0, "hips": 60.0, "upper_arm": 20.0, "thigh": 30.0})
 
 
 def test_grid_cell_says_when_sleeves_or_legs_are_turned_up():
