@@ -509,8 +509,12 @@ def ease_distance(cell: Cell, rule: dict | None = None, steps: dict | None = Non
     """How far one size's draped ease is from the ease its graded pattern gives the size chart's
     own body of that size (``intended_ease_mm``), in size steps (:func:`size_steps_mm`): the mean
     over the regions of ``rule["regions"]`` that have a tape slice and an intended ease of
-    ``|ease - intended| / step``. Returns (distance or None when no region has both, one
-    "region ease/intended mm" note per region used)."""
+    ``|ease - intended| / step``. The ease is the draped ease, except where it differs from the
+    pattern ease by more than ``pattern_ease_tolerance_mm`` (``pattern_ease_differs``) and
+    ``rule["where_they_differ"]`` is "pattern_ease": the tape then reads folds it bridges or a
+    stretch, not the cloth the pattern gives, and the pattern ease is used. Returns (distance or
+    None when no region has both, one "region ease/intended mm" note per region used, a "p" after
+    a pattern ease)."""
     rule = rule if rule is not None else _thresholds().get("size_rule", {})
     steps = steps if steps is not None else size_steps_mm()
     regions = rule.get("regions")
@@ -521,8 +525,12 @@ def ease_distance(cell: Cell, rule: dict | None = None, steps: dict | None = Non
             continue
         if regions is not None and r["region"] not in regions:
             continue
+        mark = ""
+        if (rule.get("where_they_differ") == "pattern_ease" and r.get("pattern_ease_differs")
+                and r.get("pattern_ease_mm") is not None):
+            got, mark = r["pattern_ease_mm"], "p"
         terms.append(abs(float(got) - float(want)) / steps[r["region"]])
-        notes.append(f"{r['region']} {got:.0f}/{want:.0f} mm")
+        notes.append(f"{r['region']} {got:.0f}{mark}/{want:.0f} mm")
     return (float(np.mean(terms)) if terms else None), notes
 
 
@@ -550,8 +558,9 @@ def recommend(cells: list[Cell], sizes: list[str], chart_size: str | None = None
         if scored:
             best = min(scored, key=lambda c: (dist[c.size][0], sizes.index(c.size)))
             d, notes = dist[best.size]
-            why = (f"draped ease closest to the garment's intended ease ({d:.2f} size steps off: "
-                   f"{', '.join(notes)} draped/intended)")
+            why = (f"ease closest to the garment's intended ease ({d:.2f} size steps off: "
+                   f"{', '.join(notes)} ease/intended" + (", p: the pattern's ease, the drape's differs"
+                                                          if any("p/" in x for x in notes) else "") + ")")
         else:
             best = free[0]
             why = "smallest size with no tight region (no intended ease to compare with)"

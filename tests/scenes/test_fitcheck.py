@@ -128,6 +128,14 @@ def test_recommendation_is_the_size_whose_draped_ease_is_closest_to_its_intended
     assert r.size == "L" and "not M" in r.reason and "tight at waist" in r.reason
     # a tie goes to the smaller size
     assert recommend([_eased("S", 70, 100), _eased("M", 130, 100)], sizes).size == "S"
+    # where the tape bridges folds (draped ease far from the pattern's), the pattern ease stands in:
+    # loose trousers read ~75 mm of hip ease in every size
+    folds = [_eased(x, 75, 100) for x in ("S", "M", "L")]
+    for c, pe in zip(folds, (40, 110, 160)):
+        for r in c.regions:
+            r.update(pattern_ease_mm=pe, pattern_ease_differs=abs(pe - 75) > 30)
+    r = recommend(folds, sizes)
+    assert r.size == "M" and "bust 110p/100 mm" in r.reason
 
 
 def test_size_steps_come_from_the_size_chart():
