@@ -112,6 +112,9 @@ class FitcheckSettings:
         deliver: ``(png_paths, info, scene_hash) -> None`` run on every image written
             (default :func:`default_deliver`: stamp the AI disclosure).
         quiet: print only errors.
+        workers: drapes run at once (each a Blender process; measuring and rendering stay in
+            order). On 2 cores, 2 workers keep both busy while one drape is in Python (meshing,
+            placing, measuring) and the other in Blender.
     """
 
     garment: str
@@ -127,6 +130,39 @@ class FitcheckSettings:
     authorise: Callable[[Path, dict], dict] | None = None
     deliver: Callable[[list[Path], dict, str], None] | None = None
     quiet: bool = False
+    workers: int = 1
+
+
+class _SharedModel:
+    """A body model shared by drape threads: calls run one at a time (the model's forward pass
+    is not known to be thread-safe); attributes are the model's."""
+
+    def __init__(self, model):
+        import threading
+
+        self._model, self._lock = model, threading.Lock()
+
+    def __call__(self, *args, **kw):
+        with self._lock:
+            return self._model(*args, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+
+def drape_all(entries: list, sizes: list[str], garment: dict, fabric: dict | None, s: FitcheckSettings,
+              cache: Path, model) -> dict:
+    """(body slug, size) -> :func:`drape_cell`'s (folder or None, manifest) for every cell, with
+    ``s.workers`` drapes at once (threads, each waiting on its Blender process)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [(e, size) for e in entries for size in sizes]
+    if int(s.workers) <= 1:
+        return {(e.slug, size): drape_cell(e, size, garment, fabric, s, cache, model) for e, size in jobs}
+    shared = _SharedModel(model)
+    with ThreadPoolExecutor(max_workers=int(s.workers)) as pool:
+        futures = {(e.slug, size): pool.submit(drape_cell, e, size, garment, fabric, s, cache, shared) for e, size in jobs}
+        return {k: f.result() for k, f in futures.items()}
 
 
 @dataclass
@@ -739,13 +775,18 @@ def run_fitcheck(settings: FitcheckSettings, twins: list[PathLikeStr], out: Path
     cells: list[Cell] = []
     made = cached = 0
     n = len(entries) * len(sizes)
+    if int(s.workers) < 1:
+        raise InputError(f"workers {s.workers}: at least 1")
+    if int(s.workers) > 1:
+        say(f"fitcheck: draping {n} cells, {int(s.workers)} at once", s.quiet)
+    drapes = drape_all(entries, sizes, garment, fabric, s, cache, model)
     for e in entries:
         for size in sizes:
             i = len(cells) + 1
             cell = Cell(body=e.slug, size=size)
             say(f"fitcheck [{i}/{n}] {e.name} size {size}: {garment['name']}"
                 + (f" in {fabric['name']}" if fabric else ""), s.quiet)
-            drape_dir, man = drape_cell(e, size, garment, fabric, s, cache, model)
+            drape_dir, man = drapes[(e.slug, size)]
             cell.cached = bool(man.get("cached"))
             cell.status, cell.message = man.get("status", "failed"), man.get("message", "")
             cell.drape_seconds = float(man.get("seconds", 0.0))
