@@ -152,3 +152,34 @@ def test_a_thigh_tape_measures_the_pattern_of_its_own_leg_only():
     assert both > 1.9 * girth  # the bug: both legs' panels
     assert one == pytest.approx(girth, rel=0.01)  # the leg's own panel, straight across its grain
     assert own.sum() == len(legs[0][2])
+
+
+def test_the_collider_keeps_the_body_near_the_cloth_only():
+    """A T-shirt's collider needs no legs, head or hands: triangles with a vertex within the
+    margin of the cloth's start are kept, renumbered onto the kept vertices."""
+    import trimesh
+
+    from garments.dress import crop_collider
+
+    body = trimesh.creation.cylinder(radius=0.15, height=1.6, sections=32)  # along z
+    body.apply_transform(trimesh.transformations.rotation_matrix(-np.pi / 2, (1, 0, 0)))  # along y
+    body.apply_translation((0, 0.8, 0))
+    bv, bf = np.asarray(body.vertices), np.asarray(body.faces)
+    body = trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(bv, bf, 0.05))
+    bv, bf = np.asarray(body.vertices), np.asarray(body.faces)
+    # a tube of cloth 3 cm off the body between 1.0 and 1.4 m
+    a, y = np.meshgrid(np.linspace(0, 2 * np.pi, 40), np.linspace(1.0, 1.4, 9))
+    cloth = np.c_[0.18 * np.cos(a.ravel()), y.ravel(), 0.18 * np.sin(a.ravel())]
+    used, faces = crop_collider(bv, bf, cloth, 0.12)
+    kept = bv[used]
+    assert faces.max() == len(used) - 1 and faces.min() == 0
+    ys = kept[np.unique(faces)][:, 1]
+    assert ys.min() > 1.0 - 0.12 - 0.05 and ys.max() < 1.4 + 0.12 + 0.05  # margin plus one triangle
+    assert ys.min() < 1.0 and ys.max() > 1.4  # and the body under the cloth, with its margin
+    assert len(faces) < 0.6 * len(bf)
+    # every kept triangle is one of the body's, with its own vertices
+    tri = {tuple(sorted(t)) for t in bf.tolist()}
+    assert all(tuple(sorted(t)) in tri for t in used[faces].tolist())
+    # margin 0: the whole body
+    used0, faces0 = crop_collider(bv, bf, cloth, 0.0)
+    assert len(used0) == len(bv) and np.array_equal(faces0, bf)

@@ -367,3 +367,17 @@ def test_a_size_chart_body_is_not_tight_in_its_own_size(chart_bodies, garment, t
         assert rec.size == size and rec.fits, (garment, size, rec.reason)
         if size == "M":
             assert "intended ease" in rec.reason
+
+
+def test_the_drape_cache_key_is_the_body_not_when_its_folder_was_written(tmp_path):
+    from engine.storage import write_json
+    from scenes.fitcheck.run import drape_key
+
+    tj = {"format": 1, "model": "anny", "shape": [0.5] * 6, "pose": [[0.0, 0.0, 0.0]], "created": "2026-12-02T10:00:00+00:00"}
+    garment = {"name": "t-shirt", "kind": "pattern", "pattern_sha256": "x"}
+    s = FitcheckSettings(garment="t-shirt")
+    keys = []
+    for name, extra in (("a", {}), ("b", {"created": "2026-12-02T11:00:00+00:00"}), ("c", {"shape": [0.6] * 6})):
+        write_json(tmp_path / name / "twin.json", {**tj, **extra})
+        keys.append(drape_key(tmp_path / name, garment, "M", None, s))
+    assert keys[0] == keys[1] != keys[2]
