@@ -170,7 +170,8 @@ def _badges(regions: list) -> str:
 def _region_cell(r: dict, tolerance_mm: float | None = None) -> str:
     """One region of one size in the fit table: ease, band strain, girth strain, the verdict, the
     number that decided it, how the ease was found when it is not a plain slice, and the pattern's
-    own ease, flagged when it is more than ``tolerance_mm`` from the draped ease."""
+    own ease, flagged when it is more than ``tolerance_mm`` from the draped ease, and the ease the
+    size was drafted to give its own chart body (the size rule's target)."""
     girth = f" · round {_fmt(r.get('girth_strain_pct'), '', 1)}" if r.get("girth_strain_pct") is not None else ""
     strain = r.get("strain_pct", r.get("max_strain_pct"))
     out = (f"{_fmt(r.get('ease_mm'), '', 0)} · {_fmt(strain, '', 1)}{girth} · "
@@ -184,8 +185,10 @@ def _region_cell(r: dict, tolerance_mm: float | None = None) -> str:
     pe = r.get("pattern_ease_mm")
     if pe is not None:
         off = tolerance_mm is not None and r.get("ease_mm") is not None and abs(pe - r["ease_mm"]) > tolerance_mm
+        ie = r.get("intended_ease_mm")
         out += (f'<div class="{"warn" if off else "why"}">pattern ease {pe:.0f} mm'
-                + (f" (draped {r['ease_mm']:.0f}: differs by more than {tolerance_mm:g})" if off else "") + "</div>")
+                + (f" (draped {r['ease_mm']:.0f}: differs by more than {tolerance_mm:g})" if off else "")
+                + (f"; intended {ie:.0f} mm" if ie is not None else "") + "</div>")
     return out
 
 
