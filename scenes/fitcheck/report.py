@@ -242,9 +242,12 @@ def write_report(out: PathLikeStr, m: dict) -> Path:
         desc = f'<div class="muted">{escape(b["description"])}</div>' if b.get("description") else ""
         h.append(f"<tr><td>{escape(b['name'])}{desc}</td><td>{meas}</td><td>{escape(b.get('chart_size') or '–')}</td>"
                  f"<td><b>{escape(size)}</b>{mark}</td><td>{escape(r.get('reason', ''))}</td></tr>")
-    h.append("</table><p class=\"muted\">Rule: the smallest size with no region judged tight (ease under the "
-             "region's minimum or strain over its limit); if every size is tight somewhere, the size with the fewest "
-             "tight regions. The size chart column is the chart row nearest the body's measurements.</p>")
+    h.append("</table><p class=\"muted\">Rule: among the sizes with no region judged tight, the one whose ease is "
+             "closest to the ease the garment was drafted to give the size chart's own body of that size (its intended "
+             "ease: the pattern's width at each tape line minus the chart's girth), in size steps of the chart; the "
+             "pattern's ease stands in where the drape's differs from it past the tolerance. If every size is tight "
+             "somewhere, the size with the fewest tight regions. The size chart column is the chart row nearest the "
+             "body's measurements; when another size is recommended, the reason says why not that row.</p>")
 
     # size grid
     h.append('<h2>Size grid</h2><div class="scroll"><table class="grid"><tr><th>body</th>'
