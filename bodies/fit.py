@@ -188,7 +188,7 @@ class FitSettings:
     solve (``unseen_after``); 0 or more than 1 turns it off."""
     unseen_after: float = 0.5
     """share of the steps after which an unseen end part is held; before, it is only left out of
-    the body -> scan term (and of the limb search's scoring), so that a part the placement left
+    the body -> scan term, so that a part the placement left
     off its scan points can still be pulled onto them (a whole scan's hands and feet were 74-83 %
     uncovered when the placement ended, 80 steps)."""
     unseen_prior: str = "relaxed"
@@ -492,17 +492,15 @@ def _fit_scan(model, scan, iterations, seed, pose_init, progress, cfg, clean, un
         placing = step < n_place
         if cfg.limb_search and step == n_place and step > 0:  # the root has settled: search the limbs
             # end parts the scan does not show from where the placement left them are left out of
-            # the search's body -> scan term (else it bends the arm to put a missing hand on the
-            # thigh's points); the check after the search decides whether they are held
+            # the fine fit's body -> scan term until the check at half the fit decides whether
+            # they are held (matched, a missing hand's vertices pulled the arm to the thigh's points)
             if prior is not None:
                 with torch.no_grad():
                     v_now = model(current_shape().detach(), current_pose().detach(), trans.detach()).vertices[0]
                 check_unseen(v_now.double().cpu().numpy(), t)
                 limb_info["unseen_at_search"] = [PART_NAMES[j] for j in unseen_now]
-            skip = np.concatenate([parts.vertices_of(j) for j in unseen_now]) if unseen_now else None
             new_pose, limb_info["search"] = _refine_limbs(
-                model, current_shape().detach(), current_pose().detach(), trans.detach(), pts, scan_tree, faces_np, rng,
-                skip=skip)
+                model, current_shape().detach(), current_pose().detach(), trans.detach(), pts, scan_tree, faces_np, rng)
             with torch.no_grad():
                 named.copy_(new_pose[:, rows_t])
             optim.state.clear()
@@ -1150,13 +1148,12 @@ def _search_starts(model, shape0, starts, pts, scan_tree, faces_np, rng, settle=
     return best, report
 
 
-def _refine_limbs(model, shape, pose, trans, pts, scan_tree, faces_np, rng, skip=None):
-    """:func:`bodies.limbs.search_limbs` (arm grids and refinement) on the placed body, the
-    vertices ``skip`` left out of the scoring's body -> scan term; returns (pose (1, P, 3),
-    report)."""
+def _refine_limbs(model, shape, pose, trans, pts, scan_tree, faces_np, rng):
+    """:func:`bodies.limbs.search_limbs` (arm grids and refinement) on the placed body; returns
+    (pose (1, P, 3), report)."""
     with torch.no_grad():
         v0 = model(shape, pose, trans).vertices[0].double().cpu().numpy()
-    probe = ChamferProbe(pts, scan_tree, vertex_areas(v0, faces_np), rng, quiet=skip)
+    probe = ChamferProbe(pts, scan_tree, vertex_areas(v0, faces_np), rng)
     return search_limbs(model, shape, pose, trans, body_parts(model), probe, rng)
 
 

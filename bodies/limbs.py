@@ -60,24 +60,21 @@ class ChamferProbe:
     Args:
         points: (N, 3) float64 scan points, metres; scan_tree: their k-d tree.
         area: (V,) vertex areas (0 for vertices on no face); rng: seeds the subsets.
-        quiet: vertex indices left out of the body -> scan term (parts the scan does not show:
-            nothing there to match them to); they still explain scan points.
     """
 
     def __init__(self, points: np.ndarray, scan_tree: cKDTree, area: np.ndarray, rng: np.random.Generator,
-                 n_scan: int = 5000, n_body: int = 4000, quiet: np.ndarray | None = None):
+                 n_scan: int = 5000, n_body: int = 4000):
         self.scan_tree = scan_tree
         self.probe = points[rng.choice(len(points), size=min(n_scan, len(points)), replace=False)]
         p = area / area.sum()
         self.body = np.unique(rng.choice(len(area), size=n_body, p=p))
-        self.loud = np.ones(len(self.body), dtype=bool) if quiet is None else ~np.isin(self.body, quiet)
 
     def score(self, verts: np.ndarray) -> float:
         """Two-way truncated mean distance (metres) between the scan and one body (V, 3)."""
         tau = TRUNCATE_M
         v = verts[self.body]
         d1 = np.minimum(cKDTree(v).query(self.probe, distance_upper_bound=tau)[0], tau).mean()
-        d2 = np.minimum(self.scan_tree.query(v[self.loud], distance_upper_bound=tau)[0], tau).sum() / len(v)
+        d2 = np.minimum(self.scan_tree.query(v, distance_upper_bound=tau)[0], tau).mean()
         return float(d1 + d2)
 
     def part_scorer(self, verts: np.ndarray, moving: np.ndarray):
@@ -87,10 +84,8 @@ class ChamferProbe:
         tau = TRUNCATE_M
         is_moving = np.isin(self.body, moving)
         rest, mov = self.body[~is_moving], self.body[is_moving]
-        loud_mov = self.loud[is_moving]
         d_rest = np.minimum(cKDTree(verts[rest]).query(self.probe, distance_upper_bound=tau)[0], tau)
-        b_rest = np.minimum(self.scan_tree.query(verts[self.body[~is_moving & self.loud]],
-                                                 distance_upper_bound=tau)[0], tau).sum()
+        b_rest = np.minimum(self.scan_tree.query(verts[rest], distance_upper_bound=tau)[0], tau).sum()
         # only scan points that the rest of the body leaves unexplained can change the scan ->
         # body term; the others add the same to every score
         open_ = d_rest > NEAR_M
@@ -102,8 +97,7 @@ class ChamferProbe:
             limbs = batch[:, mov]  # (K, L, 3)
             s2b = np.array([np.minimum(d_sel, cKDTree(limb).query(sel, distance_upper_bound=tau)[0]).sum()
                             for limb in limbs])
-            loud = limbs[:, loud_mov]
-            b = np.minimum(self.scan_tree.query(loud.reshape(-1, 3), distance_upper_bound=tau)[0], tau)
+            b = np.minimum(self.scan_tree.query(limbs.reshape(-1, 3), distance_upper_bound=tau)[0], tau)
             return (const + s2b) / n_probe + (b_rest + b.reshape(len(limbs), -1).sum(1)) / n_body
 
         return scorer
