@@ -8,6 +8,7 @@ scan.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,24 @@ from engine.types import PathLikeStr
 from .model import NAMED_JOINTS, BodyModel
 
 TWIN_FORMAT = 1
+
+
+#: bounds of a twin file's numbers, far outside anything a fit writes (Anny's phenotype is 0-1,
+#: SMPL-X's betas within +-5, axis-angle within +-pi, a body within metres of the origin): a
+#: number beyond them is a damaged or hand-edited file, not a body.
+MAX_ABS_SHAPE = 100.0
+MAX_ABS_POSE_RAD = 4 * math.pi
+MAX_ABS_TRANSLATION_M = 100.0
+
+
+def _numbers(value, what: str, bound: float) -> list[float]:
+    """A twin file's list of numbers, flattened, finite and within +-``bound``; ValueError else."""
+    a = np.asarray(value, dtype=np.float64).reshape(-1)
+    if not len(a):
+        raise ValueError(f"{what} is empty")
+    if not np.all(np.isfinite(a)) or np.abs(a).max() > bound:
+        raise ValueError(f"{what} holds NaN, infinite or out-of-range numbers (beyond +-{bound:g})")
+    return [float(x) for x in a]
 
 
 @dataclass
@@ -65,8 +84,12 @@ class Twin:
         """Vertices (V, 3) float32, faces (F, 3) int64, named joints (J, 3) — canonical, metres."""
         if model.name != self.model:
             raise InputError(f"twin was fitted with {self.model!r} but the model given is {model.name!r}")
-        with torch.no_grad():
-            out = model(*self.tensors())
+        try:
+            with torch.no_grad():
+                out = model(*self.tensors())
+        except ValueError as exc:  # parameters of another size than the model's (a twin.json edited by hand)
+            raise InputError(f"the twin's parameters do not fit the {model.name} body model: {exc}",
+                             hint="re-run `atelier fit` (or `atelier body`) to write the twin again") from None
         return out.vertices[0].cpu().numpy(), out.faces.cpu().numpy(), out.joints[0].cpu().numpy()
 
     @classmethod
@@ -109,15 +132,22 @@ class Twin:
             )
         try:
             data = read_json(path)
-            return cls(
-                model=data["model"],
-                shape=list(data["shape"]),
-                pose=list(data["pose"]),
-                translation=list(data.get("translation", [0.0, 0.0, 0.0])),
+            if not isinstance(data, dict):
+                raise ValueError(f"it holds a JSON {type(data).__name__}, not an object")
+            twin = cls(
+                model=str(data["model"]),
+                shape=_numbers(data["shape"], "shape", MAX_ABS_SHAPE),
+                pose=np.reshape(_numbers(data["pose"], "pose", MAX_ABS_POSE_RAD), (-1, 3)).tolist(),
+                translation=_numbers(data.get("translation", [0.0, 0.0, 0.0]), "translation", MAX_ABS_TRANSLATION_M),
                 pose_name=data.get("pose_name"),
                 source=data.get("source", {}),
                 appearance=dict(data.get("appearance") or {}),
             )
+            if len(twin.translation) != 3:
+                raise ValueError(f"translation has {len(twin.translation)} numbers, not 3")
+            if not isinstance(twin.source, dict) or not (twin.pose_name is None or isinstance(twin.pose_name, str)):
+                raise ValueError("source must be an object and pose_name a string")
+            return twin
         except (KeyError, ValueError, TypeError) as exc:
             raise InputError(f"{path}: not a valid twin file ({exc})", hint="re-run `atelier fit`") from None
 

@@ -14,6 +14,9 @@ from pathlib import Path
 
 from engine.errors import InputError
 
+#: the widest ``--weld-mm`` accepted: wider welds would close darts and merge cloth layers, mm.
+MAX_WELD_MM = 20.0
+
 
 def add_parsers(subparsers) -> None:
     """Add ``garment list`` and ``garment show`` to an argparse subparsers object."""
@@ -56,6 +59,9 @@ def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--avatar", metavar="FILE", default=None,
                    help="the exporter's avatar mesh, exported with the same settings: aligns the garment exactly "
                         "(scaled by height, feet and torso centre onto the twin's)")
+    g.add_argument("--weld-mm", type=float, default=None, metavar="MM",
+                   help="weld the mesh's corners (its pieces' seams, or a triangle soup's triangles) closer than this, "
+                        "mm (default 0.5; 0 turns welding off)")
     g.add_argument("--region", choices=["top", "bottom", "dress", "full"], default=None,
                    help="without --avatar: where the garment goes (top, dress, full: hung from the shoulders, or "
                         "under the armpits when strapless; bottom: from the waist); default from its vertical extent")
@@ -69,6 +75,8 @@ def mesh_kwargs(args) -> dict:
 
     mesh = getattr(args, "garment_mesh", None)
     mesh_only = [f"--{k}" for k in ("units", "up", "avatar", "region") if getattr(args, k, None)]
+    if getattr(args, "weld_mm", None) is not None:
+        mesh_only.append("--weld-mm")
     if not mesh:
         if mesh_only:
             raise InputError(f"{', '.join(mesh_only)} only apply to --garment-mesh",
@@ -82,6 +90,12 @@ def mesh_kwargs(args) -> dict:
         raise InputError("--no-turn-up does not apply to --garment-mesh: an imported mesh is draped as it was made, "
                          "nothing is turned up", hint="leave --no-turn-up out")
     kw = {k: getattr(args, k, None) for k in ("units", "up", "avatar", "region")}
+    weld_mm = getattr(args, "weld_mm", None)
+    if weld_mm is not None:
+        if not 0.0 <= weld_mm <= MAX_WELD_MM:
+            raise InputError(f"--weld-mm {weld_mm:g} is outside 0-{MAX_WELD_MM:g} mm",
+                             hint="seams and a triangle soup's corners are welded within a few mm; 0 turns welding off")
+        kw["weld_mm"] = float(weld_mm)
     fabric = getattr(args, "fabric", None)
     if fabric:
         kw["fabric"] = get_fabric(fabric).name

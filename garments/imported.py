@@ -57,6 +57,15 @@ GARMENT_SIZE_M = (0.15, 2.5)
 TYPICAL_SIZE_M = 0.7
 #: seam vertices of different pieces closer than this are merged, mm.
 WELD_MM = 0.5
+#: after welding, a connected part of fewer than this many triangles is a loose bit ...
+LOOSE_PART_FACES = 8
+#: ... and a mesh with at least :data:`SOUP_MIN_PARTS` loose bits holding more than this
+#: fraction of its triangles is a triangle soup that stayed one (its triangles share no corners
+#: within the weld distance): it cannot hang as cloth, its pieces fall apart (a soup draped as is
+#: ended 7.1 m from the body). A real export's labels and buttons are a few loose parts holding a
+#: small share of the triangles; a two-triangle patch is one part.
+SOUP_LOOSE_FRACTION = 0.1
+SOUP_MIN_PARTS = 10
 #: regions :func:`align_garment` knows.
 REGIONS = ("top", "bottom", "dress", "full")
 #: avatar height assumed when guessing the region of a garment without its avatar, metres.
@@ -114,13 +123,19 @@ def _components(n: int, faces: np.ndarray) -> int:
     f = np.asarray(faces, np.int64)
     if not len(f):
         return n
+    return int(len(_part_face_counts(n, f)))
+
+
+def _part_face_counts(n: int, faces: np.ndarray) -> np.ndarray:
+    """(P,) int64 number of triangles in each connected part of a mesh of ``n`` vertices and
+    (F, 3) ``faces`` (parts without faces are not counted)."""
+    f = np.asarray(faces, np.int64)
     rows = np.concatenate([f[:, 0], f[:, 1], f[:, 2]])
     cols = np.concatenate([f[:, 1], f[:, 2], f[:, 0]])
     g = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
-    used = np.zeros(n, bool)
-    used[f.ravel()] = True
-    k, lab = connected_components(g, directed=False)
-    return int(len(np.unique(lab[used])))
+    _, lab = connected_components(g, directed=False)
+    counts = np.bincount(lab[f[:, 0]], minlength=lab.max() + 1)
+    return counts[counts > 0]
 
 
 # --- readers -----------------------------------------------------------------------------------
@@ -372,14 +387,16 @@ def load_garment_mesh(path: PathLikeStr, units: str | None = None, up: str | Non
             garment's size (0.15-2.5 m across in the right unit).
         up: the file's up axis, "y" (CLO/MD default, glTF) or "z" (Blender-style: facing -Y);
             None or "auto" detects it (:func:`detect_garment_up`).
-        weld_mm: boundary vertices closer than this (mm) are merged; 0 turns welding off.
+        weld_mm: boundary vertices closer than this (mm) are merged; 0 turns welding off. A
+            triangle soup (every triangle with its own three corners) is welded the same way.
 
     Returns:
         An :class:`ImportedGarment` in metres, canonical frame, the file's own placement.
 
     Raises:
         InputError: missing, empty, unreadable or unsupported file; no faces; NaN or Inf
-            coordinates; a size no unit explains; an unknown unit or axis.
+            coordinates; a size no unit explains; an unknown unit or axis; a triangle soup that
+            stays disconnected after welding (:data:`SOUP_LOOSE_FRACTION`).
     """
     path = Path(path)
     units = None if units in (None, "auto") else str(units).lower()
@@ -466,10 +483,21 @@ def load_garment_mesh(path: PathLikeStr, units: str | None = None, up: str | Non
     if len(f) < 2:
         raise InputError(f"{path}: only {len(f)} usable faces after dropping degenerate ones",
                          hint="the mesh is broken or collapsed; export the garment again")
+    parts = _part_face_counts(len(v), f)
+    loose = parts[parts < LOOSE_PART_FACES]
+    if len(loose) >= SOUP_MIN_PARTS and loose.sum() > SOUP_LOOSE_FRACTION * len(f):
+        welded = (f"after welding corners within {float(weld_mm):g} mm" if tol > 0 else "with welding off (weld_mm 0)")
+        raise InputError(
+            f"{path}: a triangle soup that stays disconnected {welded}: {int(loose.sum())} of its {len(f)} triangles "
+            f"lie in {len(loose)} loose bits of fewer than {LOOSE_PART_FACES} triangles (largest part "
+            f"{int(parts.max())} triangles); as cloth it would fall apart",
+            hint="export the garment with shared vertices (welded, not 'unwelded' or 'split by face'), or merge its "
+                 "vertices by distance in a mesh editor; if its corners are a little apart, weld wider "
+                 "(--weld-mm 2)")
     piece = np.full(len(v), np.iinfo(np.int32).max, np.int64)
     for k in range(3):
         np.minimum.at(piece, f[:, k], face_piece.astype(np.int64))
-    components_after = _components(len(v), f)
+    components_after = int(len(parts))
     ext = np.ptp(v, axis=0)
     info = {
         "path": str(path.resolve()),
@@ -988,13 +1016,15 @@ def drape_imported(body_vertices, body_faces, joints, garment: ImportedGarment, 
         ``placement``, ``fabric``, ``fit`` and ``strain``.
 
     Raises:
-        InputError: bad arguments. SimulationError: the cloth exploded or more than 1 % of it
-        ended over 2 mm inside the body. JobError: Blender crashed or timed out.
+        InputError: bad arguments. SimulationError: the cloth exploded, more than 1 % of it
+        ended over 2 mm inside the body or 0.5 m away from it, or it stopped unsettled and still
+        falling (:func:`garments.settings.settle_guard`). JobError: Blender crashed or timed out.
     """
     from bodies.measure import measure
     from .dress import drape_inputs, drape_job_spec, layer_collider_specs, run_drape_spec
 
-    from .settings import MAX_PENETRATION, DrapeResult, far_guard, penetration, penetration_guard
+    from .settings import (FAR_M, MAX_FAR, MAX_PENETRATION, MAX_UNSETTLED_MM, DrapeResult, far_guard, penetration,
+                           penetration_guard, settle_guard)
     from .fabrics import cloth_settings, get_fabric
     from .fit import fit_table
 
@@ -1079,7 +1109,8 @@ def drape_imported(body_vertices, body_faces, joints, garment: ImportedGarment, 
         "posed_from_rest": rest_body is not None, "layers_below": len(colliders or []),
         "blender_version": job.get("blender_version"),
         "simulation": {"cloth": cloth_over, "collision": col_over, "max_frames": settings.max_frames},
-        "ok": pen <= MAX_PENETRATION,
+        "ok": bool(pen <= MAX_PENETRATION and np.mean(clearance_m > FAR_M) <= MAX_FAR
+                   and (result.settled or result.max_displacement_mm <= MAX_UNSETTLED_MM)),
     })
     report["files"].update({"fit": "fit.json", "glb": "dressed.glb"})
     write_json(result.report_path, report)
@@ -1091,6 +1122,9 @@ def drape_imported(body_vertices, body_faces, joints, garment: ImportedGarment, 
     far_guard(clearance_m, f"imported {garment.name}",
               f"the mesh's pieces may be unconnected (a triangle soup: export it with its pieces' seams sewn) "
               f"or placed away from the avatar; see {ply_path} (clearance_mm) and {log_path}", log_path)
+    settle_guard(result.settled, result.frames, result.max_displacement_mm, f"imported {garment.name}",
+                 f"the mesh's pieces may be unconnected (export it with its seams sewn), or it was placed off the body "
+                 f"(pass --avatar or --region); see drape_report.json, {ply_path} and {log_path}", log_path)
     return result
 
 

@@ -25,6 +25,12 @@ FAR_M = 0.5
 #: ... and the drape fails when more than this fraction of its vertices did (a triangle-soup
 #: mesh whose pieces fell apart ended 7.1 m away).
 MAX_FAR = 0.01
+#: a drape that did not settle fails when a cloth vertex still moved more than this in its last
+#: frame, mm: the cloth is falling or flying apart, not being worn. Measured: the imported dress
+#: stopped at 6 frames in tests/garments/test_imported.py (gravity just ramped up) moved 24 mm in
+#: its last frame (40 mm over the settle window); a cloth falling freely for a quarter of a second
+#: moves g t / 24 fps = 100 mm a frame; the triangle soup of issue 22 moved 259 mm.
+MAX_UNSETTLED_MM = 100.0
 #: the frame cap of every drape (DrapeSettings, drape_garment, pattern and imported drapes, the
 #: drape benchmark): in the benchmark the slowest drape, the M poplin shift dress on the average
 #: body, settles at frame 218, the others by 188 (2,000 vertices); a drape stops once it settles
@@ -212,5 +218,18 @@ def far_guard(clearance_m: np.ndarray, what: str, hint: str, log_path) -> None:
             hint=hint, log_path=log_path)
 
 
-__all__ = ["DrapeSettings", "DrapeResult", "penetration", "penetration_guard", "far_guard", "PENETRATION_DEPTH_M",
-           "MAX_PENETRATION", "FAR_M", "MAX_FAR", "MAX_FRAMES"]
+def settle_guard(settled: bool, frames: int, last_motion_mm: float, what: str, hint: str, log_path) -> None:
+    """Raise SimulationError (keeping ``log_path``) when a drape stopped at its frame cap without
+    settling while a cloth vertex still moved more than :data:`MAX_UNSETTLED_MM` in the last frame
+    (``last_motion_mm``, the job's ``max_displacement_mm``): what was written is a cloth in mid-air,
+    not a drape. A drape that merely did not settle by a low ``--max-frames`` passes."""
+    if not settled and float(last_motion_mm) > MAX_UNSETTLED_MM:
+        raise SimulationError(
+            f"settle guard: the {what} cloth did not settle in {int(frames)} frames and was still moving "
+            f"{float(last_motion_mm):.0f} mm a frame at the end (limit {MAX_UNSETTLED_MM:.0f} mm): it is falling or "
+            "flying apart, not being worn",
+            hint=hint, log_path=log_path)
+
+
+__all__ = ["DrapeSettings", "DrapeResult", "penetration", "penetration_guard", "far_guard", "settle_guard",
+           "PENETRATION_DEPTH_M", "MAX_PENETRATION", "FAR_M", "MAX_FAR", "MAX_UNSETTLED_MM", "MAX_FRAMES"]

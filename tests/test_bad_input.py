@@ -4,7 +4,9 @@ hint); no other exception, no hang. docs/bad-input.md describes the corpus."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import shutil
 import signal
 import struct
 import subprocess
@@ -90,6 +92,8 @@ def _seeds() -> dict[str, tuple[str, bytes]]:
         "garment-obj": (".obj", _garment_obj()),
         "campaign-toml": (".toml", campaign),
         "pattern-json": (".json", pattern),
+        "twin-json": (".json", (_twin_seed_folder() / "twin.json").read_bytes()),
+        "rights-db": (".db", _db_seed()),
     }
 
 
@@ -110,7 +114,81 @@ def _loader(name: str):
         from garments.pattern import load_pattern
 
         return load_pattern
+    if name == "twin-json":
+        return _load_twin_folder
+    if name == "rights-db":
+        return _run_rights_commands
     raise KeyError(name)
+
+
+# --- twin folders and rights databases -----------------------------------------------------------
+#: the twin id of the seed database (made with this id, so the commands can name her)
+_FUZZ_TWIN = "twin-f0220000"
+
+
+@lru_cache(maxsize=None)
+def _twin_seed_folder() -> Path:
+    """A valid twin folder (twin.json, body.ply) of Anny's average body in the A-pose, made once."""
+    import bodies
+    from bodies.poses import pose_preset
+    from bodies.twin import Twin
+
+    model = bodies.create("anny")
+    folder = Path(tempfile.mkdtemp(prefix="atelier-fuzz-twin-"))
+    Twin.from_tensors(model, model.default_shape(), pose_preset(model, "a-pose"), [0.0, 0.0, 0.0], pose_name="a-pose",
+                      source={"synthetic": True}).save(folder, model)
+    return folder
+
+
+def _load_twin_folder(path: Path):
+    """What `atelier drape` / `animate` do first with a twin folder (read twin.json, build the body)
+    and what `atelier twins attach --fit` does (its identity), on a folder whose twin.json is ``path``'s."""
+    import bodies
+    from bodies.twin import Twin
+    from engine.rights.identity import params_of
+
+    folder = path.parent / "twin"
+    folder.mkdir()
+    shutil.copy(_twin_seed_folder() / "body.ply", folder / "body.ply")
+    path.replace(folder / "twin.json")
+    twin = Twin.load(folder)
+    v, _f, _j = twin.body(bodies.create(twin.model))
+    assert np.all(np.isfinite(v)), "a twin file was read into a body with NaN vertices"
+    params_of(folder)
+
+
+@lru_cache(maxsize=None)
+def _db_seed() -> bytes:
+    """The bytes of a valid SQLite rights database: one twin with a grant and her fitted folder."""
+    from datetime import date
+
+    from engine.rights import Registry
+
+    db = Path(tempfile.mkdtemp(prefix="atelier-fuzz-db-")) / "atelier.db"
+    with Registry.open(db) as reg:
+        reg.add_twin("Fuzz", twin_id=_FUZZ_TWIN)
+        reg.add_grant(_FUZZ_TWIN, "brand", ["e-commerce"], ["EU"], date(2020, 1, 1), date(2099, 1, 1))
+        reg.add_fitted_version(_FUZZ_TWIN, _twin_seed_folder())
+    return db.read_bytes()
+
+
+def _run_rights_commands(path: Path):
+    """The commands that read the rights database, in this process, on the database ``path``: each
+    either works or prints one `error:` line (raised here as an AtelierError); anything else escapes."""
+    from atelier.cli import main
+
+    for cmd in (["twins", "list"], ["twins", "show", _FUZZ_TWIN], ["twins", "check", _FUZZ_TWIN, "--channel", "e-commerce",
+                                                                    "--region", "FR"],
+                ["ledger", "verify"], ["twins", "attach", _FUZZ_TWIN, "--fit", str(_twin_seed_folder())]):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            rc = main([*cmd, "--db", str(path)])
+        text = err.getvalue()
+        assert "Traceback" not in text, text
+        if rc not in (0, 1):  # 1: `twins check` says no grant covers the use
+            lines = [ln for ln in text.splitlines() if "error:" in ln]
+            assert len(lines) == 1, f"{cmd}: {text!r}"
+            raise AtelierError(lines[0])
 
 
 class _Hung(Exception):
@@ -141,9 +219,7 @@ def _load_cleanly(name: str, data: bytes, suffix: str) -> str:
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
-        for f in folder.iterdir():
-            f.unlink()
-        folder.rmdir()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- the corpus: damage people actually cause ---------------------------------------------------
@@ -187,7 +263,66 @@ def _corpus() -> list[tuple[str, str, str, bytes]]:
         ("pattern JSON nested a thousand deep", "pattern-json", ".json", b"[" * 1000 + b"]" * 1000),
         ("pattern JSON with NaN points", "pattern-json", ".json", s["pattern-json"][1].replace(b"0.0", b"NaN", 5)),
         ("binary zeros", "pattern-json", ".json", b"\x00" * 1000),
+        *_twin_cases(),
+        *_db_cases(),
     ]
+
+
+def _twin_cases() -> list[tuple[str, str, str, bytes]]:
+    """Damaged twin.json files (the folder's body.ply is the seed's)."""
+    import json
+
+    good = json.loads(_seeds()["twin-json"][1])
+    raw = _seeds()["twin-json"][1]
+
+    def edited(**kw):
+        return json.dumps({**good, **kw}).encode()
+
+    return [(case, "twin-json", ".json", data) for case, data in (
+        ("twin.json cut in half", raw[: len(raw) // 2]),
+        ("twin.json that is a list", b"[1, 2, 3]"),
+        ("twin.json without a shape", json.dumps({k: v for k, v in good.items() if k != "shape"}).encode()),
+        ("twin.json with three shape numbers", edited(shape=good["shape"][:3])),
+        ("twin.json with NaN shape", raw.replace(b'"shape": [', b'"shape": [NaN, ', 1)),
+        ("twin.json with a 1e308 shape", edited(shape=[1e308] * len(good["shape"]))),
+        ("twin.json with a pose of words", edited(pose=["left"] * 12)),
+        ("twin.json with a short pose", edited(pose=good["pose"][:5])),
+        ("twin.json naming a model path", edited(model="../../etc/passwd")),
+        ("twin.json with a text translation", edited(translation="up")),
+    )]
+
+
+def _db_cases() -> list[tuple[str, str, str, bytes]]:
+    """Damaged rights databases: garbage, cut, another schema, edited by hand."""
+    import sqlite3
+
+    good = _db_seed()
+    work = Path(tempfile.mkdtemp(prefix="atelier-fuzz-dbcase-"))
+
+    def made(name, *sql, base=good):
+        p = work / f"{name}.db"
+        p.write_bytes(base)
+        con = sqlite3.connect(p)
+        for q in sql:
+            con.execute(q)
+        con.commit()
+        con.close()
+        return p.read_bytes()
+
+    cases = [
+        ("garbage file as the registry database", bytes(np.random.default_rng(5).integers(0, 256, 8192, dtype=np.uint8))),
+        ("SQLite database cut at a third", good[: len(good) // 3]),
+        ("SQLite header only", good[:100]),
+        ("database of another program", made("other", "CREATE TABLE twins (x INTEGER)", base=b"")),
+        ("database at an unknown schema revision",
+         made("alien", "CREATE TABLE alembic_version (version_num VARCHAR(32))",
+              "INSERT INTO alembic_version VALUES ('zzz999')", base=b"")),
+        ("database with its ledger table dropped", made("dropped", "DROP TABLE ledger")),
+        ("database with a word for a date", made("dates", "UPDATE twins SET created_at = 'yesterday'",
+                                                  "UPDATE grants SET ends_on = 'never'")),
+    ]
+    shutil.rmtree(work)
+    return [(case, "rights-db", ".db", data) for case, data in cases]
 
 
 def _pickled_npz() -> bytes:
@@ -239,6 +374,41 @@ def _mutate(data: bytes, edits) -> bytes:
 def test_mutated_files_are_refused_or_read_cleanly(name, edits):
     suffix, data = _seeds()[name]
     _load_cleanly(name, _mutate(data, edits), suffix)
+
+
+def test_a_database_damaged_mid_delivery_is_one_message(tmp_path):
+    """The database is fine when opened and damaged before the next query (another process, a
+    disk): the consent check of a render or delivery says so in one AtelierError, no SQL."""
+    from engine.rights import Registry
+    from engine.rights.db import DatabaseError
+    from engine.rights.deliver import authorise
+
+    db = tmp_path / "atelier.db"
+    db.write_bytes(_db_seed())
+    reg = Registry.open(db)
+    try:
+        assert authorise(reg, _FUZZ_TWIN, "e-commerce", "FR").twin_id == _FUZZ_TWIN
+        reg.engine.dispose()  # the next query opens the file again
+        db.write_bytes(b"\x00" * 4096 + b"not a database any more" * 100)
+        with pytest.raises(DatabaseError) as info:
+            authorise(reg, _FUZZ_TWIN, "e-commerce", "FR")
+        assert str(db) in str(info.value) and "SELECT" not in str(info.value)
+    finally:
+        reg.close()
+
+
+def test_twin_folders_without_their_twin_json_are_one_message(tmp_path):
+    from atelier.cli import main
+
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "odd" / "twin.json").mkdir(parents=True)  # a folder where the file goes
+    db = tmp_path / "atelier.db"
+    db.write_bytes(_db_seed())
+    for folder in (tmp_path / "empty", tmp_path / "odd", tmp_path / "missing"):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            rc = main(["twins", "attach", _FUZZ_TWIN, "--fit", str(folder), "--db", str(db)])
+        assert rc == 2 and "Traceback" not in err.getvalue() and err.getvalue().count("error:") == 1, err.getvalue()
 
 
 # --- the command line's own plumbing --------------------------------------------------------------

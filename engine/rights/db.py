@@ -276,14 +276,30 @@ def transaction(engine: Engine, write: bool = False) -> Iterator[Connection]:
                 conn = conn.execution_options(atelier_write=True)
             with conn.begin():
                 yield conn
-    except sa.exc.OperationalError as exc:
-        # a read-only file or folder, a full disk, a server gone: one message, no SQL
+    except sa.exc.IntegrityError:
+        raise  # a race between two writers: the callers that expect one catch it and read the winner's row
+    except sa.exc.SQLAlchemyError as exc:
+        # a read-only file or folder, a full disk, a server gone, a file that is not (or no longer) a
+        # database, a table or column edited away, mid-query as well as at the start: one message, no SQL
         raise DatabaseError(engine.url, exc) from None
+    except (ValueError, TypeError) as exc:
+        if not _raised_by_sqlalchemy(exc):
+            raise
+        # a stored value SQLAlchemy cannot turn back into its type (a date edited into a word)
+        raise DatabaseError(engine.url, ValueError(f"a stored value is damaged ({exc})")) from None
+
+
+def _raised_by_sqlalchemy(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised inside SQLAlchemy (its result processors), not by the caller's code."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and "sqlalchemy" in tb.tb_frame.f_code.co_filename
 
 
 class DatabaseError(AtelierError):
     """The rights database cannot be read or written (read-only, locked past the busy timeout,
-    unreachable). Its message names the database and the driver's reason, never the SQL."""
+    unreachable, damaged, of another schema), whenever in a query that happens. Its message names the database and the driver's reason, never the SQL."""
 
     def __init__(self, url: URL, exc: Exception):
         orig = getattr(exc, "orig", None)

@@ -227,6 +227,48 @@ def test_degenerate_and_duplicate_faces_are_dropped(tmp_path):
     assert g.face_uv is None and g.info["units"] == "mm"
 
 
+def write_soup(path, v, f, scale=1000.0, jitter_mm=0.0, seed=0):
+    """An OBJ triangle soup: every triangle (F, 3) of ``v`` (metres) with its own three corners,
+    each moved up to ``jitter_mm`` at random (an exporter that split the mesh by face)."""
+    corners = np.asarray(v, np.float64)[np.asarray(f)].reshape(-1, 3) * scale
+    corners += np.random.default_rng(seed).uniform(-1, 1, corners.shape) * jitter_mm * scale / 1000.0
+    lines = [f"v {a:.4f} {b:.4f} {c:.4f}" for a, b, c in corners]
+    lines += [f"f {3 * i + 1} {3 * i + 2} {3 * i + 3}" for i in range(len(f))]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_triangle_soup_is_welded_into_one_garment(exports, tmp_path):
+    dress = exports["dress"]
+    g = load_garment_mesh(write_soup(tmp_path / "soup.obj", dress.vertices, dress.faces))
+    # every triangle had its own corners: welded, the soup is the template's one connected mesh again
+    assert g.info["parts_before_weld"] == len(dress.faces) and g.info["parts_after_weld"] == 1
+    assert g.num_vertices == len(dress.vertices) and len(g.faces) == len(dress.faces)
+    assert np.allclose(np.sort(g.vertices, 0), np.sort(np.asarray(dress.vertices), 0), atol=1e-4)
+
+
+def test_a_triangle_soup_that_stays_apart_is_refused(exports, tmp_path):
+    from atelier.cli import main
+
+    dress = exports["dress"]
+    # corners up to 3 mm apart: the 0.5 mm weld leaves it a soup
+    soup = write_soup(tmp_path / "split.obj", dress.vertices, dress.faces, jitter_mm=3.0)
+    with pytest.raises(InputError) as info:
+        load_garment_mesh(soup)
+    text = str(info.value)
+    assert "triangle soup" in text and "split.obj" in text and "--weld-mm" in info.value.hint
+    # welding wider, as the hint says, joins it (the jitter is 3 mm per axis: corners up to 10 mm apart)
+    assert load_garment_mesh(soup, weld_mm=11).info["parts_after_weld"] <= 3
+    with pytest.raises(InputError, match="welding off"):
+        load_garment_mesh(write_soup(tmp_path / "soup.obj", dress.vertices, dress.faces), weld_mm=0)
+    # the same from the command line, before any twin or Blender work
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    (twin / "twin.json").write_text("{}")
+    assert main(["drape", "--twin", str(twin), "--garment-mesh", str(soup), "--out", str(tmp_path / "d"), "-q"]) == 2
+    assert not (tmp_path / "d" / "garment.ply").exists()
+
+
 @pytest.mark.parametrize("case, words", [
     ("missing", ["not found"]),
     ("empty", ["empty", "export the garment again"]),
@@ -436,3 +478,34 @@ def test_cli_refuses_mixed_options_clearly(exports, twin_b_dir, tmp_path, capsys
         for w in words:
             assert w.lower() in err.lower(), err
     assert not (tmp_path / "d" / "garment.ply").exists()
+
+
+def test_an_imported_drape_that_does_not_settle_fails(monkeypatch, exports, twins, tmp_path):
+    """The Blender job stands in for one that stopped at its frame cap with the cloth still falling
+    (the triangle soup of issue 22: not settled, 259 mm in the last frame): the drape fails with the
+    log named, like the other guards, instead of being written as a result; its report says why."""
+    import garments.dress
+    from engine.errors import SimulationError
+    from engine.meshio import load_npz_mesh
+    from garments.imported import drape_imported
+
+    def unsettled_job(spec, out, result_npz, shape, timeout, progress=None):
+        draped = load_npz_mesh(out / "drape_cloth.npz")["vertices"].astype(np.float32)  # worn, but moving
+        log = out / "blender.log"
+        log.write_text("frame 12: max displacement 259 mm\n")
+        job = {"frames": 12, "settled": False, "max_displacement_mm": 259.0, "window_displacement_mm": 240.0,
+               "seconds_per_frame": 0.1}
+        return job, 1.0, log, draped
+
+    monkeypatch.setattr(garments.dress, "run_drape_spec", unsettled_job)
+    g = load_garment_mesh(exports["dress.obj"])
+    with pytest.raises(SimulationError) as info:
+        drape_imported(*twins["A"], g, tmp_path / "d", max_frames=12)
+    assert "did not settle" in str(info.value) and "259 mm" in str(info.value)
+    assert info.value.log_path == tmp_path / "d" / "blender.log"
+    report = json.loads((tmp_path / "d" / "drape_report.json").read_text())
+    assert report["settled"] is False and report["ok"] is False
+    # a drape merely stopped early by a low frame cap (the CLI test's 6 frames moved 24 mm) passes
+    monkeypatch.setattr(garments.dress, "run_drape_spec", lambda *a, **k: (
+        {**unsettled_job(*a, **k)[0], "max_displacement_mm": 24.0}, *unsettled_job(*a, **k)[1:]))
+    assert drape_imported(*twins["A"], g, tmp_path / "e", max_frames=12).settled is False
