@@ -65,9 +65,10 @@ def main(argv=None) -> int:
         t0 = time.monotonic()
         fit = fit_to_folder(model, scan, folder / "twin", iterations=args.iterations)
         fit_s = time.monotonic() - t0
-        t0 = time.monotonic()
+        t0, c0 = time.monotonic(), time.process_time()
         report = texture_twin(folder / "twin", scan, model, TransferSettings(size=args.size))
         transfer_s = time.monotonic() - t0
+        transfer_cpu_s = time.process_time() - c0  # all threads: what the load does not change
         got = np.asarray(Image.open(folder / "twin" / "albedo.png").convert("RGB"))
         true = np.asarray(Image.open(folder / truth["albedo"]).convert("RGB"))
         mask = np.asarray(Image.open(folder / "twin" / "albedo_mask.png"))
@@ -79,7 +80,8 @@ def main(argv=None) -> int:
             "de_seen_median": round(float(np.median(err[mask == 255])), 2),
             "de_filled_median": round(float(np.median(err[mask == 128])), 2) if (mask == 128).any() else None,
             "de_seen_p90": round(float(np.percentile(err[mask == 255], 90)), 2),
-            "transfer_s": round(transfer_s, 1), "fit_s": round(fit_s, 1),
+            "transfer_s": round(transfer_s, 1), "transfer_cpu_s": round(transfer_cpu_s, 1), "fit_s": round(fit_s, 1),
+            "load_1min": round(os.getloadavg()[0], 2),
         })
         twin_dir = folder / "twin"
         print(json.dumps(rows[-1]), flush=True)

@@ -488,7 +488,7 @@ class Scene(_Model):
     backdrop: Backdrop = Field(default_factory=Backdrop)
     look: Optional[str] = None
     """A look of the one look model (``engine.render.looks``: ``studio``, ``ecommerce``,
-    ``campaign``): its lighting preset, skin tone, backdrop (solid or gradient) and ground shadow,
+    ``campaign``, or ``hdri-<name>`` lit by a CC0 HDRI of the bpy wheel): its lighting preset, skin tone, backdrop (solid or gradient) and ground shadow,
     as ``atelier render --look`` draws them. Leave ``backdrop`` and ``lights`` out with it."""
 
     @field_validator("look")
@@ -530,7 +530,7 @@ class Locale(_Model):
     """Directional lights; default: the campaign's (or the studio set)."""
     look: Optional[str] = None
     """A look of the one look model (``engine.render.looks``: ``studio``, ``ecommerce``,
-    ``campaign``): its lighting preset, skin tone, backdrop (solid or gradient) and ground shadow,
+    ``campaign``, or ``hdri-<name>`` lit by a CC0 HDRI of the bpy wheel): its lighting preset, skin tone, backdrop (solid or gradient) and ground shadow,
     as ``atelier render --look`` draws them. Leave ``backdrop`` and ``lights`` out with it."""
 
     @field_validator("look")
@@ -591,7 +591,7 @@ class Campaign(_Model):
     lights: Optional[list[LightSpec]] = None
     """Default lights of every locale that has none."""
     look: Optional[str] = None
-    """Default look (``engine.render.looks``: studio, ecommerce, campaign) of every locale that
+    """Default look (``engine.render.looks``: studio, ecommerce, campaign, hdri-<name>) of every locale that
     sets neither its own look nor its backdrop and lights."""
 
     @field_validator("look")
