@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "detail-upper-body, detail-waist, ... (default front,three-quarter,left,back,right)")
     shots.add_argument("--format", action="append", default=None, metavar="ASPECT@PX", type=_format,
                        help="channel format, e.g. 1:1@1080, 4:5@1350, 9:16@1920, 16:9@1920x1080 (repeatable)")
-    shots.add_argument("--look", default=None, help="look preset: studio, ecommerce, campaign")
+    shots.add_argument("--look", default=None, help="look preset: studio, ecommerce, campaign, or hdri-<name> (city, courtyard, forest, interior, night, studio, sunrise, sunset: the bpy wheel's CC0 HDRIs)")
     shots.add_argument("--outputs", default=None, help="extra outputs, comma list of depth, normals, mask")
     p.add_argument("--twin-id", default=None, help="registry id of the person's twin (needed unless the body is synthetic)")
     p.add_argument("--channel", default="internal-fit-check",

@@ -226,35 +226,10 @@ def load_dressed(drape_dir: Path):
         report = path.parent / "drape_report.json"
         if report.exists():
             fabrics[name] = read_json(report).get("fabric")
-    return _with_appearance(drape_dir, meshes, fabrics=fabrics)
+    # the twin's texture and hair, each garment's surface: the one function cells and scenes use too
+    from garments.appearance import drape_folder_meshes
 
-
-def _with_appearance(drape_dir: Path, meshes: list, hair="twin", fabrics: dict | None = None) -> list:
-    """The drape folder's meshes with the twin's texture and hair (bodies.appearance) and each
-    garment's fabric surface (from the fabric registry: ``fabrics`` maps a mesh name to the fabric
-    its drape used, else dressed.json's one fabric); unchanged where the twin has none."""
-    dressed = drape_dir / "dressed.json"
-    if not dressed.exists():
-        return meshes
-    import bodies
-    from bodies.appearance.folder import twin_meshes
-    from garments.fabrics import get_fabric
-
-    from engine.render.surfaces import fabric_surface
-
-    info = read_json(dressed)
-    twin_dir = Path(info["twin_dir"]) if info.get("twin_dir") else None
-    out = []
-    for m in meshes:
-        if m.name == "body" and twin_dir is not None and (twin_dir / "twin.json").exists() and info.get("model"):
-            out += twin_meshes(twin_dir, m.vertices, m.faces, bodies.create(info["model"]), hair=hair,
-                               workdir=drape_dir / ".atelier")
-        elif m.name != "body" and ((fabrics or {}).get(m.name) or isinstance(info.get("fabric"), str)):
-            m.material = fabric_surface(get_fabric((fabrics or {}).get(m.name) or info["fabric"]).to_dict())
-            out.append(m)
-        else:
-            out.append(m)
-    return out
+    return drape_folder_meshes(drape_dir, meshes, fabrics=fabrics)
 
 
 @dataclass

@@ -85,7 +85,7 @@ from engine.types import PathLikeStr
 
 from .model import NAMED_JOINTS, BodyModel
 from .limbs import ChamferProbe, search_limbs
-from .parts import body_parts
+from .parts import PART_NAMES, body_parts
 from .poses import pose_preset
 from .quality import QualityLimits, part_quality
 from .scan import CleanSettings, Scan, clean_scan, load_scan
@@ -179,6 +179,22 @@ class FitSettings:
     meet in front of the thighs fitted back to front: v2v 262 mm)."""
     flip_ratio: float = 1.3
     """see ``flip_check``."""
+    unseen_share: float = 0.7
+    """an end part (``unseen_joints``: hands, feet, head) with more than this share of its surface
+    (vertex areas) without a scan point within ``quality.coverage_mm`` is *unseen*: its joint is
+    reset to ``unseen_prior``'s rotation and held there for the rest of the fit (the scan cannot
+    say where it is; left free, a hand inside a hole was pulled against the thigh's points: 68 mm
+    mean vertex error on that hand). Checked when the placement ends and at every Gauss-Newton
+    solve (``unseen_after``); 0 or more than 1 turns it off."""
+    unseen_after: float = 0.5
+    """share of the steps after which an unseen end part is held; before, it is only left out of
+    the body -> scan term, so that a part the placement left
+    off its scan points can still be pulled onto them (a whole scan's hands and feet were 74-83 %
+    uncovered when the placement ended, 80 steps)."""
+    unseen_prior: str = "relaxed"
+    """pose preset (:mod:`bodies.poses`) whose rotation an unseen end part takes."""
+    unseen_joints: tuple[str, ...] = ("left_wrist", "right_wrist", "left_ankle", "right_ankle", "head")
+    """the end parts' joints that ``unseen_share`` watches (named joints with no named joint below)."""
     floor_weight: float = 0.2
     """weight of (lowest body point - floor height)^2 in cm^2 when the scan had a floor."""
     detail: bool = False
@@ -414,6 +430,45 @@ def _fit_scan(model, scan, iterations, seed, pose_init, progress, cfg, clean, un
     def current_pose():
         return base_pose.index_copy(1, rows_t, named)
 
+    # end parts the scan does not show: left out of the body -> scan term while unseen, and reset
+    # to the prior preset's rotation and held once the fit is far enough along
+    parts = body_parts(model)
+    col_of = {r: k for k, r in enumerate(rows)}
+    held: dict[int, torch.Tensor] = {}  # column of ``named`` -> its held rotation (3,)
+    unseen_report: dict = {}
+    prior = pose_preset(model, cfg.unseen_prior) if 0.0 < cfg.unseen_share <= 1.0 else None
+    b_pool = used  # body vertices matched to the scan (an unseen part's are left out)
+    unseen_now: list = []
+
+    def apply_held():
+        with torch.no_grad():
+            for k, value in held.items():
+                named[0, k] = value
+
+    def check_unseen(v_np, t_frac):
+        """Update the unseen parts from the body ``v_np``; True when a part was newly held."""
+        nonlocal b_pool, unseen_now
+        if prior is None:
+            return False
+        watch = [j for j in cfg.unseen_joints if col_of[model.pose_index(j)] not in held]
+        found = _unseen_parts(v_np, faces_np, parts, watch, scan_tree, cfg.quality.coverage_mm / 1000.0,
+                              cfg.unseen_share)
+        unseen_now = sorted(found)
+        newly = False
+        if t_frac >= cfg.unseen_after:
+            for joint, share in found.items():
+                r = model.pose_index(joint)
+                held[col_of[r]] = prior[0, r].to(named.dtype).clone()
+                unseen_report[PART_NAMES[joint]] = {"uncovered": round(share, 3), "step": step}
+                newly = True
+        out = [parts.vertices_of(j) for j in cfg.unseen_joints
+               if j in found or col_of[model.pose_index(j)] in held]
+        b_pool = used[~np.isin(used, np.concatenate(out))] if out else used
+        return newly  # applied after this step's update (the step's graph uses ``named``)
+
+    def free_rows():
+        return [r for r in rows if col_of[r] not in held]
+
     optim = torch.optim.Adam(
         [
             {"params": [trans], "lr": cfg.lr_translation},
@@ -430,11 +485,20 @@ def _fit_scan(model, scan, iterations, seed, pose_init, progress, cfg, clean, un
     tree_cache: dict = {}
     note_every = max(1, iterations // 50)
     for step in range(iterations):
+        newly_held = False
         t = step / max(1, iterations - 1)
         sigma = cfg.sigma_start * (cfg.sigma_end / cfg.sigma_start) ** t
         lr_scale = 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t))
         placing = step < n_place
         if cfg.limb_search and step == n_place and step > 0:  # the root has settled: search the limbs
+            # end parts the scan does not show from where the placement left them are left out of
+            # the fine fit's body -> scan term until the check at half the fit decides whether
+            # they are held (matched, a missing hand's vertices pulled the arm to the thigh's points)
+            if prior is not None:
+                with torch.no_grad():
+                    v_now = model(current_shape().detach(), current_pose().detach(), trans.detach()).vertices[0]
+                check_unseen(v_now.double().cpu().numpy(), t)
+                limb_info["unseen_at_search"] = [PART_NAMES[j] for j in unseen_now]
             new_pose, limb_info["search"] = _refine_limbs(
                 model, current_shape().detach(), current_pose().detach(), trans.detach(), pts, scan_tree, faces_np, rng)
             with torch.no_grad():
@@ -447,9 +511,11 @@ def _fit_scan(model, scan, iterations, seed, pose_init, progress, cfg, clean, un
             ns, nb = (max(1, n_scan // 2), max(1, n_body // 2)) if coarse else (n_scan, n_body)
             new_shape, new_pose, new_trans = _gauss_newton(
                 model, current_shape().detach(), current_pose().detach(), trans.detach(),
-                lambda v: _match(v, faces_np, adjacency, used, pts, scan_tree, ns, nb, rng, None), sigma, cfg,
+                lambda v: _match(v, faces_np, adjacency, used, pts, scan_tree, ns, nb, rng, None, pool=b_pool), sigma,
+                cfg,
                 None if lo is None else (lo, hi), shape_avg, floor,
-                rows=(rows if cfg.gn_pose and not placing else [root]) if cfg.gn_pose else (), preset=base_pose, root=root)
+                rows=(free_rows() if cfg.gn_pose and not placing else [root]) if cfg.gn_pose else (), preset=base_pose,
+                root=root)
             _set_shape(shape_var, new_shape, lo, hi)
             with torch.no_grad():
                 trans.copy_(new_trans)
@@ -466,7 +532,8 @@ def _fit_scan(model, scan, iterations, seed, pose_init, progress, cfg, clean, un
             coarse = step < cfg.coarse_fraction * iterations
             ns, nb = (max(1, n_scan // 2), max(1, n_body // 2)) if coarse else (n_scan, n_body)
             corr = _correspondences(v_np, faces_np, adjacency, used, pts, scan_tree, ns, nb, rng, device, tree_cache,
-                                   check=cfg.body_to_scan_cos > 0 or cfg.body_to_scan_excess > 0)
+                                   check=cfg.body_to_scan_cos > 0 or cfg.body_to_scan_excess > 0, pool=b_pool)
+            newly_held = step > n_place and step % max(1, cfg.gn_every) == 0 and check_unseen(v_np, t)
         loss = _data_loss(verts, faces_t, corr, sigma, cfg)
         if floor is not None and cfg.floor_weight > 0:
             loss = loss + cfg.floor_weight * ((verts[:, 1].min() - floor) * 100.0).pow(2)
@@ -483,6 +550,10 @@ def _fit_scan(model, scan, iterations, seed, pose_init, progress, cfg, clean, un
             keep[0, ~not_root] = named.grad[0, ~not_root]
             named.grad = keep
         optim.step()
+        if held:
+            apply_held()
+        if newly_held:
+            optim.state.clear()
         if step % note_every == 0 or step == iterations - 1:
             value = float(loss.detach())
             history.append([step, round(value, 6), round(sigma, 4)])
@@ -491,9 +562,10 @@ def _fit_scan(model, scan, iterations, seed, pose_init, progress, cfg, clean, un
     if cfg.shape_solver == "gauss-newton" and cfg.gn_final > 0:
         new_shape, new_pose, new_trans = _gauss_newton(
             model, current_shape().detach(), current_pose().detach(), trans.detach(),
-            lambda v: _match(v, faces_np, adjacency, used, pts, scan_tree, n_scan, n_body, rng, None), sigma, cfg,
-            None if lo is None else (lo, hi), shape_avg, floor, rows=rows if cfg.gn_pose else (), preset=base_pose,
-            root=root, iterations=cfg.gn_final)
+            lambda v: _match(v, faces_np, adjacency, used, pts, scan_tree, n_scan, n_body, rng, None, pool=b_pool),
+            sigma, cfg,
+            None if lo is None else (lo, hi), shape_avg, floor, rows=free_rows() if cfg.gn_pose else (),
+            preset=base_pose, root=root, iterations=cfg.gn_final)
         _set_shape(shape_var, new_shape, lo, hi)
         with torch.no_grad():
             trans.copy_(new_trans)
@@ -527,7 +599,7 @@ def _fit_scan(model, scan, iterations, seed, pose_init, progress, cfg, clean, un
     twin = Twin.from_tensors(model, shape_f, pose_f, trans_f, pose_name=pose_init, source=source)
     settings_dict = asdict(cfg)
     settings_dict.update(seed=seed, pose_init=pose_init, start_yaw_deg=yaw0, shape_labels=list(model.shape_labels),
-                         limb_search_result=limb_info)
+                         limb_search_result=limb_info, unseen_parts=unseen_report)
     scan_info = {
         "units": scan.units,
         "units_source": scan.metadata.get("units_source"),
@@ -801,10 +873,11 @@ def _closest_via_neighbours(points, vertices, faces, adjacency, tree, k):
     return dist, fid, bary
 
 
-def _match(v_np, faces_np, adjacency, used, pts, scan_tree, n_scan, n_body, rng, cache=None, check=True) -> dict:
+def _match(v_np, faces_np, adjacency, used, pts, scan_tree, n_scan, n_body, rng, cache=None, check=True,
+           pool=None) -> dict:
     """Fresh random subsets and their matches (numpy, float64 metres): scan points -> closest
-    body surface point (face + barycentrics), body vertices (of ``used``) -> nearest scan point,
-    with what :func:`_data_loss` needs to judge each body -> scan pair."""
+    body surface point (face + barycentrics), body vertices (of ``pool``, default ``used``) ->
+    nearest scan point, with what :func:`_data_loss` needs to judge each body -> scan pair."""
     # drawn with replacement: a few repeats cost nothing, a permutation of a large scan does
     s_idx = rng.integers(0, len(pts), size=n_scan) if n_scan < len(pts) else np.arange(len(pts))
     sp = pts[s_idx]
@@ -816,7 +889,8 @@ def _match(v_np, faces_np, adjacency, used, pts, scan_tree, n_scan, n_body, rng,
     cache["age"] += 1
     tree = cache["tree"]
     _, fid, bary = _closest_via_neighbours(sp, v_np, faces_np, adjacency, tree, 1)
-    b_idx = used[rng.integers(0, len(used), size=n_body)] if n_body < len(used) else used
+    pool = used if pool is None else pool
+    b_idx = pool[rng.integers(0, len(pool), size=n_body)] if n_body < len(pool) else pool
     d_b, nn = scan_tree.query(v_np[b_idx])
     target = pts[nn]
     # How well each body -> scan pair holds up: (a) the offset's cosine with the body's normal
@@ -846,9 +920,9 @@ def _vertex_normals_at(v_np, faces_np, adjacency, idx) -> np.ndarray:
 
 
 def _correspondences(v_np, faces_np, adjacency, used, pts, scan_tree, n_scan, n_body, rng, device, cache=None,
-                     check=True):
+                     check=True, pool=None):
     """:func:`_match` as tensors on ``device``."""
-    m = _match(v_np, faces_np, adjacency, used, pts, scan_tree, n_scan, n_body, rng, cache, check)
+    m = _match(v_np, faces_np, adjacency, used, pts, scan_tree, n_scan, n_body, rng, cache, check, pool)
     f32 = dict(dtype=torch.float32, device=device)
     return {
         "scan_points": torch.as_tensor(m["scan_points"], **f32),
@@ -1081,6 +1155,26 @@ def _refine_limbs(model, shape, pose, trans, pts, scan_tree, faces_np, rng):
         v0 = model(shape, pose, trans).vertices[0].double().cpu().numpy()
     probe = ChamferProbe(pts, scan_tree, vertex_areas(v0, faces_np), rng)
     return search_limbs(model, shape, pose, trans, body_parts(model), probe, rng)
+
+
+def _unseen_parts(v_np, faces_np, parts, joints, scan_tree, cover_m, share) -> dict:
+    """{joint: uncovered share} of the ``joints`` whose part has more than ``share`` of its surface
+    (vertex areas) with no scan point within ``cover_m`` metres."""
+    out = {}
+    if not joints:
+        return out
+    area = vertex_areas(v_np, faces_np)
+    for joint in joints:
+        idx = parts.vertices_of(joint)
+        idx = idx[area[idx] > 0]
+        if not len(idx):
+            continue
+        d = scan_tree.query(v_np[idx], distance_upper_bound=cover_m)[0]
+        a = area[idx]
+        uncovered = float(a[~np.isfinite(d)].sum() / a.sum())
+        if uncovered > share:
+            out[joint] = uncovered
+    return out
 
 
 def _turn_root(pose: torch.Tensor, root: int, yaw: float) -> torch.Tensor:

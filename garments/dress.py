@@ -31,7 +31,7 @@ from engine.storage import atomic_path, write_json
 from .clearance import BodyDistance
 from .settings import MAX_FRAMES
 from .fabrics import cloth_settings, get_fabric
-from .fit import fit_table, strain_field
+from .fit import chart_girths_mm, fit_table, strain_field
 from .mesher import edge_for_vertices, mesh_pattern
 from .pattern import Pattern, library_pattern
 from .placement import place_pattern, thin_body
@@ -87,6 +87,27 @@ def hand_vertices(vertices: np.ndarray, joints: np.ndarray) -> np.ndarray:
         u = (w - e) / max(float(np.linalg.norm(w - e)), 1e-9)
         out |= ((v - w) @ u > -0.03) & (np.linalg.norm(v - w, axis=1) < 0.25)
     return out
+
+
+def crop_collider(body_vertices, body_faces, cloth, margin_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """The body's collider cut down to the triangles near the cloth: (kept vertex indices (K,)
+    int64 into ``body_vertices``, their faces (G, 3) int64 renumbered). A triangle is kept when a
+    vertex of it lies within ``margin_m`` (metres) of a cloth vertex; ``margin_m <= 0`` keeps the
+    whole body. Body and cloth in the same frame (the rest body and the cloth's start shape); a
+    posed body with the same vertices takes the same indices."""
+    from scipy.spatial import cKDTree
+
+    bv = np.asarray(body_vertices, np.float64)
+    bf = np.asarray(body_faces, np.int64)
+    if margin_m <= 0 or not len(cloth):
+        return np.arange(len(bv)), bf
+    d, _ = cKDTree(np.asarray(cloth, np.float64)).query(bv, distance_upper_bound=float(margin_m))
+    near = np.isfinite(d)
+    faces = bf[near[bf].any(1)]
+    used = np.unique(faces)
+    remap = np.full(len(bv), -1, np.int64)
+    remap[used] = np.arange(len(used))
+    return used, remap[faces]
 
 
 def follow_body(start: np.ndarray, which: np.ndarray, rest_body: np.ndarray, target_body: np.ndarray) -> np.ndarray:
@@ -179,8 +200,9 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
     # while the seams close with gravity off, so no sewing spring pulls cloth through the body.
     keep = hand_vertices(rv, rj).astype(np.float32)
     save_npz_mesh(out / "drape_body.npz", rv, rf)
-    start_npz = save_npz_mesh(out / "drape_body_start.npz", thin_body(rv, rj, THIN_FACTOR), rf, keep=keep)
-    target_npz = save_npz_mesh(out / "drape_body_target.npz", v, f, keep=keep)
+    used, cf = crop_collider(rv, rf, start, settings.collider_margin)
+    start_npz = save_npz_mesh(out / "drape_body_start.npz", thin_body(rv, rj, THIN_FACTOR)[used], cf, keep=keep[used])
+    target_npz = save_npz_mesh(out / "drape_body_target.npz", np.asarray(v)[used], cf, keep=keep[used])
     col_specs = [{"path": str(start_npz), "target": str(target_npz), "decimate": settings.decimate,
                   "thickness_outer": settings.body_thickness, "friction": col_over.get("friction", 5.0)}]
     if rest_body is None and THIN_FACTOR >= 1.0:
@@ -227,7 +249,9 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
     arm_panel = np.array([pnl.placement.region.endswith("arm") for pnl in cloth.pattern.panels.values()])
     table = fit_table(settled, settled_clearance_mm, warp, weft, j, posed_meas, faces=cloth.faces, body=(v, f), sew=sew,
                       arm_vertices=arm_panel[cloth.panel_of], fabric_stretch_pct=fab.stretch_pct, flat=cloth.flat,
-                      edge=sf.edge, grain=grain)
+                      edge=sf.edge, grain=grain,
+                      size_girths_mm=chart_girths_mm(size.upper() if isinstance(size, str)
+                                                     else (pattern.base_size if size is None else None)))
     fit = {
         "garment": pattern.name, "size": graded.size, "fabric": fab.name,
         "regions": {r.region: {k: val for k, val in asdict(r).items() if k != "region"} for r in table},
@@ -294,11 +318,19 @@ def drape_inputs(out_dir, body_vertices, body_faces, joints, settings, max_frame
 
 
 def layer_collider_specs(out: Path, colliders) -> list[dict]:
-    """Collider specs of the draped layers below (``[(vertices, faces)]``), saved in ``out``."""
+    """Collider specs of the draped layers below and of props (``[(vertices, faces)]``, or
+    ``(vertices, faces, start)`` for a prop that moves from ``start`` into place over the pose
+    frames), saved in ``out``."""
     specs = []
-    for i, (cv, cf) in enumerate(colliders or []):
-        pth = save_npz_mesh(out / f"drape_collider{i + 1}.npz", np.asarray(cv, np.float32), np.asarray(cf, np.int64))
-        specs.append({"path": str(pth), "decimate": 1.0, "thickness_outer": 0.002, "friction": 5.0})
+    for i, (cv, cf, *start) in enumerate(colliders or []):
+        start = start[0] if start else None
+        first = cv if start is None else start
+        pth = save_npz_mesh(out / f"drape_collider{i + 1}.npz", np.asarray(first, np.float32), np.asarray(cf, np.int64))
+        spec = {"path": str(pth), "decimate": 1.0, "thickness_outer": 0.002, "friction": 5.0}
+        if start is not None:
+            spec["target"] = str(save_npz_mesh(out / f"drape_collider{i + 1}_target.npz", np.asarray(cv, np.float32),
+                                               np.asarray(cf, np.int64)))
+        specs.append(spec)
     return specs
 
 

@@ -311,6 +311,46 @@ def pattern_width(flat, draped, faces, origin, normal, max_radius: float, face_m
     return total
 
 
+def limb_side_faces(draped, faces, joints, region: str, origin) -> np.ndarray:
+    """(F,) bool: the triangles of the limb a tape plane at ``origin`` goes round (upper arm or
+    thigh): those whose vertices are all nearer that side's bone (shoulder-elbow, hip-knee) than
+    the other side's. A plane across one thigh also cuts the other leg's panels a few cm away."""
+    a, b = {"upper_arm": ("shoulder", "elbow"), "thigh": ("hip", "knee")}[region]
+    j = np.asarray(joints, np.float64)
+    p = np.asarray(draped, np.float64)
+    o = np.asarray(origin, np.float64)
+    d = {}
+    for side in ("left", "right"):
+        pa, pb = j[_J[f"{side}_{a}"]], j[_J[f"{side}_{b}"]]
+        d[side] = _segment_distance(p, pa, pb)
+    own = min(("left", "right"), key=lambda s: float(_segment_distance(o[None], j[_J[f"{s}_{a}"]], j[_J[f"{s}_{b}"]])[0]))
+    other = "right" if own == "left" else "left"
+    near = d[own] < d[other]
+    return near[np.asarray(faces, np.int64)].all(1)
+
+
+def _segment_distance(p, a, b) -> np.ndarray:
+    ab = b - a
+    t = np.clip((p - a) @ ab / max(float(ab @ ab), 1e-12), 0.0, 1.0)
+    return np.linalg.norm(p - (a + t[:, None] * ab), axis=1)
+
+
+#: size-chart measurement behind each region's girth (the chart's ``upper_arm`` and ``thigh`` are
+#: girths at mid upper arm and just below the crotch)
+CHART_GIRTH = {"bust": "chest", "waist": "waist", "hips": "hips", "upper_arm": "upper_arm", "thigh": "thigh"}
+
+
+def chart_girths_mm(size, chart: dict | None = None) -> dict:
+    """Region -> the size chart's body girth of ``size`` (mm), for :func:`fit_table`'s intended
+    ease; {} for a made-to-measure target (a dict) or None."""
+    if not isinstance(size, str):
+        return {}
+    from .sizes import size_measurements
+
+    row = size_measurements(size, chart)
+    return {r: 10.0 * float(row[k]) for r, k in CHART_GIRTH.items() if k in row}
+
+
 def load_thresholds(path=None) -> dict:
     """The verdict thresholds file as a dict (see ``garments/data/fit_thresholds.json``)."""
     return json.loads(Path(path or THRESHOLDS).read_text())
@@ -459,7 +499,15 @@ class RegionFit:
             the line the tape plane cuts (:func:`pattern_width`) minus the body girth, at the same
             planes as ``ease_mm``; None without a flat pattern or a slice. Far from ``ease_mm``
             (``pattern_ease_tolerance_mm``): the cloth is stretched or gathered round the girth,
-            or hangs in folds the tape bridges.
+            or hangs in folds the tape bridges (``pattern_ease_differs``).
+        pattern_width_mm: that width, mm (the pattern's width minus ``pattern_ease_mm`` is the
+            body's girth).
+        intended_ease_mm: the ease the graded pattern gives the size chart's own body of its size:
+            ``pattern_width_mm`` minus the chart's girth for the region (chest, waist, hips, upper
+            arm, thigh); None for a made-to-measure or ungraded pattern. The size rule
+            (``size_rule`` in ``fit_thresholds.json``) compares the draped ease with it.
+        pattern_ease_differs: ``pattern_ease_mm`` is more than ``pattern_ease_tolerance_mm``
+            from ``ease_mm``; None without a pattern ease.
     """
 
     region: str
@@ -479,6 +527,9 @@ class RegionFit:
     reason: str = ""
     ease_note: str = ""
     pattern_ease_mm: float | None = None
+    pattern_width_mm: float | None = None
+    intended_ease_mm: float | None = None
+    pattern_ease_differs: bool | None = None
 
 
 #: tape planes of a band either side of the region's line: torso offsets (m) along the vertical,
@@ -688,7 +739,7 @@ def girth_strain(flat, draped, faces, joints, m: Measurements, arm_vertices=None
 
 def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements, thresholds=None,
               faces=None, body=None, sew=None, arm_vertices=None, fabric_stretch_pct=None, flat=None,
-              edge=None, grain=None) -> list[RegionFit]:
+              edge=None, grain=None, size_girths_mm: dict | None = None) -> list[RegionFit]:
     """:class:`RegionFit` for every region the garment covers (regions with < 5 vertices are left out).
 
     Args:
@@ -709,8 +760,12 @@ def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements,
             left out of the regions' strain.
         grain: (V, 2) or (2,) warp direction in the flat frame, for the pattern's width across
             it at each region's line (:func:`pattern_width`, :attr:`RegionFit.pattern_ease_mm`).
+        size_girths_mm: region -> the size chart's body girth (mm) of the size the pattern was
+            graded to (:func:`chart_girths_mm`): each region's intended ease is the pattern's width
+            at its line minus it (:attr:`RegionFit.intended_ease_mm`, the size rule's target).
     """
     th = thresholds or load_thresholds()
+    tol = float(th.get("pattern_ease_tolerance_mm", 30.0))
     rows = []
     s = np.maximum(np.asarray(warp_pct, np.float64), np.asarray(weft_pct, np.float64))
     p = np.asarray(draped, np.float64)
@@ -739,26 +794,38 @@ def fit_table(draped, clearance_mm, warp_pct, weft_pct, joints, m: Measurements,
         peak = float(np.percentile(s[sel], 98))
         gs = girth.get(name)
         got, note = slices.get(name, (None, ""))
-        pattern_ease = None
+        pattern_ease = width = intended = differs = None
         if got:
             gg, bg = 1000.0 * float(np.mean([x[0] for x in got])), 1000.0 * float(np.mean([x[1] for x in got]))
             ease, method, girths = gg - bg, "slice", (round(gg, 1), round(bg, 1))
             if flat is not None:
                 fmask = None if arm_faces is None else (arm_faces if name == "upper_arm" else ~arm_faces)
-                widths = [pattern_width(flat, draped, faces, *plane, face_mask=fmask, grain=grain) for _, _, plane in got]
+                widths = []
+                for _, _, plane in got:
+                    m_side = fmask
+                    if name in LIMB_BAND:  # this limb's cloth only: the other leg's panels are cut too
+                        own = limb_side_faces(draped, faces, joints, name, plane[0])
+                        m_side = own if fmask is None else (own & fmask)
+                    widths.append(pattern_width(flat, draped, faces, *plane, face_mask=m_side, grain=grain))
                 if all(w > 0 for w in widths):
-                    pattern_ease = round(1000.0 * float(np.mean(widths)) - bg, 1)
+                    width = 1000.0 * float(np.mean(widths))
+                    pattern_ease = round(width - bg, 1)
+                    differs = bool(abs(pattern_ease - ease) > tol)
+                    if size_girths_mm and name in size_girths_mm:
+                        intended = round(width - float(size_girths_mm[name]), 1)
         else:
             ease, method, girths = 2.0 * np.pi * gap, "gap", (None, None)
         v, by, reason = judge(name, ease, band, th, fabric_stretch_pct, gs)
         rows.append(RegionFit(name, int(mask.sum()), round(gap, 2), round(ease, 1), round(peak, 2), v, method,
                               *girths, strain_pct=round(band, 2), broad_pct=round(broad, 1),
                               girth_strain_pct=None if gs is None else round(gs, 2), strain_limit_pct=round(limit, 2),
-                              decided_by=by, reason=reason, ease_note=note, pattern_ease_mm=pattern_ease))
+                              decided_by=by, reason=reason, ease_note=note, pattern_ease_mm=pattern_ease,
+                              pattern_width_mm=None if width is None else round(width, 1), intended_ease_mm=intended,
+                              pattern_ease_differs=differs))
     return rows
 
 
 __all__ = ["strain", "face_strain", "strain_field", "StrainField", "smooth", "edge_band", "cut_lengths",
            "girth_strain", "pattern_width", "verdict", "judge", "tight_strain", "tape_girth", "load_thresholds",
            "region_masks", "region_planes", "sliced_ease", "fit_table", "RegionFit", "REGIONS", "THRESHOLDS",
-           "map_sigma_m"]
+           "map_sigma_m", "limb_side_faces", "chart_girths_mm", "CHART_GIRTH"]

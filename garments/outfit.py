@@ -422,7 +422,7 @@ def drape_request(request: GarmentRequest, body: tuple, out_dir: PathLikeStr, *,
 
 def drape_outfit(outfit: Outfit, body: tuple, out_dir: PathLikeStr, *, rest_body: tuple | None = None,
                  resolution=None, max_frames: int = MAX_FRAMES, timeout: float = 900.0, progress=None,
-                 settings=None, mtm: dict | None = None) -> OutfitResult:
+                 settings=None, mtm: dict | None = None, scenery: list | None = None) -> OutfitResult:
     """Drape an outfit's garments on a posed body in layer order.
 
     Args:
@@ -435,6 +435,10 @@ def drape_outfit(outfit: Outfit, body: tuple, out_dir: PathLikeStr, *, rest_body
         max_frames, timeout, progress, settings: of each layer's drape (``timeout`` is shared:
             each layer gets what the layers before it left).
         mtm: size-chart measurements (cm) for ``size="mtm"``; None measures the rest body.
+        scenery: props every layer collides with besides the body, ``[(vertices, faces, start
+            vertices or None)]`` (metres, canonical frame): a prop with a start shape grows from it
+            into place while the body moves into the pose (the seated pose's stool, which would
+            otherwise stand inside the legs of the A-pose the garments are placed around).
 
     Raises:
         InputError: a bad request. SimulationError: a layer exploded, or more than 1 % of it
@@ -454,7 +458,8 @@ def drape_outfit(outfit: Outfit, body: tuple, out_dir: PathLikeStr, *, rest_body
     for i, req in enumerate(order):
         d = out if single else out / "layers" / names[i]
         left = max(10.0, timeout - (time.monotonic() - t0))
-        res = drape_request(req, body, d, rest_body=rest_body, colliders=[(r.vertices, r.faces) for r in results],
+        res = drape_request(req, body, d, rest_body=rest_body,
+                            colliders=[*(scenery or []), *((r.vertices, r.faces) for r in results)],
                             below=results, resolution=resolution, max_frames=max_frames, timeout=left,
                             progress=progress, settings=replace(settings) if settings is not None else None, mtm=mtm)
         pct = {}
@@ -613,7 +618,30 @@ def dress_twin(twin, model, outfit: Outfit, out_dir: PathLikeStr, pose: str | No
         "fabric": outfit.garments[0].fabric if one else [g.fabric for g in outfit.layered()],
         "outfit": outfit.to_dict(), "mtm_cm": mtm,
     })
-    return drape_outfit(outfit, (verts, faces, joints), out, rest_body=rest_body, mtm=mtm, **kw)
+    scenery = kw.pop("scenery", None)
+    if scenery is None:
+        scenery = _pose_props(twin.pose_name, verts, joints, out)
+    return drape_outfit(outfit, (verts, faces, joints), out, rest_body=rest_body, mtm=mtm, scenery=scenery, **kw)
+
+
+#: a prop's start shape while the body moves into the pose: shrunk towards the centre of its base
+#: to this share of its width and height (a small puck on the floor between the feet)
+PROP_START_SCALE = (0.1, 0.05, 0.1)
+
+
+def _pose_props(pose_name: str | None, verts, joints, out: Path) -> list:
+    """The props of a pose preset as drape scenery: the seated poses' stool
+    (:func:`bodies.poses.stool_for`, written to ``out/stool.ply``), growing from a puck on the
+    floor to its height while the body sits down. Other poses have none."""
+    from bodies.poses import SEATED_POSES, stool_for
+
+    if pose_name not in SEATED_POSES:
+        return []
+    sv, sf = stool_for(verts, joints)
+    save_ply(out / "stool.ply", sv, sf, comments=["atelier seated-pose stool (a drape collider), metres, canonical frame"])
+    base = np.array([sv[:, 0].mean(), 0.0, sv[:, 2].mean()], np.float32)
+    start = base + (sv - base) * np.asarray(PROP_START_SCALE, np.float32)
+    return [(sv, sf, start)]
 
 
 __all__ = ["GarmentRequest", "Outfit", "OutfitResult", "drape_outfit", "drape_request", "drape_twin", "dress_twin", "garment_kind",

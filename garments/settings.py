@@ -71,6 +71,10 @@ class DrapeSettings:
             start turned up at the wrist and above the floor (the length turned up is in
             ``fit.json``, ``turned_up_cm``); False lets them hang past the hands and below the feet,
             where they may not settle (see :mod:`garments.placement`, SLEEVE_PAST_WRIST).
+        collider_margin: pattern drapes collide only with the body's triangles within this
+            distance (metres) of the cloth's start shape (0: the whole body). The cloth starts a
+            few cm off the body where it will hang, so a T-shirt's collider loses the legs, head
+            and hands (the hands alone are 3,300 undecimated vertices, :data:`garments.dress.KEEP_HANDS`).
         snapshot_every: when > 0, the job also writes ``drape_result_frames.npz``, the cloth every
             that many frames (to look at how a drape went).
     """
@@ -88,6 +92,7 @@ class DrapeSettings:
     gravity: tuple = (0.0, -9.81, 0.0)
     body_thickness: float = 0.006
     snapshot_every: int = 0
+    collider_margin: float = 0.12
     rest_from: str = "start"
     turn_up: bool = True
 

@@ -26,17 +26,18 @@ from typing import Sequence
 from .campaign import Plan, expand, expand_scene
 from .io import load_campaign, load_scene, save_model
 from .model import (Backdrop, Campaign, DrapeOptions, GarmentSpec, LightSpec, Locale, OutputFormat, Outfit,
-                    RenderSettings, Rule, Scene, Shot, Size, TwinSpec)
+                    RenderSettings, Rule, Scene, Shot, Size, TwinSpec, VideoSpec)
 from .runner import RunSummary, run_plan
 
 
 # --- builders ----------------------------------------------------------------------------------
 def twin(name: str, shape: Sequence[float] | None = None, path: str | None = None, pose: str | None = None,
-         position: Sequence[float] = (0.0, 0.0, 0.0)) -> TwinSpec:
+         position: Sequence[float] = (0.0, 0.0, 0.0), hair: str | None = None) -> TwinSpec:
     """A body: ``shape`` (6 Anny phenotype values in [0, 1]) for a synthetic twin, or ``path`` to
-    a twin folder from ``atelier fit``; ``pose`` a preset name; ``position`` metres (export only)."""
+    a twin folder from ``atelier fit``; ``pose`` a preset name; ``position`` metres (export only);
+    ``hair`` a style as ``--hair`` takes it (``bob:#3b2a20``, ``none``; default twin.json's)."""
     return TwinSpec(name=name, shape=list(shape) if shape is not None else None, path=path, pose=pose,
-                    position=list(position))
+                    position=list(position), hair=hair)
 
 
 def garment(name: str = "tube-dress", fabric: str | None = None, colour="#2a4d8c", layer: int = 0,
@@ -83,6 +84,18 @@ def backdrop(colour=(1.0, 1.0, 1.0, 0.0), ambient: Sequence[float] = (0.25, 0.25
 def fmt(name: str = "square", width: int = 512, height: int = 512, type: str = "png", quality: int = 92) -> OutputFormat:
     """An output format: size in pixels and file type (png, jpg, webp)."""
     return OutputFormat(name=name, width=width, height=height, type=type, quality=quality)
+
+
+def video(name: str = "catwalk", width: int = 540, height: int = 960, motion: str = "catwalk", seconds: float = 8.0,
+          fps: int = 30, camera: str = "follow", frames: int | None = None, pose: str | None = None,
+          preroll: int = 24) -> OutputFormat:
+    """A video format: the one output format with a :class:`~scenes.model.VideoSpec` (an H.264 MP4
+    of the twin moving, her cloth simulated; width and height even). ``motion``: catwalk,
+    turntable (holding ``pose``), a fashion pose, ``keys:POSE@S,...`` or a .bvh clip; ``camera``:
+    fixed, follow or turntable; ``frames`` instead of ``seconds`` for a 24/36/72-frame spin set."""
+    return OutputFormat(name=name, width=width, height=height,
+                        video=VideoSpec(motion=motion, seconds=seconds, fps=fps, camera=camera, frames=frames, pose=pose,
+                                        preroll=preroll))
 
 
 def scene(name: str, twins: Sequence[TwinSpec], outfit: Outfit | None = None, **fields) -> Scene:
@@ -182,4 +195,4 @@ def export_glb(obj: Scene, path, **kw) -> Path:
 __all__ = ["Backdrop", "Campaign", "DrapeOptions", "GarmentSpec", "LightSpec", "Locale", "OutputFormat", "Outfit",
            "RenderResult", "RenderSettings", "Rule", "Scene", "Shot", "Size", "TwinSpec", "backdrop", "export_blend", "size",
            "export_glb", "fmt", "garment", "light", "load", "outfit", "plan", "render", "run_campaign", "save",
-           "scene", "shot", "turntable", "twin"]
+           "scene", "shot", "turntable", "twin", "video", "VideoSpec"]

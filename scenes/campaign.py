@@ -123,6 +123,9 @@ def _drape_cost(inputs: dict) -> float:
 
 def _cell_cost(inputs: dict) -> float:
     fmt = inputs["format"]
+    if fmt.get("video"):  # cloth simulated and drawn per frame: ~0.6 s a frame at 2k vertices
+        v = fmt["video"]
+        return 10.0 + 0.6 * ((v.get("frames") or v["seconds"] * v["fps"]) + v["preroll"])
     px = fmt["width"] * fmt["height"] / (512.0 * 512.0)
     r = inputs["render"]
     if r["renderer"] == "pyrender":
@@ -198,15 +201,32 @@ def _lights(lights) -> list[dict] | None:
              "intensity": l.intensity} for l in lights]
 
 
+def _video_inputs(fmt) -> dict | None:
+    """A video format's spec as cell inputs (a BVH clip by its content hash too), or None for a
+    still. A clip that does not exist is refused here, at ``plan``."""
+    if fmt.video is None:
+        return None
+    v = fmt.video.model_dump()
+    if v["motion"].lower().endswith(".bvh"):
+        if not Path(v["motion"]).is_file():
+            raise InputError(f"format {fmt.name!r}: BVH clip {v['motion']} does not exist",
+                             hint="give the path of a .bvh file (relative paths are read from the campaign file's folder)")
+        v["bvh_sha256"] = file_sha256(v["motion"])
+    return v
+
+
 def make_cell(campaign_like, twin, outfit, size, pose, shot, locale, fmt) -> tuple[Cell, dict]:
-    """Resolve one combination into a :class:`Cell` and its drape's inputs."""
+    """Resolve one combination into a :class:`Cell` and its drape's inputs. A video format's cell
+    animates a drape made in the A-pose (the motion starts there); its pose is the one a
+    turntable holds."""
+    video = _video_inputs(fmt)
     twin_in, pose_name = _twin_inputs(twin, pose)
     colourway = getattr(locale, "colourway", None)
     garments = _garments(outfit, size, colourway)
     drape_opts = campaign_like.drape.model_dump()
     drape_inputs = {
         "twin": twin_in,
-        "pose": pose_name,
+        "pose": "a-pose" if video is not None else pose_name,
         # the colour is not part of the drape: every colourway of an outfit shares it
         "garments": [{k: v for k, v in g.items() if k not in ("colour", "name")} for g in garments],
         "drape": drape_opts,
@@ -227,7 +247,8 @@ def make_cell(campaign_like, twin, outfit, size, pose, shot, locale, fmt) -> tup
         "lights": _lights(lights),
         # a look of engine.render.looks: lighting, skin, backdrop and shadow as `atelier render --look`
         **({"look": look} if look else {}),
-        "format": fmt.model_dump(),
+        **({"hair": twin.hair or campaign_like.hair} if (twin.hair or campaign_like.hair) else {}),
+        "format": {**fmt.model_dump(exclude={"video"}), **({"video": video} if video is not None else {})},
         "render": {**campaign_like.render.model_dump(), "skin": list(rgba(campaign_like.render.skin))},
         # where the image goes decides its consent and ledger record, so it is part of the cell
         "delivery": {"channel": getattr(campaign_like, "channel", "internal-fit-check"),
@@ -313,6 +334,7 @@ def scene_to_campaign(scene: Scene) -> Campaign:
         formats=scene.formats,
         render=scene.render,
         drape=scene.drape,
+        hair=scene.hair,
     )
     return camp
 

@@ -269,7 +269,7 @@ def load_model(path: PathLikeStr, model: type[M]) -> M:
 
 
 def _resolve_paths(obj, base: Path) -> None:
-    """Make twin folders relative to the file's folder absolute."""
+    """Make twin folders (backdrop images, garment meshes, BVH clips) relative to the file's folder absolute."""
     for twin in getattr(obj, "twins", []):
         if twin.path and not Path(twin.path).is_absolute():
             twin.path = str((base / twin.path).resolve())
@@ -277,6 +277,9 @@ def _resolve_paths(obj, base: Path) -> None:
     for b in backdrops:
         if b.image and not Path(b.image).is_absolute():
             b.image = str((base / b.image).resolve())
+    for f in getattr(obj, "formats", []):  # a video format's BVH clip
+        if f.video is not None and f.video.motion.lower().endswith(".bvh") and not Path(f.video.motion).is_absolute():
+            f.video.motion = str((base / f.video.motion).resolve())
     outfits = list(getattr(obj, "outfits", None) or []) + ([obj.outfit] if getattr(obj, "outfit", None) else [])
     for outfit in outfits:
         for g in outfit.garments:

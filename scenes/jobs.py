@@ -193,17 +193,32 @@ def _drape(payload: dict, final: Path) -> dict:
 
 
 # --- cell --------------------------------------------------------------------------------------
-def _meshes(drape_dir: Path, inputs: dict):
+def _meshes(drape_dir: Path, inputs: dict, workdir: Path | None = None):
+    """The cell's meshes as every surface draws them (:func:`garments.appearance.dressed_meshes`):
+    the twin's texture and hair (the cell's ``hair``, else twin.json's), each garment's fabric
+    surface."""
+    from garments.appearance import dressed_meshes
+
     from engine.meshio import load_ply
     from engine.render.scene import RenderMesh
 
     manifest = read_json(drape_dir / DRAPE_MANIFEST)
     v, f, _ = load_ply(drape_dir / manifest["body"])
     meshes = [RenderMesh("body", v, f, color=tuple(inputs["render"]["skin"]))]
+    fabrics = {}
     for i, (layer, g) in enumerate(zip(manifest["layers"], inputs["garments"])):
         gv, gf, _ = load_ply(drape_dir / layer["dir"] / "garment.ply")
         meshes.append(RenderMesh(f"garment{i}_{g['name']}", gv, gf, color=tuple(g["colour"])))
-    return meshes
+        report = drape_dir / layer["dir"] / "drape_report.json"
+        fabrics[meshes[-1].name] = g.get("fabric") or (read_json(report).get("fabric") if report.exists() else None)
+    twin = inputs["twin"]
+    if "path" in twin:
+        twin_dir, shape = Path(twin["path"]), None
+        model = read_json(twin_dir / "twin.json").get("model", "anny")
+    else:
+        twin_dir, model, shape = None, twin["model"], twin["shape"]
+    return dressed_meshes(meshes, twin_dir, model, shape=shape, hair=inputs.get("hair", "twin"), fabrics=fabrics,
+                          workdir=workdir)
 
 
 def _camera(meshes, shot: dict, fmt: dict):
@@ -258,7 +273,8 @@ def cell_look(inputs: dict, meshes):
 
     from engine.render.looks import Backdrop, Colourway, Look, get_look
 
-    garments = {m.name: Colourway(color=tuple(m.color)) for m in meshes if m.name != "body"}
+    garments = {m.name: Colourway(color=tuple(m.color)) for m in meshes
+                if m.name != "body" and (m.material or {}).get("kind") != "hair"}
     if inputs.get("look"):
         base = get_look(inputs["look"])
         return replace(base, garments={**garments, **base.garments}), None, None
@@ -279,14 +295,14 @@ def render_cell(inputs: dict, drape_dir: Path, folder: Path, name: str, timeout:
     from engine.render.outputs import save_view
 
     t0 = time.monotonic()
-    meshes = _meshes(drape_dir, inputs)
+    scratch = folder / ".render"
+    meshes = _meshes(drape_dir, inputs, workdir=scratch)
     cam = _camera(meshes, inputs["shot"], inputs["format"])
     look, lights, ambient = cell_look(inputs, meshes)
     r = inputs["render"]
     if r["renderer"] not in ("pyrender", "blender"):
         raise InputError(f"unknown renderer {r['renderer']!r}")
     t1 = time.monotonic()
-    scratch = folder / ".render"
     views = render(meshes, [cam], backend=r["renderer"], look=look, lights=lights, ambient=ambient,
                    blender_engine=r["engine"], samples=r["samples"], denoise=r["denoise"], seed=r["seed"],
                    timeout=max(5.0, timeout - BLENDER_MARGIN_S - (t1 - t0)))
@@ -297,6 +313,42 @@ def render_cell(inputs: dict, drape_dir: Path, folder: Path, name: str, timeout:
     _save_format(scratch / "view_00.png", out, inputs["format"], (1.0, 1.0, 1.0, 0.0))
     shutil.rmtree(scratch, ignore_errors=True)
     return out, {"load_s": round(t1 - t0, 3), "render_s": round(t2 - t1, 3), "save_s": round(time.monotonic() - t2, 3)}
+
+
+def render_video_cell(inputs: dict, drape_dir: Path, folder: Path, name: str, timeout: float = 3600.0) -> tuple[Path, dict]:
+    """Render a video format's cell into ``folder/name.mp4``: the twin moves (the format's
+    ``video`` spec) wearing the cell's drape, made in the A-pose, with the cloth simulated
+    (:func:`scenes.motion.animate`, the path of ``atelier animate``). Not disclosed here: the
+    runner delivers the MP4 like an image. Returns (path, timings)."""
+    from .motion import animate
+
+    t0 = time.monotonic()
+    v = inputs["format"]["video"]
+    work = folder / ".video"
+    if "path" in inputs["twin"]:
+        twin_dir = Path(inputs["twin"]["path"])
+    else:  # a body made from the campaign's parameters: a twin folder for animate
+        twin, model = _twin({**inputs, "pose": None})
+        twin_dir = work / "twin"
+        twin.save(twin_dir, model)
+    layers = read_json(drape_dir / DRAPE_MANIFEST)["layers"]
+    if len(layers) != 1:
+        raise InputError(f"a video cell animates one garment; this outfit has {len(layers)} layers",
+                         hint="give the video format an outfit of one garment")
+    pose = v.get("pose")
+    if v["motion"] == "turntable" and pose is None and inputs.get("pose") not in (None, "a-pose"):
+        pose = inputs["pose"]  # the campaign's pose dimension: the pose a turntable holds
+    res = animate(twin_dir, drape_dir / layers[0]["dir"], work, motion=v["motion"], seconds=v["seconds"], fps=v["fps"],
+                  frames=v.get("frames"), size=(inputs["format"]["width"], inputs["format"]["height"]),
+                  camera=v["camera"], preroll=v["preroll"], pose=pose, exports=False, deliver=False,
+                  timeout=max(5.0, timeout - BLENDER_MARGIN_S - (time.monotonic() - t0)))
+    out = folder / f"{name}.mp4"
+    os.replace(res.mp4, out)
+    report = read_json(res.report)
+    shutil.rmtree(work, ignore_errors=True)
+    return out, {"frames": len(res.per_frame), "preroll_frames": res.preroll,
+                 "worst_penetration_pct": res.worst_penetration_pct, "seconds_per_frame": round(res.seconds_per_frame, 3),
+                 "sim_s": report.get("sim_seconds"), "render_s": report.get("render_seconds")}
 
 
 def run_cell(payload: dict) -> dict:
@@ -323,7 +375,8 @@ def _cell(payload: dict, final: Path) -> dict:
     drape_dir = Path(payload["drape_dir"])
     if not (drape_dir / DRAPE_MANIFEST).exists():
         raise InputError(f"cell {payload['id']}: its drape {drape_dir} is missing")
-    image, timings = render_cell(payload["inputs"], drape_dir, tmp, payload["slug"], timeout=payload["timeout"])
+    make = render_video_cell if payload["inputs"]["format"].get("video") else render_cell
+    image, timings = make(payload["inputs"], drape_dir, tmp, payload["slug"], timeout=payload["timeout"])
     manifest = {
         "id": payload["id"],
         "labels": payload["labels"],
@@ -369,4 +422,5 @@ def execute(payload: dict) -> dict:
     raise ValueError(f"unknown job kind {kind!r}")
 
 
-__all__ = ["execute", "file_lock", "render_cell", "run_cell", "run_drape", "MANIFEST", "DRAPE_MANIFEST"]
+__all__ = ["execute", "file_lock", "render_cell", "render_video_cell", "run_cell", "run_drape", "MANIFEST",
+           "DRAPE_MANIFEST"]

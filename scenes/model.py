@@ -75,6 +75,16 @@ class TwinSpec(_Model):
     position: list[float] = Field(default_factory=lambda: [0.0, 0.0, 0.0], min_length=3, max_length=3)
     """Where the twin stands in an exported scene, metres, canonical frame (renders frame each
     twin on its own)."""
+    hair: Optional[str] = None
+    """Hairstyle and colour, as ``--hair`` takes it: ``crop``, ``short``, ``bob``, ``long``,
+    ``ponytail``, ``bun`` with an optional ``:#rrggbb`` or colour name (``bob:#3b2a20``), or
+    ``none``; default the scene's or campaign's ``hair``, else what the twin's twin.json records
+    (a synthetic twin then has none)."""
+
+    @field_validator("hair")
+    @classmethod
+    def _hair(cls, v):
+        return _check_hair(v)
 
     @field_validator("shape")
     @classmethod
@@ -341,16 +351,82 @@ class Backdrop(_Model):
         return "transparent" if rgba(self.colour)[3] <= 0.0 else "solid"
 
 
+class VideoSpec(_Model):
+    """What a video format shows: the twin moving with her cloth simulated
+    (:func:`scenes.motion.animate`), delivered as an H.264 MP4."""
+
+    motion: str = "catwalk"
+    """``catwalk``, ``turntable`` (the pose held while the camera spins), a fashion pose name held
+    still, ``keys:POSE@S,POSE@S,...`` (pose keyframes at seconds) or a ``.bvh`` clip (relative
+    paths from the file's folder)."""
+    seconds: float = Field(8.0, gt=0.0, le=120.0)
+    """Length of the video (e-commerce catwalk clips are ~10 s)."""
+    fps: int = Field(30, ge=1, le=120)
+    """Frames per second."""
+    frames: Optional[int] = Field(None, ge=1, le=10000)
+    """Output frames instead of ``seconds`` (e.g. 24, 36 or 72 for a spin set)."""
+    camera: Literal["fixed", "follow", "turntable"] = "follow"
+    """Camera move: ``fixed`` (frames the whole walk head-on), ``follow`` (tracks the pelvis) or
+    ``turntable`` (one turn over the clip; a ``turntable`` motion always spins)."""
+    pose: Optional[str] = None
+    """The pose a ``turntable`` motion holds (default: the cell's pose, else ``soft-elbows``)."""
+    preroll: int = Field(24, ge=0, le=1000)
+    """Simulated frames from the A-pose drape into the first pose; not in the video."""
+
+    @model_validator(mode="after")
+    def _motion(self):
+        from bodies.poses import FASHION_POSES, POSES
+
+        m = self.motion
+        if m.startswith("keys:"):
+            from engine.errors import InputError
+            from scenes.motion import parse_keys
+
+            try:
+                parse_keys(m)
+            except InputError as exc:
+                raise ValueError(exc.message + (f" ({exc.hint})" if exc.hint else "")) from None
+        elif m.lower().endswith(".bvh"):
+            pass  # the file is checked where relative paths are resolved (campaign.make_cell)
+        elif m not in ("catwalk", "turntable") and m not in FASHION_POSES:
+            raise ValueError(f"unknown motion {m!r}: use catwalk, turntable, a fashion pose "
+                             f"({', '.join(sorted(FASHION_POSES))}), keys:POSE@S,... or a .bvh clip")
+        if self.pose is not None and self.pose not in POSES:
+            raise ValueError(f"unknown pose {self.pose!r}; choose one of {', '.join(sorted(POSES))}")
+        if self.pose is not None and m != "turntable":
+            raise ValueError(f"pose {self.pose!r} is the pose a turntable holds; motion {m!r} sets its own poses")
+        return self
+
+
 class OutputFormat(_Model):
-    """An image format to deliver."""
+    """An image format to deliver, or with ``video`` a video format (an MP4 of the twin moving)."""
 
     name: Name = "square"
     width: int = Field(512, ge=16, le=8192)
     height: int = Field(512, ge=16, le=8192)
-    type: Literal["png", "jpg", "webp"] = "png"
-    """File type; jpg has no alpha and is composited over the backdrop (white where transparent)."""
+    type: Literal["png", "jpg", "webp", "mp4"] = "png"
+    """File type; jpg has no alpha and is composited over the backdrop (white where transparent);
+    mp4 (H.264, yuv420p) is the type of a video format (the default when ``video`` is given)."""
     quality: int = Field(92, ge=1, le=100)
     """jpg/webp quality."""
+    video: Optional[VideoSpec] = None
+    """Makes this a video format: the cell renders the motion (with cloth) instead of a still."""
+
+    @model_validator(mode="after")
+    def _video(self):
+        if self.video is None:
+            if self.type == "mp4":
+                raise ValueError(f"format {self.name!r}: type mp4 is a video format; give its video spec "
+                                 "(video = {motion = \"catwalk\", seconds = 8})")
+            return self
+        if "type" not in self.model_fields_set:
+            object.__setattr__(self, "type", "mp4")
+        elif self.type != "mp4":
+            raise ValueError(f"format {self.name!r}: a video format is an mp4, not {self.type}")
+        if self.width % 2 or self.height % 2:
+            raise ValueError(f"format {self.name!r}: a video is {self.width}x{self.height}; H.264 in yuv420p needs "
+                             "an even width and height")
+        return self
 
 
 class RenderSettings(_Model):
@@ -412,7 +488,7 @@ class Scene(_Model):
     backdrop: Backdrop = Field(default_factory=Backdrop)
     look: Optional[str] = None
     """A look of the one look model (``engine.render.looks``: ``studio``, ``ecommerce``,
-    ``campaign``): its lighting preset, skin tone, backdrop (solid or gradient) and ground shadow,
+    ``campaign``, or ``hdri-<name>`` lit by a CC0 HDRI of the bpy wheel): its lighting preset, skin tone, backdrop (solid or gradient) and ground shadow,
     as ``atelier render --look`` draws them. Leave ``backdrop`` and ``lights`` out with it."""
 
     @field_validator("look")
@@ -422,6 +498,13 @@ class Scene(_Model):
     formats: list[OutputFormat] = Field(default_factory=lambda: [OutputFormat()], min_length=1)
     render: RenderSettings = Field(default_factory=RenderSettings)
     drape: DrapeOptions = Field(default_factory=DrapeOptions)
+    hair: Optional[str] = None
+    """Hair of every twin that sets none (see :attr:`TwinSpec.hair`), e.g. ``bob:#3b2a20``."""
+
+    @field_validator("hair")
+    @classmethod
+    def _hair(cls, v):
+        return _check_hair(v)
 
     @model_validator(mode="after")
     def _unique(self):
@@ -447,7 +530,7 @@ class Locale(_Model):
     """Directional lights; default: the campaign's (or the studio set)."""
     look: Optional[str] = None
     """A look of the one look model (``engine.render.looks``: ``studio``, ``ecommerce``,
-    ``campaign``): its lighting preset, skin tone, backdrop (solid or gradient) and ground shadow,
+    ``campaign``, or ``hdri-<name>`` lit by a CC0 HDRI of the bpy wheel): its lighting preset, skin tone, backdrop (solid or gradient) and ground shadow,
     as ``atelier render --look`` draws them. Leave ``backdrop`` and ``lights`` out with it."""
 
     @field_validator("look")
@@ -508,7 +591,7 @@ class Campaign(_Model):
     lights: Optional[list[LightSpec]] = None
     """Default lights of every locale that has none."""
     look: Optional[str] = None
-    """Default look (``engine.render.looks``: studio, ecommerce, campaign) of every locale that
+    """Default look (``engine.render.looks``: studio, ecommerce, campaign, hdri-<name>) of every locale that
     sets neither its own look nor its backdrop and lights."""
 
     @field_validator("look")
@@ -518,6 +601,13 @@ class Campaign(_Model):
     render: RenderSettings = Field(default_factory=RenderSettings)
     drape: DrapeOptions = Field(default_factory=DrapeOptions)
     run: RunSettings = Field(default_factory=RunSettings)
+    hair: Optional[str] = None
+    """Hair of every twin that sets none (see :attr:`TwinSpec.hair`), e.g. ``bob:#3b2a20``."""
+
+    @field_validator("hair")
+    @classmethod
+    def _hair(cls, v):
+        return _check_hair(v)
     include: list[Rule] = Field(default_factory=list)
     """When given, only cells matching at least one rule are kept."""
     exclude: list[Rule] = Field(default_factory=list)
@@ -530,6 +620,20 @@ class Campaign(_Model):
         if len(set(self.poses)) != len(self.poses):
             raise ValueError(f"poses has duplicates: {self.poses}")
         return self
+
+
+def _check_hair(v):
+    """A hairstyle text of bodies.appearance.hair.parse_hair (``bob:#3b2a20``, ``none``)."""
+    if v is None:
+        return v
+    from bodies.appearance.hair import parse_hair
+    from engine.errors import InputError
+
+    try:
+        parse_hair(v)
+    except InputError as exc:
+        raise ValueError(f"hair {v!r}: {exc.message}" + (f"; {exc.hint}" if exc.hint else "")) from None
+    return v
 
 
 def _check_look(v):
@@ -568,4 +672,4 @@ def json_schema(kind: str = "scene") -> dict[str, Any]:
 
 __all__ = ["Backdrop", "Campaign", "Colour", "DrapeOptions", "GarmentSpec", "LightSpec", "Locale",
            "OutputFormat", "Outfit", "RenderSettings", "Rule", "RunSettings", "Scene", "Shot", "Size",
-           "TwinSpec", "json_schema", "rgba"]
+           "TwinSpec", "VideoSpec", "json_schema", "rgba"]

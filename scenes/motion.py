@@ -344,6 +344,10 @@ def animate(
     timeout: float = 3600.0,
     progress=None,
     walk: Catwalk = Catwalk(),
+    clearance=None,
+    campaign: str | None = None,
+    c2pa=None,
+    deliver: bool = True,
 ) -> AnimationResult:
     """Animate a twin wearing a garment draped on it in the A-pose.
 
@@ -359,12 +363,25 @@ def animate(
         preroll: simulated frames from the A-pose drape into the first pose, not output.
         consent: ``(twin_id, channel, region, db)`` for a real person's twin, or None for a
             synthetic twin (refused otherwise).
+        clearance: a clearance from :func:`engine.rights.consent.clear` the caller already has
+            (a campaign cell's), used instead of ``consent``.
+        campaign: the campaign the video belongs to (in its disclosure and ledger row).
+        c2pa: the user's :class:`engine.rights.C2paCredentials` to sign the MP4 with a C2PA
+            manifest (``video/mp4``), or None.
+        deliver: False for a caller that cleared the body before and delivers the MP4 itself (a
+            campaign cell: the runner's delivery hook); nothing is cleared, disclosed or
+            recorded here then.
+
+    The MP4 is delivered through :func:`engine.rights.deliver.deliver` (the grant re-checked,
+    the disclosure remuxed into the container, an optional C2PA manifest, one ledger row under an
+    idempotency key for a real twin).
     """
     import bodies
     from bodies.twin import Twin
     from engine.blender import run_blender_job
     from engine.meshio import load_ply
-    from engine.render.video import disclosure_metadata, write_mp4
+    from engine.render.video import write_mp4
+    from engine.rights.deliver import deliver as deliver_files
     from engine.storage import json_sha256, write_json
     from garments.clearance import BodyDistance
 
@@ -378,13 +395,10 @@ def animate(
     if preroll < 0:
         raise InputError(f"pre-roll {preroll} frames: must be 0 or more")
     twin = Twin.load(twin_dir)
-    clearance = _authorise(consent, twin_dir)
-    garment_ply = drape_dir / "garment.ply"
-    if not garment_ply.is_file():
-        raise InputError(f"{garment_ply}: missing", hint="drape the garment first: atelier drape --twin DIR --garment NAME "
-                                                         "--pose a-pose --out DRAPE_DIR")
-    cv, cf, _ = load_ply(garment_ply)
-    sew, pin, drape_cloth, drape_collision = _drape_physics(drape_dir, len(cv))
+    if deliver and clearance is None:
+        clearance = _authorise(consent, twin_dir)
+    layer_dirs, layer_colours = _drape_layers(drape_dir)
+    garment_ply = layer_dirs[-1] / "garment.ply"
     model = bodies.create(twin.model)
     shape, _, base_t = twin.tensors()
     from bodies.poses import POSES, pose_tensor
@@ -427,64 +441,74 @@ def animate(
     work = out_dir / "work"
     work.mkdir(exist_ok=True)
     np.savez(work / "body_frames.npz", frames=verts, faces=faces)
-    cloth_npz = {"vertices": cv.astype(np.float32), "faces": cf.astype(np.int64)}
-    if sew is not None:
-        cloth_npz["sew"] = sew
-    if pin is not None:
-        # the drape pins elastic edges (waistbands) to the body: their goals follow it, frame by
-        # frame, each as its closest body vertex moves
-        from scipy.spatial import cKDTree
-
-        cloth_npz["pin"] = pin
-        idx = np.nonzero(pin > 0)[0]
-        _d, nn = cKDTree(verts[0].astype(np.float64)).query(cv[idx].astype(np.float64))
-        goal = np.repeat(cv[None].astype(np.float32), len(verts), axis=0)
-        goal[:, idx] += verts[:, nn] - verts[0, nn][None]
-        cloth_npz["goal_frames"] = goal
-    np.savez(work / "cloth.npz", **cloth_npz)
     total_pre = preroll + 1  # frame 0 (the drape) plus the pre-roll
     cams = cameras(camera, verts[total_pre:], joints[total_pre:], w, h)
-    spec = {
-        "body": str((work / "body_frames.npz").resolve()), "cloth": str((work / "cloth.npz").resolve()),
-        "preroll": total_pre, "decimate": float(decimate), "fps": int(fps),
-        "cloth_settings": {**drape_cloth, "quality": ANIMATE_QUALITY, **(cloth_settings or {})},
-        "collision_settings": drape_collision,
-        "cameras": [c.to_dict() for c in cams], "frames_dir": str((out_dir / "frames").resolve()),
-        "cloth_out": str((work / "cloth_frames.npz").resolve()),
-        "alembic": str((out_dir / "garment.abc").resolve()) if exports else None,
-        "usd": str((out_dir / "dressed.usdc").resolve()) if exports else None,
-        "lights": [], "engine": "workbench",
-    }
+    colliders = []
     if pose and motion == "turntable":
         from bodies.poses import SEATED_POSES, stool_for
 
         if pose in SEATED_POSES:
             sv, sf = stool_for(verts[total_pre], joints[total_pre])
             np.savez(work / "stool.npz", vertices=sv, faces=sf)
-            spec["colliders"] = [{"path": str((work / "stool.npz").resolve())}]
+            colliders = [{"path": str((work / "stool.npz").resolve())}]
     t0 = time.monotonic()
-    job = run_blender_job("animate", spec, work, timeout=timeout, progress=progress)
-    with np.load(work / "cloth_frames.npz") as z:
-        cloth_frames = z["frames"]
+    # An outfit's layers are simulated in order, innermost first; each collides with the body and
+    # with the simulated frames of the layers under it, and the last job draws them all.
+    below, jobs, cloth_all = [], [], []
+    for i, layer_dir in enumerate(layer_dirs):
+        last = i == len(layer_dirs) - 1
+        lw = work if len(layer_dirs) == 1 else work / f"layer{i}"
+        lw.mkdir(exist_ok=True)
+        cv, cf, _ = load_ply(layer_dir / "garment.ply")
+        np.savez(lw / "cloth.npz", **_cloth_arrays(layer_dir, cv, cf, verts))
+        _sew, _pin, drape_cloth, drape_collision = _drape_physics(layer_dir, len(cv))
+        spec = {
+            "body": str((work / "body_frames.npz").resolve()), "cloth": str((lw / "cloth.npz").resolve()),
+            "preroll": total_pre, "decimate": float(decimate), "fps": int(fps),
+            "cloth_settings": {**drape_cloth, "quality": ANIMATE_QUALITY, **(cloth_settings or {})},
+            "collision_settings": drape_collision, "colliders": colliders, "layers_below": list(below),
+            "garment_color": layer_colours[i], "render": last,
+            "cameras": [c.to_dict() for c in cams], "frames_dir": str((out_dir / "frames").resolve()),
+            "cloth_out": str((lw / "cloth_frames.npz").resolve()),
+            "alembic": str((out_dir / "garment.abc").resolve()) if exports and last else None,
+            "usd": str((out_dir / "dressed.usdc").resolve()) if exports and last else None,
+            "lights": [], "engine": "workbench",
+        }
+        left = max(10.0, timeout - (time.monotonic() - t0))
+        jobs.append(run_blender_job("animate", spec, lw, timeout=left, progress=progress))
+        with np.load(lw / "cloth_frames.npz") as z:
+            cloth_all.append(z["frames"])
+        below.append({"path": str((lw / "cloth_frames.npz").resolve()), "color": layer_colours[i]})
+    job = jobs[-1]
+    cloth_frames = np.concatenate(cloth_all, axis=1)  # (N, all layers' vertices, 3)
+    if len(layer_dirs) > 1:
+        np.savez(work / "cloth_frames.npz", frames=cloth_frames,
+                 layer_vertices=np.array([c.shape[1] for c in cloth_all], np.int64))
     per_frame = []
-    disp = job["max_displacement_mm"][total_pre - 1:]
+    disp = np.max([j["max_displacement_mm"][total_pre - 1:] for j in jobs], axis=0).tolist() if jobs else []
     for k in range(n_out):
         d = BodyDistance(verts[total_pre + k], faces)(cloth_frames[k])
         per_frame.append({"frame": k + 1, "penetration_pct": round(100.0 * float(np.mean(d < -PENETRATION_DEPTH_M)), 3),
                           "max_displacement_mm": disp[k] if k < len(disp) else None})
     frames_png = [Path(p) for p in job["images"]]
-    info = clearance.disclosure(json_sha256({"twin": str(twin_dir), "motion": motion, "n": n_out}))
-    _stamp_frames(frames_png, info)
-    mp4 = write_mp4(frames_png, out_dir / "animation.mp4", fps=fps, metadata=disclosure_metadata(info)) if frames_png else None
-    if mp4 is not None and not clearance.synthetic:
-        _deliver_video(clearance, mp4, n_out)
+    scene_hash = json_sha256({"twin": str(twin_dir), "motion": motion, "n": n_out})
+    mp4 = None
+    if frames_png:
+        # the video is the delivery (one use of the twin, through the one delivery path); its
+        # frames are parts of it: disclosed (and labelled as the channel wants), not recorded
+        mp4 = write_mp4(frames_png, out_dir / "animation.mp4", fps=fps)
+        if deliver:
+            deliver_files(clearance, [mp4], scene_hash, campaign, scope=str(out_dir.resolve()), c2pa=c2pa)
+            _disclose_frames(frames_png, clearance.disclosure(scene_hash, campaign))
     worst = max((f["penetration_pct"] for f in per_frame), default=0.0)
     report = write_json(out_dir / "animation.json", {
         "motion": motion, "fps": fps, "output_frames": n_out, "preroll_frames": total_pre,
         "camera": camera, "size": [w, h], "garment": str(garment_ply), "twin": str(twin_dir),
-        "worst_penetration_pct": worst, "seconds_per_frame": job["seconds_per_frame"],
-        "sim_seconds": job["sim_seconds"], "render_seconds": job["render_seconds"], "total_seconds": time.monotonic() - t0,
-        "cloth_vertices": job["cloth_vertices"], "per_frame": per_frame,
+        "worst_penetration_pct": worst, "seconds_per_frame": sum(j["seconds_per_frame"] for j in jobs),
+        "sim_seconds": sum(j["sim_seconds"] for j in jobs), "render_seconds": job["render_seconds"],
+        "total_seconds": time.monotonic() - t0, "layers": [str(d) for d in layer_dirs],
+        "cloth_vertices": [j["cloth_vertices"] for j in jobs] if len(jobs) > 1 else job["cloth_vertices"],
+        "per_frame": per_frame,
         "walk": asdict(walk) if motion == "catwalk" else None, "exports": job["exports"],
         "blender_version": job["blender_version"],
     })
@@ -492,7 +516,49 @@ def animate(
     return AnimationResult(out_dir=out_dir, frames=frames_png, mp4=mp4,
                            alembic=Path(ex["alembic"]) if "alembic" in ex else None,
                            usd=Path(ex["usd"]) if "usd" in ex else None, report=report, per_frame=per_frame,
-                           worst_penetration_pct=worst, seconds_per_frame=job["seconds_per_frame"], preroll=total_pre)
+                           worst_penetration_pct=worst, seconds_per_frame=sum(j["seconds_per_frame"] for j in jobs),
+                           preroll=total_pre)
+
+
+def _drape_layers(drape_dir: Path) -> tuple[list[Path], list[list[float]]]:
+    """The garment folders of a drape, innermost first, and their colours: the folder itself
+    for one garment, ``layers/<i>-<name>/`` of an outfit (its ``outfit.json``)."""
+    import json
+
+    outfit = drape_dir / "outfit.json"
+    if outfit.is_file():
+        data = json.loads(outfit.read_text())
+        dirs = [drape_dir / d for d in data.get("layers", ["."])]
+        colours = [list(c) for c in data.get("colours", [])]
+    else:
+        dirs, colours = [drape_dir], []
+    for d in dirs:
+        if not (d / "garment.ply").is_file():
+            raise InputError(f"{d / 'garment.ply'}: missing", hint="drape the garment first: atelier drape --twin DIR "
+                                                                     "--garment NAME --pose a-pose --out DRAPE_DIR")
+    default = [0.25, 0.35, 0.6, 1.0]
+    colours = [(colours[i] if i < len(colours) else default) for i in range(len(dirs))]
+    return dirs, [list(c) + [1.0] * (4 - len(c)) for c in colours]
+
+
+def _cloth_arrays(layer_dir: Path, cv: np.ndarray, cf: np.ndarray, verts: np.ndarray) -> dict:
+    """The animate job's cloth arrays of one garment draped on ``verts[0]``: its seams, and its
+    pinned edges (waistbands) with their goals following the body frame by frame, each as its
+    closest body vertex moves."""
+    sew, pin, _c, _k = _drape_physics(layer_dir, len(cv))
+    arrays = {"vertices": cv.astype(np.float32), "faces": cf.astype(np.int64)}
+    if sew is not None:
+        arrays["sew"] = sew
+    if pin is not None:
+        from scipy.spatial import cKDTree
+
+        arrays["pin"] = pin
+        idx = np.nonzero(pin > 0)[0]
+        _d, nn = cKDTree(verts[0].astype(np.float64)).query(cv[idx].astype(np.float64))
+        goal = np.repeat(cv[None].astype(np.float32), len(verts), axis=0)
+        goal[:, idx] += verts[:, nn] - verts[0, nn][None]
+        arrays["goal_frames"] = goal
+    return arrays
 
 
 def _drape_physics(drape_dir: Path, n_vertices: int):
@@ -539,23 +605,13 @@ def _authorise(consent, twin_dir: Path):
     return clear(Registry.open(db), DrawnBody.twin(twin_dir), channel, region, twin_id=twin_id)
 
 
-def _stamp_frames(frames: list[Path], info: dict) -> None:
-    from engine.rights.disclosure import stamp_png
+def _disclose_frames(frames: list[Path], info: dict) -> None:
+    """The AI disclosure on every PNG frame, with the visible label where the channel wants one
+    (as the MP4 got it from the delivery)."""
+    from engine.rights.disclosure import add_visible_label, needs_visible_label, stamp_png
 
+    label = needs_visible_label(info["channel"])
     for p in frames:
+        if label:
+            add_visible_label(p)
         stamp_png(p, info)
-
-
-def _deliver_video(clearance, mp4: Path, n_frames: int) -> None:
-    """Re-check the grant (a revocation during the render stops the delivery) and record the
-    video once as one use of the twin (its frames are parts of it, not uses of their own)."""
-    from engine.rights.consent import recheck
-    from engine.rights.deliver import idempotency_key
-    from engine.rights.ledger import record_image
-    from engine.storage import file_sha256
-
-    clearance = recheck(clearance)
-    sha = file_sha256(mp4)
-    record_image(clearance.registry, clearance.twin_id, clearance.grant.id, clearance.channel, clearance.region or "*",
-                 mp4, sha256=sha, note=f"video, {n_frames} frames",
-                 idempotency_key=idempotency_key(str(mp4.resolve()), sha, clearance.twin_id, clearance.grant.id))

@@ -240,9 +240,18 @@ class CampaignRunner:
         c = st.cell
         return {"kind": "cell", "id": c.id, "labels": c.labels, "slug": c.slug, "inputs": c.inputs,
                 "dir": str(self.out / "cells" / c.id), "drape_dir": str(self.cache / c.drape_key),
-                "timeout": self.cell_timeout, "attempt": len(st.attempts) + 1,
+                "timeout": self._cell_timeout(c), "attempt": len(st.attempts) + 1,
                 "previous_attempts": list(st.attempts), "run_id": self.run_id,
                 "events": str(self.out / "renders.jsonl")}
+
+    def _cell_timeout(self, cell) -> float:
+        """``run.cell_timeout_s``; a video cell gets at least four times its estimated cost (a
+        still's limit would stop an 8 s catwalk's cloth simulation half way)."""
+        from .campaign import _cell_cost
+
+        if not cell.inputs["format"].get("video"):
+            return self.cell_timeout
+        return max(self.cell_timeout, 4.0 * _cell_cost(cell.inputs))
 
     def _drape_payload(self, key: str) -> dict:
         return {"kind": "drape", "key": key, "inputs": self.plan.drapes[key].inputs,
@@ -349,7 +358,7 @@ class CampaignRunner:
             self._counts["refused"] += 1
             return
         st.state = "running"
-        self.executor.submit(f"cell:{st.cell.id}", self._cell_payload(st), self.cell_timeout)
+        self.executor.submit(f"cell:{st.cell.id}", self._cell_payload(st), self._cell_timeout(st.cell))
 
     def _on_drape(self, key: str, res: JobResult, cells: list[CellState], attempts: dict, counts: dict) -> int:
         if res.ok:

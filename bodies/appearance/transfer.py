@@ -3,9 +3,10 @@
 For each texel of the twin's atlas (:mod:`.atlas`), the point on the fitted body in the scan's
 pose (the twin's ``body.ply``) looks up the scan:
 
-- a scan mesh: the closest point on the scan's surface (Warp's BVH query, Anny's dependency),
-  its colour interpolated from the scan's vertex colours; accepted within ``max_distance_m`` and
-  when the scan's face turns less than ``max_angle_deg`` away from the body's normal;
+- a scan mesh: a ray along the body's normal, both ways, up to ``max_distance_m`` each, to a
+  scan face turned less than ``max_angle_deg`` from that normal; the closest scan point under
+  the same limits as a fallback (:mod:`.raycast`, a Warp kernel over the scan's BVH); the colour
+  interpolated from the scan's vertex colours; the validity mask says which texels found one;
 - a point cloud: the scan points in a thin cylinder along the body's normal (within
   ``max_distance_m`` along it and ``tangential_m`` across it), weighted by how close to the
   normal line they are; the closest point within ``tangential_m`` as a fallback.
@@ -49,7 +50,8 @@ class TransferSettings:
     """a scan point further than this from the body's surface is not its colour (the fit's p95
     error is a few mm; a hole's rim is further)."""
     max_angle_deg: float = 60.0
-    """scan faces turned further than this from the body's normal are not used."""
+    """scan faces turned further than this from the body's normal are not used (by the ray
+    along the normal or by the closest-point fallback)."""
     tangential_m: float = 0.006
     """point clouds: radius of the cylinder along the normal."""
     mirror: bool = True
@@ -82,25 +84,13 @@ class TransferResult:
 
 
 def _scan_mesh_lookup(points, colors_lin, scan_faces, p, n, cfg: TransferSettings):
-    import torch
+    """(colours (M, 3) linear, valid (M,), how (M,) int8 of :mod:`.raycast`) of a scan mesh."""
+    from .raycast import normal_lookup
 
-    from anny.utils.warp_mesh_utils import point_to_mesh_distance_and_face_uvs
-
-    v = torch.as_tensor(np.asarray(points, np.float32))
-    f = torch.as_tensor(np.asarray(scan_faces, np.int32))
-    d, face, uv = point_to_mesh_distance_and_face_uvs(
-        torch.as_tensor(p.astype(np.float32)), v, f, float(cfg.max_distance_m) * 1.5
-    )
-    d, face, uv = d.numpy(), face.numpy().astype(np.int64), uv.numpy().astype(np.float64)
-    ok = (face >= 0) & (d < cfg.max_distance_m)
-    tri = np.asarray(scan_faces, np.int64)[np.maximum(face, 0)]
-    w = np.c_[uv[:, 0], uv[:, 1], 1.0 - uv[:, 0] - uv[:, 1]]  # Warp: u v0 + v v1 + (1-u-v) v2
-    col = np.einsum("mk,mkc->mc", w, colors_lin[tri])
-    pv = np.asarray(points, np.float64)[tri]
-    fn = np.cross(pv[:, 1] - pv[:, 0], pv[:, 2] - pv[:, 0])
-    fn /= np.maximum(np.linalg.norm(fn, axis=1, keepdims=True), 1e-20)
-    ok &= np.abs(np.einsum("md,md->m", fn, n)) >= np.cos(np.radians(cfg.max_angle_deg))
-    return col, ok
+    hit = normal_lookup(points, scan_faces, p, n, cfg.max_distance_m, cfg.max_angle_deg)
+    tri = np.asarray(scan_faces, np.int64)[np.maximum(hit.face, 0)]
+    col = np.einsum("mk,mkc->mc", hit.bary, colors_lin[tri])
+    return col, hit.valid, hit.kind
 
 
 #: texels looked up in the scan cloud at a time: the lookup's (texels, k, 3) float64 arrays for all
@@ -199,8 +189,9 @@ def transfer_texture(
     lin = srgb_to_linear(scan_colors.astype(np.float64) / 255.0)
     p = atlas.points(body_vertices, faces)
     n = atlas.normals(body_vertices, faces)
+    how = None
     if scan_faces is not None and len(scan_faces):
-        col, seen = _scan_mesh_lookup(scan_points, lin, scan_faces, p, n, cfg)
+        col, seen, how = _scan_mesh_lookup(scan_points, lin, scan_faces, p, n, cfg)
     else:
         col, seen = _scan_cloud_lookup(scan_points, lin, p, n, cfg)
     m = len(p)
@@ -254,6 +245,9 @@ def transfer_texture(
         "inpainted_pct": round(100.0 * inpainted / m, 2),
         "white_balance_gains": [round(float(g), 4) for g in gains],
         "source": "mesh" if scan_faces is not None and len(scan_faces) else "points",
+        # a scan mesh: texels found by the ray along the normal, and by the closest-point fallback
+        **({"ray_pct": round(100.0 * float((how == 1).sum()) / m, 2),
+            "closest_pct": round(100.0 * float((how == 2).sum()) / m, 2)} if how is not None else {}),
         "seconds": round(time.monotonic() - t0, 2),
         "settings": asdict(cfg),
     }

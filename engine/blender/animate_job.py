@@ -14,11 +14,16 @@ Spec (written by :func:`scenes.motion.animate`; paths absolute, everything canon
 - ``decimate``: collider Decimate ratio (the collider's topology is baked once on frame 0 and each
   frame's body carried to it through the closest triangles, so it never changes).
 - ``colliders``: extra static colliders (``{"path": npz}``, e.g. a stool), also rendered.
+- ``layers_below``: an outfit's layers already simulated (``{"path": cloth_out npz of an earlier
+  job, "color"}``): each collides with this cloth through its ``all_frames`` (a Mesh Cache, the
+  Collision after it), and is rendered and exported with it from its output ``frames``.
+- ``garment_color``: RGBA of this garment in the images.
 - ``cloth_settings`` / ``collision_settings``: overrides as in the drape job; ``explode_m``.
 - ``cameras``: one :meth:`Camera.to_dict` per output frame; ``frames_dir``: where
   ``frame_0001.png``... go (RGBA, written atomically); ``engine`` ("workbench"); ``render``: false
   to skip the images.
-- ``cloth_out``: ``.npz`` to write with ``frames`` (N, C, 3) float32, the cloth of each output frame.
+- ``cloth_out``: ``.npz`` to write with ``frames`` (N, C, 3) float32, the cloth of each output frame,
+  ``all_frames`` (T, C, 3), every simulated frame (for a layer over it), and ``faces``.
 - ``alembic``: path of the garment's Alembic cache (output frames 1..N) or null;
   ``usd``: path of the dressed, animated twin as USD (body and garment) or null; ``fps``.
 
@@ -129,6 +134,18 @@ def run(spec: dict, workdir) -> dict:
         obj.collision.thickness_outer = 0.003
         statics.append(obj)
 
+    lower = []  # an outfit's layers below, as simulated: moving colliders
+    for i, lb in enumerate(spec.get("layers_below") or []):
+        data = _load(lb["path"])
+        obj = _make_object(f"garment_below{i}", data["all_frames"][0], data["faces"])
+        mc = _mesh_cache(obj, write_pc2(workdir / f"layer{i}.pc2",
+                                        canonical_to_blender(np.asarray(data["all_frames"], np.float64))))
+        obj.modifiers.new("Collision", "COLLISION")  # after the Mesh Cache: this cloth meets the moving layer
+        obj.collision.thickness_outer = float(lb.get("thickness_outer", 0.003))
+        obj.collision.thickness_inner = 0.005
+        obj.collision.cloth_friction = 5.0
+        lower.append((obj, mc, np.asarray(data["frames"], np.float64), lb.get("color", (0.3, 0.3, 0.3, 1.0))))
+
     # a pattern garment's panels stay joined by their seams: loose edges the sewing springs hold
     cloth_obj = _make_object("garment", cloth["vertices"], cloth["faces"], loose_edges=cloth.get("sew"))
     goal_mod = None
@@ -180,7 +197,7 @@ def run(spec: dict, workdir) -> dict:
 
     out_cloth = sim[preroll:]
     tmp = str(spec["cloth_out"]) + ".part.npz"
-    np.savez(tmp, frames=out_cloth, faces=np.asarray(cloth["faces"], np.int64))
+    np.savez(tmp, frames=out_cloth, all_frames=sim, faces=np.asarray(cloth["faces"], np.int64))
     os.replace(tmp, spec["cloth_out"])
 
     # Replay: the output frames only, from caches (what was simulated, nothing re-simulated).
@@ -191,6 +208,11 @@ def run(spec: dict, workdir) -> dict:
     if goal_mod is not None:
         cloth_obj.modifiers.remove(goal_mod)
     _mesh_cache(cloth_obj, write_pc2(workdir / "garment.pc2", canonical_to_blender(out_cloth.astype(np.float64))))
+    for i, (obj, mc, out_frames, _colour) in enumerate(lower):  # the layers below: their output frames
+        for m in list(obj.modifiers):
+            obj.modifiers.remove(m)
+        _mesh_cache(obj, write_pc2(workdir / f"layer{i}_out.pc2", canonical_to_blender(out_frames)))
+        obj.data.shade_smooth()
     body_obj = _make_object("body", frames_c[preroll], faces)
     _mesh_cache(body_obj, write_pc2(workdir / "body.pc2", canonical_to_blender(frames_c[preroll:].astype(np.float64))))
     for obj in (body_obj, cloth_obj):
@@ -211,6 +233,9 @@ def run(spec: dict, workdir) -> dict:
         for obj, m in zip((body_obj, cloth_obj), meshes):
             obj.color = tuple(m["color"])
             obj.data.materials.append(_material(m["name"] + "_mat", m["color"], engine))
+        for i, (obj, _mc, _f, colour) in enumerate(lower):
+            obj.color = tuple(colour)
+            obj.data.materials.append(_material(f"layer{i}_mat", colour, engine))
         for i, obj in enumerate(statics):
             obj.color = (0.35, 0.33, 0.3, 1.0)
             obj.data.materials.append(_material(f"prop{i}_mat", obj.color, engine))
@@ -239,8 +264,9 @@ def run(spec: dict, workdir) -> dict:
 
     exports = {}
     if spec.get("alembic"):
+        garments = {cloth_obj, *(obj for obj, *_ in lower)}
         for obj in scene.objects:
-            obj.select_set(obj is cloth_obj)
+            obj.select_set(obj in garments)
         bpy.context.view_layer.objects.active = cloth_obj
         path = Path(spec["alembic"])
         tmp = path.with_name(f".{path.stem}.part.abc")
@@ -250,7 +276,7 @@ def run(spec: dict, workdir) -> dict:
         exports["alembic"] = str(path)
     if spec.get("usd"):
         for obj in scene.objects:
-            obj.select_set(obj in (body_obj, cloth_obj))
+            obj.select_set(obj in (body_obj, cloth_obj) or any(obj is o for o, *_ in lower))
         path = Path(spec["usd"])
         tmp = path.with_name(f".{path.stem}.part{path.suffix}")
         scene.frame_set(1)

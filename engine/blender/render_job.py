@@ -7,7 +7,8 @@ Spec (written by :func:`engine.render.blender_backend.render_blender`; everythin
 - ``cameras``: ``[Camera.to_dict()]`` (position, target, up, yfov radians, width, height, name,
   znear, zfar).
 - ``lights``: ``[{"name", "direction", "color", "intensity"}]`` directional lights.
-- ``ambient``: RGB; ``engine``: ``"workbench"``, ``"cycles"`` or ``"eevee"``; ``samples``: Cycles
+- ``ambient``: RGB (the world colour), or ``environment`` ``{"path": EXR, "strength"}``: an HDRI
+  world instead (Cycles/Eevee); ``engine``: ``"workbench"``, ``"cycles"`` or ``"eevee"``; ``samples``: Cycles
   samples; ``outputs``: one absolute PNG path per camera.
 - optional: a mesh's ``texture`` (image path; its ``.npz`` then holds ``uv``, (V, 2) per vertex or
   (F, 3, 2) per face corner, origin at the image's bottom-left); a mesh's ``material`` (shading
@@ -101,7 +102,7 @@ def _set(node, value, *names) -> None:
         sock.default_value = value
 
 
-def _apply_surface(mat, surface: dict | None, engine: str) -> None:
+def _apply_surface(mat, surface: dict | None, engine: str, cycles: dict | None = None) -> None:
     """Physically based shading hints on a node material (Cycles/Eevee only; Workbench shows the
     flat colour or texture):
 
@@ -124,8 +125,9 @@ def _apply_surface(mat, surface: dict | None, engine: str) -> None:
         _set(bsdf, 1.0, "Subsurface Weight", "Subsurface")
         _set(bsdf, float(surface.get("subsurface_scale_m", 0.004)), "Subsurface Scale")
         _set(bsdf, tuple(surface.get("subsurface_radius", (1.0, 0.35, 0.2))), "Subsurface Radius")
+        method = str(surface.get("subsurface_method") or (cycles or {}).get("subsurface_method") or "RANDOM_WALK_SKIN")
         try:
-            bsdf.subsurface_method = "RANDOM_WALK_SKIN"
+            bsdf.subsurface_method = method
         except (AttributeError, TypeError):  # older Blender: RANDOM_WALK
             bsdf.subsurface_method = "RANDOM_WALK"
         _set(bsdf, float(surface.get("roughness", 0.45)), "Roughness")
@@ -217,7 +219,7 @@ def _add_hair(spec: dict, surface: dict, engine: str) -> None:
     bpy.context.scene.collection.objects.link(obj)
 
 
-def _add_mesh(spec: dict, engine: str):
+def _add_mesh(spec: dict, engine: str, cycles: dict | None = None):
     data = load_npz_mesh(spec["npz"])
     verts = canonical_to_blender(data["vertices"].astype(np.float64)).astype(np.float32)
     faces = data["faces"].astype(np.int32)
@@ -245,7 +247,7 @@ def _add_mesh(spec: dict, engine: str):
     obj = bpy.data.objects.new(spec["name"], me)
     obj.color = tuple(spec["color"])
     mat = _material(spec["name"] + "_mat", spec["color"], engine, spec.get("texture"))
-    _apply_surface(mat, surface, engine)
+    _apply_surface(mat, surface, engine, cycles)
     me.materials.append(mat)
     bpy.context.scene.collection.objects.link(obj)
     return obj
@@ -330,6 +332,7 @@ def _setup_scene(spec: dict):
     world.color = ambient
     if engine == "eevee":
         scene.eevee.taa_render_samples = int(spec.get("samples", 16))
+    env = spec.get("environment") if engine in ("cycles", "eevee") else None
     if engine in ("cycles", "eevee"):
         world.use_nodes = True
         bg = next((n for n in world.node_tree.nodes if n.type == "BACKGROUND"), None)
@@ -339,6 +342,11 @@ def _setup_scene(spec: dict):
             world.node_tree.links.new(bg.outputs["Background"], out.inputs["Surface"])
         bg.inputs["Color"].default_value = (*ambient, 1.0)
         bg.inputs["Strength"].default_value = 1.0
+        if env:  # an HDRI lights the scene (the film stays transparent: the look paints the backdrop)
+            tex = world.node_tree.nodes.new("ShaderNodeTexEnvironment")
+            tex.image = bpy.data.images.load(str(env["path"]), check_existing=True)
+            world.node_tree.links.new(tex.outputs["Color"], bg.inputs["Color"])
+            bg.inputs["Strength"].default_value = float(env.get("strength", 1.0))
     if engine == "cycles":
         cy = scene.cycles
         cy.device = "CPU"
@@ -348,19 +356,33 @@ def _setup_scene(spec: dict):
         # Adaptive sampling stops converged pixels early (flat studio backgrounds, even skin):
         # the same final quality for a fraction of the samples. 0 turns it off (fixed samples).
         threshold = float(spec.get("adaptive_threshold", 0.0))
+        c = spec.get("cycles") or {}  # engine.render.blender_backend.CyclesSettings
         cy.use_adaptive_sampling = threshold > 0
         if threshold > 0:
             cy.adaptive_threshold = threshold
-            cy.adaptive_min_samples = min(cy.samples, 16)
+            cy.adaptive_min_samples = min(cy.samples, int(c.get("adaptive_min_samples", 16)))
         cy.use_denoising = bool(spec.get("denoise", False))
-        cy.max_bounces = 4
-        cy.diffuse_bounces = 2
-        cy.glossy_bounces = 2
-        cy.transparent_max_bounces = 4
-        cy.transmission_bounces = 2
+        if cy.use_denoising:
+            try:
+                cy.denoiser = str(c.get("denoiser", "OPENIMAGEDENOISE"))
+                cy.denoising_prefilter = str(c.get("denoising_prefilter", "ACCURATE"))
+            except TypeError:  # a Blender built without OpenImageDenoise keeps its own
+                pass
+        cy.max_bounces = int(c.get("max_bounces", 4))
+        cy.diffuse_bounces = int(c.get("diffuse_bounces", 2))
+        cy.glossy_bounces = int(c.get("glossy_bounces", 2))
+        cy.transparent_max_bounces = int(c.get("transparent_max_bounces", 4))
+        cy.transmission_bounces = int(c.get("transmission_bounces", 2))
+        cy.volume_bounces = int(c.get("volume_bounces", 0))
+        cy.caustics_reflective = cy.caustics_refractive = bool(c.get("caustics", False))
+        cy.blur_glossy = float(c.get("blur_glossy", 1.0))
+        cy.use_light_tree = bool(c.get("light_tree", True))
+        if not env:  # a flat world colour needs no importance map
+            world.cycles.sampling_method = str(c.get("world_sampling", "NONE"))
         cy.seed = int(spec.get("seed", 0))
         try:  # hair: the fast curve shape
-            scene.cycles_curves.shape = "RIBBONS"
+            scene.cycles_curves.shape = str(c.get("hair_shape", "RIBBONS"))
+            scene.cycles_curves.subdivisions = int(c.get("hair_subdivisions", 2))
         except AttributeError:  # pragma: no cover - Blender without curve settings
             pass
     elif engine == "workbench":
@@ -435,7 +457,7 @@ def run(spec: dict, workdir) -> dict:
     if engine not in _ENGINES:
         raise ValueError(f"unknown render engine {engine!r}; choose one of {sorted(_ENGINES)}")
     scene = _setup_scene(spec)
-    objects = [_add_mesh(m, engine) for m in spec["meshes"]]
+    objects = [_add_mesh(m, engine, spec.get("cycles")) for m in spec["meshes"]]
     id_outputs = spec.get("id_outputs") or []
     points = spec.get("project_points")
     projections = []

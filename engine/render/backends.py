@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import InputError
 from ..storage import write_json
 from ..types import PathLikeStr
+from .blender_backend import FINAL
 from .camera import Camera
 from .formats import Format, parse_format
 from .looks import Look, apply_look, compose, get_look
@@ -61,9 +62,9 @@ def render(
     lights: Sequence[Light] | None = None,
     ambient=None,
     blender_engine: str = "workbench",
-    samples: int = 64,
-    denoise: bool = True,
-    adaptive_threshold: float = 0.01,
+    samples: int = FINAL.samples,
+    denoise: bool = FINAL.denoise,
+    adaptive_threshold: float = FINAL.adaptive_threshold,
     device: str | None = None,
     progress: Callable[[str], None] | None = None,
     timeout: float = 1800.0,
@@ -82,11 +83,13 @@ def render(
         out_dir: when given, every view is written there (:func:`engine.render.outputs.save_view`)
             as ``{prefix}_{i:02d}_{camera.name}.png`` and siblings.
         prefix: file prefix (default: the backend's name).
-        lights, ambient: override the look's lighting.
+        lights, ambient: override the look's lighting (an HDRI look then lights Cycles with them
+            too, instead of with its map).
         blender_engine, samples, denoise: Blender's engine ("workbench", "cycles"), Cycles samples
             and denoiser.
-        adaptive_threshold: Cycles adaptive-sampling noise threshold (Blender's default 0.01;
-            0 renders exactly ``samples`` per pixel). These three are the final-quality defaults.
+        adaptive_threshold: Cycles adaptive-sampling noise threshold (0 renders exactly
+            ``samples`` per pixel). These three are the final-quality defaults
+            (:class:`engine.render.blender_backend.CyclesSettings`).
         device: PyTorch3D's torch device, or "GPU" for Cycles; default automatic (PyTorch3D)
             and CPU (Cycles).
         progress: callable fed short progress lines.
@@ -99,8 +102,13 @@ def render(
     name = choose_backend(backend)
     wanted = check_outputs(outputs)
     lk = get_look(look) if look is not None else None
+    environment = None
     if lk is not None:
         meshes = apply_look(meshes, lk)
+        if name == "blender" and lights is None and ambient is None:
+            environment = lk.environment()
+        if environment is not None:
+            lights = []  # Cycles is lit by the HDRI itself (its world), not by the fast renderers' stand-in
         preset_lights, preset_ambient = lk.lights()
         lights = preset_lights if lights is None else lights
         ambient = preset_ambient if ambient is None else ambient
@@ -126,7 +134,7 @@ def render(
             res = render_blender_views(
                 meshes, cameras, tmp, prefix="view", engine=blender_engine, samples=samples, denoise=denoise,
                 adaptive_threshold=adaptive_threshold, lights=lights, ambient=ambient, outputs=wanted, progress=progress, timeout=timeout,
-                seed=seed,
+                seed=seed, environment=environment,
                 device="GPU" if str(device).upper() == "GPU" else "CPU",
             )
             views = []
@@ -200,7 +208,7 @@ def render_dressed_folder(
     outputs: Sequence[str] | None = None,
     joints: Mapping[str, Sequence[float]] | None = None,
     blender_engine: str = "workbench",
-    samples: int = 64,
+    samples: int = FINAL.samples,
     contact_sheet: bool = True,
     progress: Callable[[str], None] | None = None,
     meshes: Sequence[RenderMesh] | None = None,

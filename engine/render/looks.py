@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
 from ..errors import InputError
+from ..types import PathLikeStr as PathLike
 from .camera import Camera
 from .scene import AMBIENT, Light, RenderMesh, _rgba, studio_lights
 
@@ -115,18 +117,154 @@ def _garment_uv(mesh: RenderMesh, cw: Colourway) -> np.ndarray:
 
 # --- lighting -------------------------------------------------------------------------------------
 
-#: Lighting presets (see :func:`lighting_preset`).
+#: Studio lighting presets (see :func:`lighting_preset`); the HDRI presets ``hdri-<name>`` are
+#: listed by :func:`lighting_names`.
 LIGHTING = ("soft", "high-key", "dramatic")
+
+#: Prefix of the HDRI lighting presets (``hdri-forest``...).
+HDRI_PREFIX = "hdri-"
+
+
+def hdri_folder() -> Path | None:
+    """The CC0 HDRIs the installed bpy wheel ships (``<bpy>/<version>/datafiles/studiolights/world``),
+    found without importing bpy; None when bpy is not installed or ships none. They are used in
+    place, never copied."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("bpy")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for root in spec.submodule_search_locations:
+        found = sorted(Path(root).glob("*/datafiles/studiolights/world"))
+        if found and any(found[-1].glob("*.exr")):
+            return found[-1]
+    return None
+
+
+def hdri_names() -> tuple[str, ...]:
+    """Names of the shipped HDRIs (``city``, ``forest``, ``studio``...), sorted; empty without bpy."""
+    folder = hdri_folder()
+    return tuple(sorted(p.stem for p in folder.glob("*.exr"))) if folder is not None else ()
+
+
+def lighting_names() -> tuple[str, ...]:
+    """Every lighting preset: the studio rigs (:data:`LIGHTING`), then ``hdri-<name>`` per HDRI."""
+    return LIGHTING + tuple(HDRI_PREFIX + n for n in hdri_names())
+
+
+def hdri_path(name: str) -> Path:
+    """The EXR of an HDRI preset (``hdri-forest`` or ``forest``).
+
+    Raises:
+        InputError: an unknown name (the hint lists the names), or no HDRIs installed.
+    """
+    stem = name[len(HDRI_PREFIX):] if name.startswith(HDRI_PREFIX) else name
+    names = hdri_names()
+    if not names:
+        raise InputError(f"lighting preset {name!r} needs the HDRIs of the bpy wheel, which is not installed",
+                         hint=f"install bpy or choose one of {', '.join(LIGHTING)}")
+    if stem not in names:
+        raise InputError(f"unknown HDRI lighting preset {name!r}",
+                         hint=f"choose one of {', '.join(HDRI_PREFIX + n for n in names)} or {', '.join(LIGHTING)}")
+    return hdri_folder() / f"{stem}.exr"
+
+
+def read_exr(path: PathLike) -> np.ndarray:
+    """(H, W, 3) float32 linear RGB radiance of an OpenEXR file (decoded by FFmpeg through PyAV;
+    row 0 is the image's top)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0))
+            rgb = frame.to_ndarray()  # planar gbrpf32le comes back as (H, W, 3) RGB
+    except (av.FFmpegError, StopIteration, OSError) as exc:
+        raise InputError(f"{path}: cannot read it as an OpenEXR image ({exc})") from None
+    return np.maximum(np.nan_to_num(np.asarray(rgb, np.float32)[..., :3]), 0.0)
+
+
+def _studio_mean_radiance() -> float:
+    """Mean radiance over all directions of the ``soft`` rig (ambient + each sun's E / 4 pi): what
+    a white diffuse sphere shows on average, the exposure the HDRI presets are scaled to."""
+    lights, ambient = studio_lights(), AMBIENT
+    return float(np.mean(ambient)) + sum(light.intensity * float(np.mean(light.color)) for light in lights) / (4 * math.pi)
+
+
+@lru_cache(maxsize=16)
+def hdri_lighting(name: str, key_cone_deg: float = 25.0) -> tuple[tuple[Light, ...], tuple[float, float, float], float]:
+    """The fast renderers' stand-in for an HDRI preset, and its exposure.
+
+    The equirectangular map (Blender's: +Z up at the top row, the centre column looking along
+    Blender's +X, u growing toward -Y) is integrated over solid angle. Its brightest direction
+    (the ``key_cone_deg`` cone that holds the most light: the sun, or a studio's softboxes)
+    becomes a directional key light carrying the radiance above the surroundings inside that
+    cone; everything else becomes the ambient level (its mean radiance). Both are scaled by the exposure that gives the map the ``soft``
+    rig's mean radiance, and Cycles draws the map itself at the same exposure (world strength).
+
+    Returns:
+        (lights (one key, canonical frame, W/m^2), ambient RGB, exposure).
+    """
+    from ..frames import ZUP_TO_CANONICAL
+
+    rgb = read_exr(hdri_path(name)).astype(np.float64)
+    h, w = rgb.shape[:2]
+    elev = math.pi / 2 - (np.arange(h) + 0.5) / h * math.pi
+    phi = (0.5 - (np.arange(w) + 0.5) / w) * 2 * math.pi
+    domega = (np.cos(elev) * (math.pi / h) * (2 * math.pi / w))[:, None] * np.ones((1, w))
+    ce, se = np.cos(elev)[:, None], np.sin(elev)[:, None]
+    zup = np.stack(np.broadcast_arrays(ce * np.cos(phi)[None], ce * np.sin(phi)[None], se), axis=-1)
+    dirs = zup @ ZUP_TO_CANONICAL.T  # (H, W, 3) canonical directions toward the sky
+    lum = rgb @ np.array([0.2126, 0.7152, 0.0722])
+    # the key: the cone of ``key_cone_deg`` holding the most light (candidates on a coarse grid),
+    # then the light-weighted mean direction inside it
+    cos_cone = math.cos(math.radians(key_cone_deg))
+    step = max(1, h // 32)
+    cand = dirs[step // 2::step, step // 2::step].reshape(-1, 3)
+    fine = max(1, h // 128)
+    pts = dirs[fine // 2::fine, fine // 2::fine].reshape(-1, 3)
+    power = (lum * domega)[fine // 2::fine, fine // 2::fine].reshape(-1) * fine * fine
+    best = cand[int(np.argmax(((cand @ pts.T) > cos_cone).astype(np.float32) @ power.astype(np.float32)))]
+    inside = dirs @ best > cos_cone
+    mean_dir = ((lum * domega)[inside][:, None] * dirs[inside]).sum(0)
+    d0 = mean_dir / max(float(np.linalg.norm(mean_dir)), 1e-12)
+    cone = dirs @ d0 > math.cos(math.radians(key_cone_deg))
+    wsum = domega[~cone].sum()
+    base = (rgb[~cone] * domega[~cone, None]).sum(0) / max(wsum, 1e-12)  # radiance around the key
+    excess = np.maximum(rgb[cone] - base, 0.0)
+    key_e = (excess * domega[cone, None]).sum(0)  # irradiance (W/m^2) the key carries, RGB
+    total = (rgb * domega[..., None]).sum((0, 1))
+    ambient = (total - key_e) / (4 * math.pi)
+    mean_lum = float(total @ np.array([0.2126, 0.7152, 0.0722])) / (4 * math.pi)
+    exposure = _studio_mean_radiance() / max(mean_lum, 1e-9)
+    key_e, ambient = key_e * exposure, ambient * exposure
+    peak = float(key_e.max())
+    lights = (Light("key", direction=-d0, color=tuple(key_e / peak) if peak > 0 else (1.0, 1.0, 1.0), intensity=peak),) if peak > 0 else ()
+    return lights, tuple(float(x) for x in ambient), float(exposure)
+
+
+def lighting_environment(name: str) -> dict | None:
+    """What Cycles lights an HDRI preset with: ``{"path": EXR, "strength": exposure, "name"}``
+    (the world's environment texture); None for the studio rigs."""
+    if not name.startswith(HDRI_PREFIX):
+        return None
+    return {"name": name, "path": str(hdri_path(name)), "strength": hdri_lighting(name)[2]}
 
 
 def lighting_preset(name: str = "soft") -> tuple[list[Light], tuple[float, float, float]]:
-    """Directional lights and ambient RGB of a studio preset (canonical frame, body facing +Z).
+    """Directional lights and ambient RGB of a preset (canonical frame, body facing +Z).
 
     - ``soft``: key from the front-left above, weaker fill front-right, rim from behind
       (:func:`~engine.render.scene.studio_lights`), ambient 0.25;
     - ``high-key``: e-commerce: a strong frontal key and two side fills, bright ambient (0.5),
       few shadows;
-    - ``dramatic``: a hard side key from camera-left, a faint fill, a strong rim, dark ambient.
+    - ``dramatic``: a hard side key from camera-left, a faint fill, a strong rim, dark ambient;
+    - ``hdri-<name>``: one of the bpy wheel's CC0 HDRIs (:func:`hdri_names`): Cycles lights the
+      scene with the map itself (:func:`lighting_environment`); these lights are the fast
+      renderers' stand-in (:func:`hdri_lighting`: its brightest direction as a key, the rest as
+      ambient).
     """
     if name == "soft":
         return studio_lights(), AMBIENT
@@ -143,7 +281,15 @@ def lighting_preset(name: str = "soft") -> tuple[list[Light], tuple[float, float
             Light("fill", direction=(-0.6, -0.1, -0.6), intensity=0.3),
             Light("rim", direction=(-0.4, -0.6, 1.0), intensity=3.0),
         ], (0.06, 0.06, 0.07)
-    raise InputError(f"unknown lighting preset {name!r}", hint=f"choose one of {', '.join(LIGHTING)}")
+    if isinstance(name, str) and name.startswith(HDRI_PREFIX):
+        lights, ambient, _ = hdri_lighting(name)
+        return [replace_light(l) for l in lights], ambient
+    raise InputError(f"unknown lighting preset {name!r}", hint=f"choose one of {', '.join(lighting_names())}")
+
+
+def replace_light(light: Light) -> Light:
+    """A fresh copy of a (cached) light, so callers may change it."""
+    return Light(light.name, light.direction.copy(), tuple(light.color), float(light.intensity))
 
 
 # --- backdrops ------------------------------------------------------------------------------------
@@ -203,7 +349,8 @@ class Look:
         skin: a :data:`SKIN_TONES` name or RGB for the meshes named in ``body_names``.
         garment: the colourway of every other mesh, unless ``garments`` names it.
         garments: {mesh name: Colourway} per garment.
-        lighting: a :data:`LIGHTING` preset.
+        lighting: a lighting preset (:func:`lighting_names`): a studio rig of :data:`LIGHTING`
+            or an HDRI ``hdri-<name>``.
         backdrop: the backdrop.
         ground_shadow: draw a soft contact shadow under the feet (needs a non-transparent
             backdrop; on a transparent one it is drawn as partly opaque black).
@@ -222,8 +369,21 @@ class Look:
     shadow_softness: float = 0.015
     body_names: tuple[str, ...] = ("body",)
 
+    def __post_init__(self) -> None:
+        if self.lighting not in LIGHTING:
+            if not (isinstance(self.lighting, str) and self.lighting.startswith(HDRI_PREFIX)):
+                raise InputError(f"unknown lighting preset {self.lighting!r}", hint=f"choose one of {', '.join(lighting_names())}")
+            hdri_path(self.lighting)  # an unknown HDRI is refused here, listing the names
+
     def lights(self) -> tuple[list[Light], tuple[float, float, float]]:
+        """(directional lights, ambient RGB) of the lighting preset (an HDRI's stand-in for the
+        fast renderers)."""
         return lighting_preset(self.lighting)
+
+    def environment(self) -> dict | None:
+        """The world environment Cycles lights an HDRI preset with (:func:`lighting_environment`),
+        or None for a studio rig."""
+        return lighting_environment(self.lighting)
 
 
 #: Named looks for the command line.
@@ -231,6 +391,9 @@ LOOKS = {
     "studio": Look(),
     "ecommerce": Look(lighting="high-key", backdrop=Backdrop("solid", (1.0, 1.0, 1.0)), ground_shadow=True),
     "campaign": Look(lighting="dramatic", backdrop=Backdrop("gradient", (0.30, 0.30, 0.33), (0.08, 0.08, 0.09)), ground_shadow=True),
+    # one look per HDRI of the bpy wheel (hdri-city, hdri-forest...): lit by the map, on a soft grey
+    **{HDRI_PREFIX + n: Look(lighting=HDRI_PREFIX + n, backdrop=Backdrop("gradient", (0.86, 0.86, 0.87), (0.62, 0.62, 0.64)),
+                             ground_shadow=True) for n in hdri_names()},
 }
 
 

@@ -4,7 +4,7 @@ A twin is a real person's likeness. The registry (:class:`Registry`, SQLite by d
 SQLAlchemy database URL, schema migrated by Alembic) records her twins, scans, the bodies it knows
 (hers and synthetic ones) and consent grants. Every render describes the body it will draw and
 passes the one consent path first (:func:`clear`: the body's hash names the twin, whose live grant
-must cover the use); every delivered image (PNG, JPEG, WebP) is then labelled, stamped as
+must cover the use); every delivered image (PNG, JPEG, WebP) or video (MP4) is then labelled, stamped as
 AI-generated and recorded once in the append-only ledger (:func:`engine.rights.deliver.deliver`), from which statements
 of what is owed are drawn (:func:`statement`). See docs/rights.md.
 
@@ -38,10 +38,10 @@ _EXPORTS: dict[str, str] = {
     "stamp_png": "disclosure", "read_disclosure": "disclosure", "add_visible_label": "disclosure",
     "needs_visible_label": "disclosure", "LABEL_POLICY": "disclosure", "DIGITAL_SOURCE_TYPE": "disclosure",
     # C2PA
-    "C2paCredentials": "c2pa_sign", "sign_png_c2pa": "c2pa_sign", "read_c2pa": "c2pa_sign",
+    "C2paCredentials": "c2pa_sign", "sign_c2pa": "c2pa_sign", "read_c2pa": "c2pa_sign",
     "c2pa_available": "c2pa_sign",
     # render-side helpers
-    "authorise": "deliver", "authorise_and_stamp": "deliver",
+    "authorise": "deliver",
 }
 
 __all__ = sorted([*_EXPORTS, "open_registry"])
@@ -63,11 +63,11 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # for type checkers and editors
-    from .c2pa_sign import C2paCredentials, c2pa_available, read_c2pa, sign_png_c2pa  # noqa: F401
+    from .c2pa_sign import C2paCredentials, c2pa_available, read_c2pa, sign_c2pa  # noqa: F401
     from .consent import Clearance, DrawnBody, clear  # noqa: F401
     from .constants import ANY_REGION, CHANNELS  # noqa: F401
     from .db import resolve_db_url  # noqa: F401
-    from .deliver import authorise, authorise_and_stamp  # noqa: F401
+    from .deliver import authorise  # noqa: F401
     from .disclosure import (  # noqa: F401
         DIGITAL_SOURCE_TYPE, LABEL_POLICY, add_visible_label, needs_visible_label, read_disclosure, stamp_image,
         stamp_png,

@@ -1,8 +1,10 @@
-"""Optional C2PA manifest on a PNG, signed with the user's certificate (``c2pa-python``).
+"""Optional C2PA manifest on a PNG image or an MP4 video, signed with the user's certificate
+(``c2pa-python``; an MP4's manifest sits in a top-level ``uuid`` box, as the C2PA spec places it in
+ISO BMFF files).
 
-The manifest says the image was created by Atelier as trained-algorithmic media (a ``c2pa.created``
+The manifest says the image (video) was created by Atelier as trained-algorithmic media (a ``c2pa.created``
 action with the IPTC digital source type) and carries an ``org.atelier.rights`` assertion with the
-twin id, grant id and scene hash. Sign after :func:`engine.rights.disclosure.stamp_png`: the
+twin id, grant id and scene hash. Sign after :func:`engine.rights.disclosure.stamp_image`: the
 signature binds the final bytes.
 
 Certificates that work (checked with c2pa-python 0.38.1): an ES256 (P-256) chain, a CA plus a leaf
@@ -24,7 +26,7 @@ from pathlib import Path
 from ..errors import AtelierError, InputError, MissingDependencyError
 from ..storage import atomic_path
 from ..types import PathLikeStr
-from .disclosure import DIGITAL_SOURCE_TYPE, read_disclosure
+from .disclosure import DIGITAL_SOURCE_TYPE, image_format, read_disclosure
 
 EXTRA = "c2pa"
 ASSERTION_LABEL = "org.atelier.rights"
@@ -77,8 +79,13 @@ def _bytes(x: str | bytes) -> bytes:
     return x if isinstance(x, bytes) else x.encode()
 
 
-def manifest_definition(info: dict, title: str | None = None) -> dict:
-    """The C2PA manifest definition for an Atelier image with disclosure ``info``."""
+#: what :func:`sign_c2pa` can sign: :func:`engine.rights.disclosure.image_format` -> MIME type
+SIGNABLE = {"png": "image/png", "mp4": "video/mp4"}
+
+
+def manifest_definition(info: dict, title: str | None = None, mime: str = "image/png") -> dict:
+    """The C2PA manifest definition for an Atelier image (``mime`` image/png) or video
+    (video/mp4) with disclosure ``info``."""
     from .. import __version__
 
     rights = {k: str(info[k]) for k in ("twin_id", "grant_id", "scene_hash", "campaign", "channel", "region")
@@ -87,7 +94,7 @@ def manifest_definition(info: dict, title: str | None = None) -> dict:
     return {
         "claim_generator_info": [{"name": "Atelier", "version": __version__}],
         "title": title or "Atelier render",
-        "format": "image/png",
+        "format": mime,
         "assertions": [
             {
                 "label": "c2pa.actions",
@@ -95,7 +102,7 @@ def manifest_definition(info: dict, title: str | None = None) -> dict:
                     "action": "c2pa.created",
                     "digitalSourceType": DIGITAL_SOURCE_TYPE,
                     "softwareAgent": {"name": "Atelier", "version": __version__},
-                    "description": "AI-generated image of a digital twin",
+                    "description": f"AI-generated {'video' if mime.startswith('video/') else 'image'} of a digital twin",
                 }]},
             },
             {"label": ASSERTION_LABEL, "data": rights},
@@ -103,10 +110,10 @@ def manifest_definition(info: dict, title: str | None = None) -> dict:
     }
 
 
-def sign_png_c2pa(path: PathLikeStr, cert_chain_pem: str | bytes, private_key_pem: str | bytes, *,
-                  alg: str = "es256", tsa_url: str | None = None, info: dict | None = None,
-                  title: str | None = None) -> dict:
-    """Embed a signed C2PA manifest in the PNG at ``path`` (in place, atomically).
+def sign_c2pa(path: PathLikeStr, cert_chain_pem: str | bytes, private_key_pem: str | bytes, *,
+              alg: str = "es256", tsa_url: str | None = None, info: dict | None = None,
+              title: str | None = None) -> dict:
+    """Embed a signed C2PA manifest in the PNG or MP4 at ``path`` (in place, atomically).
 
     Args:
         cert_chain_pem: the user's certificate chain, PEM, leaf first.
@@ -129,15 +136,20 @@ def sign_png_c2pa(path: PathLikeStr, cert_chain_pem: str | bytes, private_key_pe
     alg = alg.lower()
     if alg not in _ALGS:
         raise InputError(f"unknown signing algorithm {alg!r}", hint=f"use one of: {', '.join(_ALGS)}")
+    fmt = image_format(path)
+    if fmt not in SIGNABLE:
+        raise InputError(f"{path}: C2PA signing here takes a PNG or an MP4, not {fmt.upper()}",
+                         hint="deliver PNG images (or MP4 videos) to sign them")
+    mime = SIGNABLE[fmt]
     info = read_disclosure(path) if info is None else info
-    manifest = manifest_definition(info, title=title or path.name)
+    manifest = manifest_definition(info, title=title or path.name, mime=mime)
     try:
         signer_info = c2pa.C2paSignerInfo(getattr(c2pa.C2paSigningAlg, alg.upper()), _bytes(cert_chain_pem),
                                           _bytes(private_key_pem), tsa_url)
         with c2pa.Signer.from_info(signer_info) as signer, c2pa.Builder(json.dumps(manifest)) as builder:
             with atomic_path(path) as tmp:
                 with open(path, "rb") as src, open(tmp, "w+b") as dst:
-                    builder.sign(signer, "image/png", src, dst)
+                    builder.sign(signer, mime, src, dst)
     except c2pa.C2paError as exc:
         raise AtelierError(
             f"C2PA signing of {path} failed: {exc}",
@@ -149,19 +161,20 @@ def sign_png_c2pa(path: PathLikeStr, cert_chain_pem: str | bytes, private_key_pe
 
 
 def read_c2pa(path: PathLikeStr) -> dict:
-    """The C2PA store of a PNG as a dict, with ``validation_state`` and ``validation_codes`` added
+    """The C2PA store of a PNG or MP4 as a dict, with ``validation_state`` and ``validation_codes`` added
     (the failure codes, e.g. ``["signingCredential.untrusted"]`` for a test CA). ``{}`` when the
     image has no manifest."""
     c2pa = _c2pa()
     path = Path(path)
+    mime = SIGNABLE.get(image_format(path), "image/png")
     try:
-        with open(path, "rb") as f, c2pa.Reader("image/png", f) as reader:
+        with open(path, "rb") as f, c2pa.Reader(mime, f) as reader:
             store = json.loads(reader.json())
             state = reader.get_validation_state()
     except c2pa.C2paError as exc:
         if "ManifestNotFound" in type(exc).__name__ or "no JUMBF" in str(exc) or "not found" in str(exc).lower():
             return {}
-        raise AtelierError(f"cannot read the C2PA manifest of {path}: {exc}", hint="is it a signed PNG?") from exc
+        raise AtelierError(f"cannot read the C2PA manifest of {path}: {exc}", hint="is it a signed PNG or MP4?") from exc
     codes = [s.get("code") for s in store.get("validation_status", []) or []]
     store["validation_state"] = state
     store["validation_codes"] = codes

@@ -1,5 +1,6 @@
-"""Delivering rendered images: :func:`deliver` once a render's images are written, under the
-clearance :func:`engine.rights.consent.clear` gave before the first pixel.
+"""Delivering rendered images and videos: :func:`deliver` once a render's files are written, under
+the clearance :func:`engine.rights.consent.clear` gave before the first pixel. It is the one
+delivery path: stills (PNG, JPEG, WebP) and videos (MP4) alike.
 
 .. code-block:: python
 
@@ -11,8 +12,10 @@ clearance :func:`engine.rights.consent.clear` gave before the first pixel.
 deletes its unrecorded images), then per image applies the visible label (per channel policy),
 the disclosure and an optional C2PA signature through one rename, and appends the ledger row under
 an idempotency key. It is safe to call again after a crash at any step: nothing is labelled twice
-and nothing is recorded twice. :func:`authorise` / :func:`authorise_and_stamp` do the same for a
-caller that names the twin itself (tests, tools that already identified the body).
+and nothing is recorded twice. An MP4 is one use of the twin (one ledger row; its frames are parts
+of it): its disclosure is remuxed into the container metadata, the packets copied (a visible label
+re-encodes its frames), and a C2PA manifest for ``video/mp4`` may bind the final bytes.
+:func:`authorise` answers only whether a grant covers a use (no body identified, nothing drawn).
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..types import PathLikeStr
-from .c2pa_sign import C2paCredentials, sign_png_c2pa
+from .c2pa_sign import SIGNABLE, C2paCredentials, sign_c2pa
 from ..storage import file_sha256
-from .disclosure import add_visible_label, image_format, needs_visible_label, read_chunks, read_disclosure, stamp_image
+from .disclosure import add_visible_label, has_c2pa_manifest, image_format, needs_visible_label, read_disclosure, stamp_image
 from .ledger import LedgerRow, record_image
 from .registry import ConsentError, Grant, Registry, check_grant
 from .db import utcnow
@@ -39,60 +42,6 @@ def authorise(registry: Registry, twin_id: str, channel: str, region: str,
     """The live grant for this use; call it before any pixel is drawn. Raises ConsentError
     (mark the cell *refused*: not failed, not retried) when none covers it."""
     return check_grant(registry, twin_id, channel, region, when)
-
-
-def authorise_and_stamp(
-    registry: Registry,
-    twin_id: str,
-    channel: str,
-    region: str,
-    images: list[PathLikeStr],
-    scene_hash: str,
-    campaign: str | None = None,
-    *,
-    when: datetime | None = None,
-    label_policy: dict[str, bool] | None = None,
-    label_text: str = "AI-generated",
-    label_corner: str = "bottom-right",
-    c2pa: C2paCredentials | None = None,
-    discard_if_refused: bool = True,
-) -> list[LedgerRow]:
-    """Deliver images of ``twin_id`` whose body the caller has already identified: re-check the
-    grant, label, stamp, sign, record. Render paths use :func:`engine.rights.consent.clear` and
-    :func:`deliver` instead, which find the twin from the body drawn.
-
-    Args:
-        images: PNG, JPEG or WebP files, complete (written atomically) and not yet delivered (or
-            delivered by an earlier call that crashed part way: those are finished, not redone).
-        scene_hash: the content hash of the scene that produced them (written into the metadata).
-        when: the time of use (default now); its UTC date is what the grant must cover.
-        label_policy: channel -> visible label wanted; default
-            :data:`engine.rights.disclosure.LABEL_POLICY`.
-        c2pa: the user's signing credentials (PNG only), or None for no C2PA manifest.
-        discard_if_refused: if the grant no longer covers the use (revoked during the render),
-            delete the images that have no ledger record yet before raising.
-
-    Returns:
-        One ledger row per image, in order.
-
-    Raises:
-        ConsentError: no live grant covers the use any more.
-        MissingDependencyError: ``c2pa`` given but c2pa-python is not installed.
-    """
-    from .consent import Clearance, DrawnBody
-
-    region_n = region.strip().upper()
-    grant = None
-    try:
-        grant = check_grant(registry, twin_id, channel, region_n, when or utcnow())
-    except ConsentError as exc:
-        if discard_if_refused:
-            _discard(registry, [Path(p) for p in images], exc)
-        raise
-    clearance = Clearance(twin_id, grant, None, DrawnBody("caller", "", f"twin {twin_id}"),
-                          grant_channel(channel), region_n, when, registry)
-    return deliver(clearance, images, scene_hash, campaign, when=when, label_policy=label_policy,
-                   label_text=label_text, label_corner=label_corner, c2pa=c2pa, discard_if_refused=discard_if_refused)
 
 
 def deliver(
@@ -109,9 +58,10 @@ def deliver(
     c2pa: C2paCredentials | None = None,
     discard_if_refused: bool = True,
 ) -> list[LedgerRow]:
-    """Deliver rendered images under a clearance from :func:`engine.rights.consent.clear`.
+    """Deliver rendered images (PNG, JPEG, WebP) and videos (MP4) under a clearance from
+    :func:`engine.rights.consent.clear`.
 
-    For each image, all or nothing: the visible label (per channel policy), the disclosure and an
+    For each file, all or nothing: the visible label (per channel policy), the disclosure and an
     optional C2PA signature are applied to a temporary copy which then replaces the image in one
     rename, so a file is either untouched or fully disclosed; then, for a real twin, its ledger
     row is appended under an idempotency key (``scope``, the final content hash, the twin, the
@@ -119,8 +69,15 @@ def deliver(
     body's images are disclosed and not recorded (nobody is owed anything).
 
     Args:
+        images: the files, complete (written atomically) and not yet delivered (or delivered by
+            an earlier call that crashed part way: those are finished, not redone).
+        scene_hash: the content hash of the scene that produced them (written into the metadata).
         scope: what the delivery belongs to (a campaign cell id, an output folder); default the
             image's absolute path.
+        when: the time of use (default now); its UTC date is what the grant must cover.
+        label_policy: channel -> visible label wanted; default
+            :data:`engine.rights.disclosure.LABEL_POLICY`.
+        c2pa: the user's signing credentials (PNG and MP4), or None for no C2PA manifest.
 
     Returns:
         The ledger rows, one per image, in order (empty for a synthetic body).
@@ -151,9 +108,18 @@ def deliver(
         key = idempotency_key(scope or str(p.absolute()), sha, clearance.twin_id, clearance.grant.id)
         rows.append(record_image(clearance.registry, clearance.twin_id, clearance.grant.id, clearance.channel,
                                  _ledger_region(clearance.region), p, campaign=campaign, when=when, sha256=sha,
-                                 idempotency_key=key))
+                                 note=_note(p), idempotency_key=key))
         fault_point("after-ledger")
     return rows
+
+
+def _note(p: Path) -> str | None:
+    """The ledger note of a delivered file: a video says so, with its frame count."""
+    if image_format(p) != "mp4":
+        return None
+    from ..render.video import mp4_frame_count
+
+    return f"video, {mp4_frame_count(p)} frames"
 
 
 def _ledger_region(region: str | None) -> str:
@@ -170,14 +136,15 @@ def idempotency_key(scope: str, image_sha256: str, twin_id: str, grant_id: int) 
 
 
 def _disclose(p: Path, info: dict, label_policy, label_text, label_corner, c2pa) -> None:
-    """Label, stamp and sign ``p`` through a temporary copy replaced in one rename; an image
-    already disclosed for this twin and grant is left as it is."""
+    """Label, stamp and sign ``p`` through a temporary copy replaced in one rename; a file
+    already disclosed for this twin and grant (and signed, when asked) is left as it is."""
     import shutil
 
     have = read_disclosure(p)
-    if have.get("twin_id") == str(info["twin_id"]) and str(have.get("grant_id")) == str(info["grant_id"]):
-        if c2pa is None or image_format(p) != "png" or any(ct == b"caBX" for ct, _ in read_chunks(p.read_bytes())):
-            return
+    done = have.get("twin_id") == str(info["twin_id"]) and str(have.get("grant_id")) == str(info["grant_id"])
+    signable = c2pa is not None and image_format(p) in SIGNABLE
+    if done and (not signable or has_c2pa_manifest(p)):
+        return
     for stale in p.parent.glob(f".{p.stem}.deliver-*.part{p.suffix}"):  # left by a killed delivery
         pid = stale.name[len(p.stem) + 10:].split(".", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
@@ -185,12 +152,12 @@ def _disclose(p: Path, info: dict, label_policy, label_text, label_corner, c2pa)
     tmp = p.with_name(f".{p.stem}.deliver-{os.getpid()}.part{p.suffix}")  # one per process: two may deliver it
     shutil.copyfile(p, tmp)
     try:
-        if not (have.get("twin_id") == str(info["twin_id"]) and str(have.get("grant_id")) == str(info["grant_id"])):
+        if not done:
             if needs_visible_label(info["channel"], label_policy):
                 add_visible_label(tmp, text=label_text, corner=label_corner)
             stamp_image(tmp, info)
-        if c2pa is not None and image_format(tmp) == "png":
-            sign_png_c2pa(tmp, c2pa.cert_chain_pem, c2pa.private_key_pem, alg=c2pa.alg, tsa_url=c2pa.tsa_url, info=info)
+        if signable:
+            sign_c2pa(tmp, c2pa.cert_chain_pem, c2pa.private_key_pem, alg=c2pa.alg, tsa_url=c2pa.tsa_url, info=info)
         fault_point("before-rename")
         os.replace(tmp, p)
     finally:

@@ -5,7 +5,8 @@ and an optional visible label.
 twin (with the twin id, grant id, engine version and scene hash), plus an XMP packet (``iTXt``
 keyword ``XML:com.adobe.xmp``) that exiftool, Adobe tools and platforms read. The chunks are
 inserted before the image data without re-encoding the pixels, and the file is replaced
-atomically. :func:`read_disclosure` reads them back.
+atomically. :func:`read_disclosure` reads them back. An MP4 video carries the same fields as
+container metadata (:func:`stamp_mp4`, packets copied, not re-encoded).
 
 Order when delivering an image: visible label (changes pixels) -> :func:`stamp_png` ->
 optional C2PA signature (:mod:`engine.rights.c2pa_sign`, binds the final bytes) -> ledger record.
@@ -232,7 +233,7 @@ def stamp_png(path: PathLikeStr, info: dict) -> Path:
 
 
 def read_disclosure(path: PathLikeStr) -> dict:
-    """The Atelier disclosure of a PNG, JPEG or WebP image, or ``{}`` when it has none.
+    """The Atelier disclosure of a PNG, JPEG or WebP image or an MP4 video, or ``{}`` when it has none.
 
     Returns a dict with ``ai_generated`` (bool), ``description``, ``digital_source_type`` and the
     :data:`FIELDS` keys present (``twin_id``, ``grant_id``, ``engine_version``, ``scene_hash``,
@@ -241,6 +242,8 @@ def read_disclosure(path: PathLikeStr) -> dict:
     """
     path = Path(path)
     try:
+        if path.is_file() and image_format(path) == "mp4":
+            return _mp4_disclosure(path)
         data = _read(path)
         if not data.startswith(PNG_SIGNATURE):
             packet = _xmp_packet(path)
@@ -297,43 +300,49 @@ CORNERS = ("bottom-right", "bottom-left", "top-right", "top-left")
 
 def add_visible_label(path: PathLikeStr, text: str = "AI-generated", corner: str = "bottom-right",
                       scale: float = 0.035) -> Path:
-    """Draw a small readable label (white text on a translucent dark box) in a corner of the image.
+    """Draw a small readable label (white text on a translucent dark box) in a corner of the image
+    (of every frame of an MP4 video).
 
     Args:
         scale: text height as a fraction of the image height (at least 10 px).
 
     Changes pixels, so call it before :func:`stamp_png` and any C2PA signature; Atelier disclosure
-    chunks already in the file are carried over. The file is replaced atomically.
+    chunks already in the file are carried over. JPEG and WebP are encoded again (quality 95), an
+    MP4's frames too (H.264, crf 18; its metadata kept). The file is replaced atomically.
     """
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image
 
     path = Path(path)
     if corner not in CORNERS:
         raise InputError(f"unknown corner {corner!r}", hint=f"use one of: {', '.join(CORNERS)}")
     fmt = image_format(path)
-    chunks = read_chunks(_read(path)) if fmt == "png" else []
-    if any(ct == b"caBX" for ct, _ in chunks):
+    if has_c2pa_manifest(path):
         raise InputError(f"{path} already has a C2PA manifest; a label would break the signature",
                          hint="add the label before signing")
+    if fmt == "mp4":
+        import numpy as np
+
+        from ..render.video import remux_mp4
+
+        overlays: dict = {}
+
+        def labelled(rgb):
+            h, w = rgb.shape[:2]
+            if (w, h) not in overlays:
+                overlays[(w, h)] = _label_overlay((w, h), text, corner, scale)
+            base = Image.fromarray(rgb, "RGB").convert("RGBA")
+            return np.asarray(Image.alpha_composite(base, overlays[(w, h)]).convert("RGB"))
+
+        with atomic_path(path) as tmp:
+            remux_mp4(path, tmp, frame_fn=labelled)
+        return path
+    chunks = read_chunks(_read(path)) if fmt == "png" else []
     carried = [(ct, b) for ct, b in chunks if _keyword(ct, b) in _OUR_KEYWORDS]
     with Image.open(path) as im:
         im.load()
         mode = im.mode
         base = im.convert("RGBA")
-    w, h = base.size
-    size = max(10, int(round(h * scale)))
-    font = ImageFont.load_default(size=size)
-    overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
-    draw = ImageDraw.Draw(overlay)
-    x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font)
-    pad = max(2, size // 3)
-    bw, bh = (x1 - x0) + 2 * pad, (y1 - y0) + 2 * pad
-    margin = max(2, size // 2)
-    bx = w - bw - margin if corner.endswith("right") else margin
-    by = h - bh - margin if corner.startswith("bottom") else margin
-    draw.rectangle([bx, by, bx + bw, by + bh], fill=(0, 0, 0, 160))
-    draw.text((bx + pad - x0, by + pad - y0), text, font=font, fill=(255, 255, 255, 255))
-    out = Image.alpha_composite(base, overlay)
+    out = Image.alpha_composite(base, _label_overlay(base.size, text, corner, scale))
     if mode != "RGBA":
         out = out.convert("RGB" if mode not in ("LA", "L") else mode)
     if fmt != "png":  # a label changes pixels: JPEG and WebP are encoded again, at high quality
@@ -354,6 +363,26 @@ def add_visible_label(path: PathLikeStr, text: str = "AI-generated", corner: str
     return path
 
 
+def _label_overlay(size: tuple[int, int], text: str, corner: str, scale: float):
+    """The visible label as a transparent RGBA image of ``size`` (width, height) pixels."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    w, h = size
+    px = max(10, int(round(h * scale)))
+    font = ImageFont.load_default(size=px)
+    overlay = Image.new("RGBA", (w, h), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(overlay)
+    x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font)
+    pad = max(2, px // 3)
+    bw, bh = (x1 - x0) + 2 * pad, (y1 - y0) + 2 * pad
+    margin = max(2, px // 2)
+    bx = w - bw - margin if corner.endswith("right") else margin
+    by = h - bh - margin if corner.startswith("bottom") else margin
+    draw.rectangle([bx, by, bx + bw, by + bh], fill=(0, 0, 0, 160))
+    draw.text((bx + pad - x0, by + pad - y0), text, font=font, fill=(255, 255, 255, 255))
+    return overlay
+
+
 # --------------------------------------------------- JPEG and WebP (XMP)
 XMP_JPEG_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
@@ -362,16 +391,51 @@ segment; WebP: an ``XMP `` chunk)."""
 
 
 def image_format(path: PathLikeStr) -> str:
-    """``"png"``, ``"jpeg"`` or ``"webp"`` from the file's first bytes. Raises InputError otherwise."""
-    head = _read(Path(path))[:16]
+    """``"png"``, ``"jpeg"``, ``"webp"`` or ``"mp4"`` (an ISO media file: its first box is
+    ``ftyp``) from the file's first bytes. Raises InputError otherwise."""
+    with open(_existing(Path(path)), "rb") as f:
+        head = f.read(16)
     if head.startswith(PNG_SIGNATURE):
         return "png"
     if head.startswith(b"\xff\xd8"):
         return "jpeg"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
-    raise InputError(f"{path}: not a PNG, JPEG or WebP image",
-                     hint="the AI disclosure is written into PNG, JPEG and WebP images")
+    if head[4:8] == b"ftyp":
+        return "mp4"
+    raise InputError(f"{path}: not a PNG, JPEG, WebP image or MP4 video",
+                     hint="the AI disclosure is written into PNG, JPEG and WebP images and MP4 videos")
+
+
+C2PA_BMFF_UUID = bytes.fromhex("d8fec3d61b0e483c92975828877ec481")
+"""The ``uuid`` box type under which C2PA stores its manifest in an MP4 (ISO BMFF)."""
+
+
+def has_c2pa_manifest(path: PathLikeStr) -> bool:
+    """Whether a PNG (a ``caBX`` chunk) or an MP4 (a top-level C2PA ``uuid`` box) carries a C2PA
+    manifest; JPEG and WebP are never signed here."""
+    path = Path(path)
+    fmt = image_format(path)
+    if fmt == "png":
+        return any(ct == b"caBX" for ct, _ in read_chunks(_read(path)))
+    if fmt != "mp4":
+        return False
+    with open(path, "rb") as f:
+        while True:
+            head = f.read(8)
+            if len(head) < 8:
+                return False
+            size, kind = struct.unpack(">I", head[:4])[0], head[4:]
+            skip = 8
+            if size == 1:
+                size, skip = struct.unpack(">Q", f.read(8))[0], 16
+            if kind == b"uuid":
+                if f.read(16) == C2PA_BMFF_UUID:
+                    return True
+                skip += 16
+            if size == 0:  # the last box runs to the end of the file
+                return False
+            f.seek(size - skip, 1)
 
 
 def stamp_image(path: PathLikeStr, info: dict) -> Path:
@@ -382,6 +446,8 @@ def stamp_image(path: PathLikeStr, info: dict) -> Path:
     fmt = image_format(path)
     if fmt == "png":
         return stamp_png(path, info)
+    if fmt == "mp4":
+        return stamp_mp4(path, info)
     from .. import __version__
 
     if not info.get("twin_id") or info.get("grant_id") in (None, ""):
@@ -395,6 +461,76 @@ def stamp_image(path: PathLikeStr, info: dict) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_bytes(out)
     return path
+
+
+#: disclosure info key -> MP4 metadata tag (:func:`stamp_mp4`)
+DISCLOSURE_KEYS = {
+    "twin_id": "atelier_twin_id", "grant_id": "atelier_grant_id", "scene_hash": "atelier_scene_hash",
+    "channel": "atelier_channel", "region": "atelier_region", "created": "creation_time",
+    "campaign": "atelier_campaign", "body_sha256": "atelier_body_sha256",
+}
+#: the tags :func:`disclosure_metadata` writes besides those of :data:`DISCLOSURE_KEYS`
+DISCLOSURE_TAGS = ("comment", "description", "encoder_software", "ai_generated", "digital_source_type")
+
+
+def disclosure_metadata(info: dict) -> dict[str, str]:
+    """MP4 metadata tags for a disclosure ``info`` dict (as :func:`stamp_png` takes)."""
+    from .. import __version__
+
+    meta = {
+        "comment": disclosure_description(info).replace("image", "video", 1),
+        "description": f"{DISCLOSURE_TEXT.replace('image', 'video')}.",
+        "encoder_software": f"Atelier {__version__}",
+        "ai_generated": "true",
+        "digital_source_type": DIGITAL_SOURCE_TYPE,
+    }
+    for key, tag in DISCLOSURE_KEYS.items():
+        if info.get(key) not in (None, ""):
+            meta[tag] = str(info[key])
+    return meta
+
+
+def stamp_mp4(path: PathLikeStr, info: dict) -> Path:
+    """Write the AI disclosure into an MP4's container metadata (in place, atomically): the
+    packets are copied, not re-encoded, and earlier Atelier tags are replaced
+    (:func:`disclosure_metadata` lists them). Refused (InputError) for a
+    video that already carries a C2PA manifest: stamp first, then sign."""
+    from .. import __version__
+    from ..render.video import remux_mp4
+
+    path = Path(path)
+    if not info.get("twin_id") or info.get("grant_id") in (None, ""):
+        raise InputError("the disclosure needs a twin_id and a grant_id", hint="pass the grant returned by check_grant")
+    if has_c2pa_manifest(path):
+        raise InputError(f"{path} already has a C2PA manifest; stamping it would break the signature",
+                         hint="stamp the disclosure first, then sign with C2PA")
+    info = dict(info)
+    info.setdefault("engine_version", __version__)
+    info.setdefault("created", datetime.now().astimezone().isoformat(timespec="seconds"))
+    with atomic_path(path) as tmp:
+        remux_mp4(path, tmp, disclosure_metadata(info), replace=(*DISCLOSURE_TAGS, *DISCLOSURE_KEYS.values()))
+    return path
+
+
+def _mp4_disclosure(path: Path) -> dict:
+    """:func:`read_disclosure` for an MP4: its container tags read back into disclosure fields."""
+    from ..render.video import read_mp4_metadata
+
+    meta = read_mp4_metadata(path)
+    out = {key: meta[tag] for key, tag in DISCLOSURE_KEYS.items() if tag in meta and key != "created"}
+    if not out and "ai_generated" not in meta:
+        return {}
+    if "creation_time" in meta:
+        out["created"] = meta["creation_time"]
+    if "ai_generated" in meta:
+        out["ai_generated"] = meta["ai_generated"].strip().lower() == "true"
+    if "digital_source_type" in meta:
+        out["digital_source_type"] = meta["digital_source_type"]
+    if "comment" in meta:
+        out["description"] = meta["comment"]
+    if meta.get("encoder_software", "").startswith("Atelier "):
+        out["engine_version"] = meta["encoder_software"][len("Atelier "):]
+    return out
 
 
 def _jpeg_segments(data: bytes):
@@ -475,6 +611,12 @@ def _xmp_packet(path: Path) -> str | None:
             if c == b"XMP ":
                 return b.decode("utf-8", "replace")
     return None
+
+
+def _existing(path: Path) -> Path:
+    if not path.is_file():
+        raise InputError(f"image not found: {path}", hint="check the path")
+    return path
 
 
 def _read(path: Path) -> bytes:

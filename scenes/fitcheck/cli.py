@@ -39,6 +39,7 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--cache", default=None, help="drape cache folder, shareable between runs (default OUT/drapes)")
     p.add_argument("--glb-colors", choices=["strain", "clearance", "fabric"], default="strain",
                    help="garment colours in the 3D view (default strain)")
+    p.add_argument("--workers", type=int, default=1, help="drapes run at once, each a Blender process (default 1)")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors and the summary")
 
 
@@ -50,7 +51,7 @@ def settings_from_args(args: argparse.Namespace):
         garment=args.garment, sizes=[s for s in args.sizes.split(",") if s.strip()], fabric=args.fabric,
         pose=None if args.pose in ("own", "none", "") else args.pose, resolution=args.resolution,
         max_frames=args.frames, timeout=args.timeout, image_px=args.px, cache=args.cache,
-        glb_colors=args.glb_colors, quiet=args.quiet)
+        glb_colors=args.glb_colors, quiet=args.quiet, workers=args.workers)
 
 
 def run(args: argparse.Namespace) -> int:

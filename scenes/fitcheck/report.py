@@ -170,7 +170,8 @@ def _badges(regions: list) -> str:
 def _region_cell(r: dict, tolerance_mm: float | None = None) -> str:
     """One region of one size in the fit table: ease, band strain, girth strain, the verdict, the
     number that decided it, how the ease was found when it is not a plain slice, and the pattern's
-    own ease, flagged when it is more than ``tolerance_mm`` from the draped ease."""
+    own ease, flagged when it is more than ``tolerance_mm`` from the draped ease, and the ease the
+    size was drafted to give its own chart body (the size rule's target)."""
     girth = f" · round {_fmt(r.get('girth_strain_pct'), '', 1)}" if r.get("girth_strain_pct") is not None else ""
     strain = r.get("strain_pct", r.get("max_strain_pct"))
     out = (f"{_fmt(r.get('ease_mm'), '', 0)} · {_fmt(strain, '', 1)}{girth} · "
@@ -184,8 +185,10 @@ def _region_cell(r: dict, tolerance_mm: float | None = None) -> str:
     pe = r.get("pattern_ease_mm")
     if pe is not None:
         off = tolerance_mm is not None and r.get("ease_mm") is not None and abs(pe - r["ease_mm"]) > tolerance_mm
+        ie = r.get("intended_ease_mm")
         out += (f'<div class="{"warn" if off else "why"}">pattern ease {pe:.0f} mm'
-                + (f" (draped {r['ease_mm']:.0f}: differs by more than {tolerance_mm:g})" if off else "") + "</div>")
+                + (f" (draped {r['ease_mm']:.0f}: differs by more than {tolerance_mm:g})" if off else "")
+                + (f"; intended {ie:.0f} mm" if ie is not None else "") + "</div>")
     return out
 
 
@@ -239,9 +242,12 @@ def write_report(out: PathLikeStr, m: dict) -> Path:
         desc = f'<div class="muted">{escape(b["description"])}</div>' if b.get("description") else ""
         h.append(f"<tr><td>{escape(b['name'])}{desc}</td><td>{meas}</td><td>{escape(b.get('chart_size') or '–')}</td>"
                  f"<td><b>{escape(size)}</b>{mark}</td><td>{escape(r.get('reason', ''))}</td></tr>")
-    h.append("</table><p class=\"muted\">Rule: the smallest size with no region judged tight (ease under the "
-             "region's minimum or strain over its limit); if every size is tight somewhere, the size with the fewest "
-             "tight regions. The size chart column is the chart row nearest the body's measurements.</p>")
+    h.append("</table><p class=\"muted\">Rule: among the sizes with no region judged tight, the one whose ease is "
+             "closest to the ease the garment was drafted to give the size chart's own body of that size (its intended "
+             "ease: the pattern's width at each tape line minus the chart's girth), in size steps of the chart; the "
+             "pattern's ease stands in where the drape's differs from it past the tolerance. If every size is tight "
+             "somewhere, the size with the fewest tight regions. The size chart column is the chart row nearest the "
+             "body's measurements; when another size is recommended, the reason says why not that row.</p>")
 
     # size grid
     h.append('<h2>Size grid</h2><div class="scroll"><table class="grid"><tr><th>body</th>'

@@ -13,9 +13,11 @@ Layout of ``out``::
     drapes/<key>/              the drape cache (or settings.cache): one folder per
                                (twin, garment, size, fabric, pose, resolution, frames)
 
-Recommended size (also in docs/fitcheck.md): among the sizes that draped, the smallest one
-(in size-chart order) with no region judged "tight"; when every size has a tight region, the
-size with the fewest tight regions (the larger on a tie), flagged ``fits=False``.
+Recommended size (``size_rule`` in garments/data/fit_thresholds.json, docs/fitcheck.md): among
+the sizes that draped with no region judged "tight", the one whose draped ease is closest to the
+ease its graded pattern gives the size chart's own body of that size (:func:`recommend`); when
+every size has a tight region, the size with the fewest tight regions (the larger on a tie),
+flagged ``fits=False``.
 """
 
 from __future__ import annotations
@@ -34,13 +36,13 @@ import numpy as np
 from engine.errors import AtelierError, InputError, SimulationError
 from engine.meshio import load_npz_mesh, load_ply
 from engine.progress import say
-from engine.storage import atomic_path, file_sha256, json_sha256, read_json, write_json
+from engine.storage import atomic_path, json_sha256, read_json, write_json
 from engine.types import PathLikeStr
 
 from .maps import CLEARANCE, MAP_AMBIENT, MAPS, STRAIN, legend_png, map_lights, map_meshes
 
 #: bump when a change here makes cached drapes stale.
-DRAPE_CACHE_VERSION = 5  # 2: deeper armholes, relaxed start shapes, fabric-aware strain verdicts; 3: pinned waistbands, fabric friction, settle test on mean positions; 4: too-long sleeves and legs turned up; 5: fit from the settled mean shape, smoothed strain, verdicts that say what decided them
+DRAPE_CACHE_VERSION = 6  # 2: deeper armholes, relaxed start shapes, fabric-aware strain verdicts; 3: pinned waistbands, fabric friction, settle test on mean positions; 4: too-long sleeves and legs turned up; 5: fit from the settled mean shape, smoothed strain, verdicts that say what decided them; 6: intended ease, one thigh per tape, cropped collider
 DRAPE_MANIFEST = "fitcheck_drape.json"
 #: views rendered per dressed body: (file suffix, shot name, what is shown).
 VIEWS = (("front", "front", "dressed"), ("back", "back", "dressed"),
@@ -110,6 +112,9 @@ class FitcheckSettings:
         deliver: ``(png_paths, info, scene_hash) -> None`` run on every image written
             (default :func:`default_deliver`: stamp the AI disclosure).
         quiet: print only errors.
+        workers: drapes run at once (each a Blender process; measuring and rendering stay in
+            order). On 2 cores, 2 workers keep both busy while one drape is in Python (meshing,
+            placing, measuring) and the other in Blender.
     """
 
     garment: str
@@ -125,6 +130,39 @@ class FitcheckSettings:
     authorise: Callable[[Path, dict], dict] | None = None
     deliver: Callable[[list[Path], dict, str], None] | None = None
     quiet: bool = False
+    workers: int = 1
+
+
+class _SharedModel:
+    """A body model shared by drape threads: calls run one at a time (the model's forward pass
+    is not known to be thread-safe); attributes are the model's."""
+
+    def __init__(self, model):
+        import threading
+
+        self._model, self._lock = model, threading.Lock()
+
+    def __call__(self, *args, **kw):
+        with self._lock:
+            return self._model(*args, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+
+def drape_all(entries: list, sizes: list[str], garment: dict, fabric: dict | None, s: FitcheckSettings,
+              cache: Path, model) -> dict:
+    """(body slug, size) -> :func:`drape_cell`'s (folder or None, manifest) for every cell, with
+    ``s.workers`` drapes at once (threads, each waiting on its Blender process)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = [(e, size) for e in entries for size in sizes]
+    if int(s.workers) <= 1:
+        return {(e.slug, size): drape_cell(e, size, garment, fabric, s, cache, model) for e, size in jobs}
+    shared = _SharedModel(model)
+    with ThreadPoolExecutor(max_workers=int(s.workers)) as pool:
+        futures = {(e.slug, size): pool.submit(drape_cell, e, size, garment, fabric, s, cache, shared) for e, size in jobs}
+        return {k: f.result() for k, f in futures.items()}
 
 
 @dataclass
@@ -349,9 +387,11 @@ def _model_for(name: str, model):
 
 # --- drapes -------------------------------------------------------------------------------------
 def drape_key(twin_dir: Path, garment: dict, size: str, fabric: dict | None, s: FitcheckSettings) -> str:
-    """Cache key (24 hex digits) of one drape: the twin file's bytes, the garment (pattern contents),
-    size, fabric, pose, resolution and frame cap."""
-    inputs = {"v": DRAPE_CACHE_VERSION, "twin": file_sha256(Path(twin_dir) / "twin.json"), "garment": garment["name"],
+    """Cache key (24 hex digits) of one drape: the twin file's contents but its ``created`` time
+    (the same body saved in two folders, or saved again, drapes the same), the garment (pattern
+    contents), size, fabric, pose, resolution and frame cap."""
+    twin = {k: v for k, v in read_json(Path(twin_dir) / "twin.json").items() if k != "created"}
+    inputs = {"v": DRAPE_CACHE_VERSION, "twin": json_sha256(twin), "garment": garment["name"],
               "pattern": garment.get("pattern_sha256"), "size": size if garment["kind"] == "pattern" else None,
               "fabric": fabric, "pose": s.pose, "resolution": int(s.resolution), "max_frames": int(s.max_frames)}
     return json_sha256(inputs)[:24]
@@ -485,21 +525,103 @@ def region_table(drape_dir: Path, garment_v, clearance_mm, strain_pct, body_v, b
     return rows, "fitcheck"
 
 
-def recommend(cells: list[Cell], sizes: list[str]) -> Recommendation:
-    """The recommended size of one body's cells (see the module docstring for the rule)."""
+def size_steps_mm(chart: dict | None = None) -> dict:
+    """Region -> the size chart's mean girth step between neighbouring sizes, mm (chest, waist and
+    hips 60 mm, upper arm 20 mm, thigh 30 mm in the package's chart): the size rule's unit."""
+    from garments.fit import CHART_GIRTH
+    from garments.sizes import load_size_chart
+
+    chart = chart or load_size_chart()
+    rows = [chart["sizes"][k] for k in chart["order"]]
+    out = {}
+    for region, key in CHART_GIRTH.items():
+        d = [abs(b[key] - a[key]) for a, b in zip(rows, rows[1:])]
+        if d and np.mean(d) > 0:
+            out[region] = 10.0 * float(np.mean(d))
+    return out
+
+
+def ease_distance(cell: Cell, rule: dict | None = None, steps: dict | None = None) -> tuple[float | None, list[str]]:
+    """How far one size's draped ease is from the ease its graded pattern gives the size chart's
+    own body of that size (``intended_ease_mm``), in size steps (:func:`size_steps_mm`): the mean
+    over the regions of ``rule["regions"]`` that have a tape slice and an intended ease of
+    ``|ease - intended| / step``. The ease is the draped ease, except where it differs from the
+    pattern ease by more than ``pattern_ease_tolerance_mm`` (``pattern_ease_differs``) and
+    ``rule["where_they_differ"]`` is "pattern_ease": the tape then reads folds it bridges or a
+    stretch, not the cloth the pattern gives, and the pattern ease is used. Returns (distance or
+    None when no region has both, one "region ease/intended mm" note per region used, a "p" after
+    a pattern ease)."""
+    rule = rule if rule is not None else _thresholds().get("size_rule", {})
+    steps = steps if steps is not None else size_steps_mm()
+    regions = rule.get("regions")
+    terms, notes = [], []
+    for r in cell.regions:
+        want, got = r.get("intended_ease_mm"), r.get("ease_mm")
+        if want is None or got is None or r.get("ease_method") != "slice" or r["region"] not in steps:
+            continue
+        if regions is not None and r["region"] not in regions:
+            continue
+        mark = ""
+        if (rule.get("where_they_differ") == "pattern_ease" and r.get("pattern_ease_differs")
+                and r.get("pattern_ease_mm") is not None):
+            got, mark = r["pattern_ease_mm"], "p"
+        terms.append(abs(float(got) - float(want)) / steps[r["region"]])
+        notes.append(f"{r['region']} {got:.0f}{mark}/{want:.0f} mm")
+    return (float(np.mean(terms)) if terms else None), notes
+
+
+def recommend(cells: list[Cell], sizes: list[str], chart_size: str | None = None) -> Recommendation:
+    """The recommended size of one body's cells (the rule: ``size_rule`` in
+    ``garments/data/fit_thresholds.json``, docs/fitcheck.md "Recommended size").
+
+    Among the sizes that draped with no tight region, the one whose draped ease is closest to the
+    garment's intended ease for that size (:func:`ease_distance`); sizes without intended ease
+    (template garments, older drapes) fall back to the smallest size with no tight region. When
+    every size is tight somewhere: the size with the fewest tight regions (the larger on a tie),
+    ``fits=False``. ``chart_size``: the body's nearest size-chart row; when another size is
+    recommended, the reason says why not that one.
+    """
     body = cells[0].body if cells else ""
     draped = [c for c in sorted(cells, key=lambda c: sizes.index(c.size)) if c.status != "failed"]
     if not draped:
         return Recommendation(body, None, False, "no size draped on this body")
-    for c in draped:
-        if not c.tight_regions():
-            looser = [r["region"] for r in c.regions if r.get("verdict") == "loose"]
-            note = f"; loose at {', '.join(looser)}" if looser else ""
-            return Recommendation(body, c.size, True, f"smallest size with no tight region{note}")
+    rule = _thresholds().get("size_rule", {})
+    steps = size_steps_mm()
+    dist = {c.size: ease_distance(c, rule, steps) for c in draped}
+    free = [c for c in draped if not c.tight_regions()]
+    if free:
+        scored = [c for c in free if dist[c.size][0] is not None]
+        if scored:
+            best = min(scored, key=lambda c: (dist[c.size][0], sizes.index(c.size)))
+            d, notes = dist[best.size]
+            why = (f"ease closest to the garment's intended ease ({d:.2f} size steps off: "
+                   f"{', '.join(notes)} ease/intended" + (", p: the pattern's ease, the drape's differs"
+                                                          if any("p/" in x for x in notes) else "") + ")")
+        else:
+            best = free[0]
+            why = "smallest size with no tight region (no intended ease to compare with)"
+        looser = [r["region"] for r in best.regions if r.get("verdict") == "loose"]
+        why += f"; loose at {', '.join(looser)}" if looser else ""
+        return Recommendation(body, best.size, True, why + _not_chart_size(best.size, chart_size, draped, dist))
     best = min(draped, key=lambda c: (len(c.tight_regions()), -sizes.index(c.size)))
     why = [f"{r['region']} ({r['reason']})" if r.get("reason") else r["region"] for r in best.regions
            if r.get("verdict") == "tight"]
     return Recommendation(body, best.size, False, f"every size is tight somewhere; {best.size} is tight at {', '.join(why)}")
+
+
+def _not_chart_size(size: str, chart_size: str | None, draped: list[Cell], dist: dict) -> str:
+    """Why the body's own chart size was not recommended ("" when it was, or was not draped)."""
+    own = next((c for c in draped if c.size == chart_size), None)
+    if own is None or chart_size == size:
+        return ""
+    tight = [f"{r['region']} ({r.get('reason', '')})" for r in own.regions if r.get("verdict") == "tight"]
+    if tight:
+        return f"; not {chart_size} (this body's size-chart row): tight at {', '.join(tight)}"
+    d, notes = dist[chart_size]
+    if d is None:
+        return f"; not {chart_size} (this body's size-chart row): it has no intended ease to compare"
+    return (f"; not {chart_size} (this body's size-chart row): its draped ease is {d:.2f} size steps from its "
+            f"intended ease ({', '.join(notes)})")
 
 
 # --- rendering ----------------------------------------------------------------------------------
@@ -653,13 +775,18 @@ def run_fitcheck(settings: FitcheckSettings, twins: list[PathLikeStr], out: Path
     cells: list[Cell] = []
     made = cached = 0
     n = len(entries) * len(sizes)
+    if int(s.workers) < 1:
+        raise InputError(f"workers {s.workers}: at least 1")
+    if int(s.workers) > 1:
+        say(f"fitcheck: draping {n} cells, {int(s.workers)} at once", s.quiet)
+    drapes = drape_all(entries, sizes, garment, fabric, s, cache, model)
     for e in entries:
         for size in sizes:
             i = len(cells) + 1
             cell = Cell(body=e.slug, size=size)
             say(f"fitcheck [{i}/{n}] {e.name} size {size}: {garment['name']}"
                 + (f" in {fabric['name']}" if fabric else ""), s.quiet)
-            drape_dir, man = drape_cell(e, size, garment, fabric, s, cache, model)
+            drape_dir, man = drapes[(e.slug, size)]
             cell.cached = bool(man.get("cached"))
             cell.status, cell.message = man.get("status", "failed"), man.get("message", "")
             cell.drape_seconds = float(man.get("seconds", 0.0))
@@ -695,7 +822,7 @@ def run_fitcheck(settings: FitcheckSettings, twins: list[PathLikeStr], out: Path
             glb, js = export_cell_glb(out, cell, bv, bf, gv, gf, glb_values, s.glb_colors if glb_values is not None else "fabric")
             cell.glb, cell.glb_js = str(glb.relative_to(out)), str(js.relative_to(out))
             cells.append(cell)
-    recs = {e.slug: recommend([c for c in cells if c.body == e.slug], sizes) for e in entries}
+    recs = {e.slug: recommend([c for c in cells if c.body == e.slug], sizes, e.chart_size) for e in entries}
     blender = None
     for c in cells:
         if c.drape_dir and (Path(c.drape_dir) / "drape_report.json").exists():
@@ -733,5 +860,5 @@ def _thresholds() -> dict:
 
 
 __all__ = ["FitcheckSettings", "FitcheckResult", "BodyEntry", "Cell", "Recommendation", "run_fitcheck",
-           "resolve_bodies", "drape_cell", "drape_key", "region_table", "recommend", "render_cell", "export_cell_glb",
+           "resolve_bodies", "drape_cell", "drape_key", "region_table", "recommend", "ease_distance", "size_steps_mm", "render_cell", "export_cell_glb",
            "edge_strain_pct", "default_authorise", "default_deliver", "DRAPE_CACHE_VERSION", "VIEWS"]

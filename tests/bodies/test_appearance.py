@@ -299,6 +299,50 @@ def test_cycles_renders_a_textured_twin_with_hair(coloured_twin, anny_model, tmp
     assert np.median(head[covered][:, :3].sum(axis=1)) < 300
 
 
+def _plane(z, size=0.2, n=6, facing=1.0):
+    """A square grid in the plane z (metres), faces wound to face +Z (facing 1) or -Z (-1)."""
+    xs = np.linspace(-size / 2, size / 2, n)
+    v = np.array([[x, y, z] for y in xs for x in xs])
+    f = []
+    for r in range(n - 1):
+        for c in range(n - 1):
+            a, b, d, e = r * n + c, r * n + c + 1, (r + 1) * n + c, (r + 1) * n + c + 1
+            f += [[a, b, e], [a, e, d]] if facing > 0 else [[a, e, b], [a, d, e]]
+    return v, np.array(f)
+
+
+def test_normal_ray_finds_the_surface_the_normal_points_at():
+    """Two parallel sheets 15 mm apart facing each other (a fold, the inner thighs): from 9 mm
+    above the lower one the closest scan point is on the upper sheet, which faces the other
+    way; the ray down the normal reads the lower one. Off the sheet's edge the ray misses and
+    the closest point stands in; 3 cm away nothing is found."""
+    from bodies.appearance.raycast import CLOSEST, NONE, RAY, normal_lookup
+
+    va, fa = _plane(0.0, facing=1.0)
+    vb, fb = _plane(0.015, facing=-1.0)
+    v, f = np.vstack([va, vb]), np.vstack([fa, fb + len(va)])
+    up = np.array([0.0, 0.0, 1.0])
+    pts = np.array([[0.01, 0.02, 0.009],     # between the sheets
+                    [0.0, 0.0, -0.005],      # just below the lower sheet: the ray goes up (+n)
+                    [0.105, 0.0, 0.004],     # 5 mm beyond the edge: no ray hit, a closest point
+                    [0.0, 0.0, -0.03]])      # 30 mm below: nothing within 20 mm
+    hit = normal_lookup(v, f, pts, np.tile(up, (4, 1)), max_distance_m=0.02, max_angle_deg=60)
+    assert hit.kind.tolist() == [RAY, RAY, CLOSEST, NONE]
+    assert hit.valid.tolist() == [True, True, True, False]
+    found = np.einsum("mk,mkd->md", hit.bary[:3], v[f[hit.face[:3]]])
+    # the ray's hits lie straight down/up the normal on the lower sheet, in millimetres
+    assert found[0] == pytest.approx([0.01, 0.02, 0.0], abs=1e-5)
+    assert found[1] == pytest.approx([0.0, 0.0, 0.0], abs=1e-5)
+    assert hit.distance[:2] == pytest.approx([0.009, 0.005], abs=1e-5)
+    assert found[2] == pytest.approx([0.1, 0.0, 0.0], abs=1e-5) and hit.distance[2] == pytest.approx(np.hypot(0.005, 0.004), abs=1e-5)
+    # a sheet turned beyond the angle limit is refused by both the ray and the fallback
+    tilted = normal_lookup(va, fa, pts[:2], np.tile([0.0, np.sin(1.2), np.cos(1.2)], (2, 1)), max_angle_deg=60)
+    assert tilted.kind.tolist() == [NONE, NONE]
+    # a scan written inside out (every face flipped) finds the same points
+    flipped = normal_lookup(v, f[:, ::-1], pts, np.tile(up, (4, 1)))
+    assert flipped.kind.tolist() == [RAY, RAY, CLOSEST, NONE]
+
+
 def test_scan_cloud_lookup_in_chunks_is_the_lookup_at_once(monkeypatch):
     """The texel lookup in a scan point cloud runs in chunks (its (texels, k, 3) arrays for a whole
     atlas made a coloured 200k-point fit peak at 3.1 GB): chunked, every texel's colour and verdict

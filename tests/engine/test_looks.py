@@ -22,7 +22,13 @@ from engine.render.looks import (
     apply_look,
     compose,
     cylindrical_uv,
+    get_look,
     ground_shadow,
+    hdri_folder,
+    hdri_lighting,
+    hdri_names,
+    lighting_environment,
+    lighting_names,
     lighting_preset,
     skin_tone,
 )
@@ -287,3 +293,106 @@ def test_pytorch3d_renders_a_batch_that_matches_pyrender():
         both = v.mask & r.mask
         assert np.median(np.abs(v.depth[both] - r.depth[both])) < 0.01
         assert set(np.unique(v.ids)) == {0, 1, 2}
+
+
+# --- HDRI lighting presets ------------------------------------------------------------------------
+
+needs_hdri = pytest.mark.skipif(not hdri_names(), reason="the bpy wheel (which ships the CC0 HDRIs) is not installed")
+
+
+@needs_hdri
+def test_hdri_presets_sit_beside_the_studio_rigs():
+    names = lighting_names()
+    assert names[:3] == ("soft", "high-key", "dramatic")
+    assert {"hdri-forest", "hdri-studio", "hdri-sunset"} <= set(names)
+    assert "hdri-forest" in LOOKS and LOOKS["hdri-forest"].environment()["path"].endswith("forest.exr")
+    assert LOOKS["studio"].environment() is None
+    assert hdri_folder().name == "world" and "site-packages" in str(hdri_folder())  # used in place
+    lights, ambient = lighting_preset("hdri-sunset")
+    assert len(lights) == 1 and lights[0].intensity > 0.5 and all(a > 0 for a in ambient)
+    # a sunset's key is warm: more red than blue
+    assert lights[0].color[0] > 1.5 * lights[0].color[2]
+    # exposure: the map's mean radiance is the soft rig's (what a white sphere shows on average)
+    _, _, exposure = hdri_lighting("hdri-sunset")
+    soft, a_soft = lighting_preset("soft")
+    mean_soft = np.mean(a_soft) + sum(l.intensity for l in soft) / (4 * math.pi)
+    mean_hdri = np.mean(ambient) + lights[0].intensity * np.mean(lights[0].color) / (4 * math.pi)
+    assert mean_hdri == pytest.approx(mean_soft, rel=0.15)  # luminance vs RGB mean weights
+    assert exposure > 0
+
+
+@needs_hdri
+def test_unknown_hdri_name_lists_the_names():
+    for bad in ("hdri-moon", "noir"):
+        with pytest.raises(InputError) as err:
+            lighting_preset(bad)
+        assert "hdri-forest" in err.value.hint and "soft" in err.value.hint
+        with pytest.raises(InputError) as err:
+            Look(lighting=bad)
+        assert "hdri-city" in err.value.hint
+    with pytest.raises(InputError) as err:
+        get_look("hdri-moon")
+    assert "hdri-forest" in err.value.hint
+
+
+@needs_hdri
+def test_hdri_look_reaches_cycles_world_and_pyrender_lights(monkeypatch, tmp_path):
+    import engine.render.blender_backend as bb
+    import engine.render.pyrender_backend as pb
+
+    specs = []
+
+    def fake_job(kind, spec, work, timeout=None, progress=None):
+        specs.append(spec)
+        for out in spec["outputs"]:
+            Image.fromarray(np.zeros((96, 64, 4), np.uint8)).save(out)
+        return {"seconds_per_view": [0.0]}
+
+    monkeypatch.setattr(bb, "run_blender_job", fake_job)
+    meshes, cam = _dressed(), _front()
+    render(meshes, [cam], backend="blender", blender_engine="cycles", look="hdri-forest")
+    env = specs[-1]["environment"]
+    assert env["path"].endswith("forest.exr") and env["strength"] == pytest.approx(hdri_lighting("hdri-forest")[2])
+    assert specs[-1]["lights"] == []  # the map lights Cycles, not its stand-in
+    # the final-quality settings come from one place
+    from engine.render.blender_backend import FINAL
+
+    assert specs[-1]["cycles"] == FINAL.job() and "samples" not in specs[-1]["cycles"]
+    assert (specs[-1]["samples"], specs[-1]["adaptive_threshold"], specs[-1]["denoise"]) == (
+        FINAL.samples, FINAL.adaptive_threshold, FINAL.denoise)
+    render(meshes, [cam], backend="blender", blender_engine="cycles", look="studio")
+    assert specs[-1]["environment"] is None and len(specs[-1]["lights"]) == 3
+
+    seen = {}
+    real = pb.render_pyrender_arrays
+
+    def spy(meshes, cameras, lights=None, ambient=None, **kw):
+        seen.update(lights=lights, ambient=ambient)
+        return real(meshes, cameras, lights=lights, ambient=ambient, **kw)
+
+    monkeypatch.setattr(pb, "render_pyrender_arrays", spy)
+    render(meshes, [cam], backend="pyrender", look="hdri-forest")
+    key, ambient, _ = hdri_lighting("hdri-forest")
+    assert seen["ambient"] == pytest.approx(ambient)
+    assert len(seen["lights"]) == 1 and seen["lights"][0].direction == pytest.approx(key[0].direction)
+
+
+@needs_hdri
+def test_cycles_hdri_key_comes_from_where_the_stand_in_says(tmp_path):
+    """A white sphere lit by the city HDRI in Cycles is brightest on the side the fast renderers'
+    key light comes from (the equirectangular map's orientation is read the way Cycles reads it)."""
+    from engine.render.blender_backend import render_blender
+
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.3)
+    # dark grey, so the lit side does not clip at white
+    mesh = RenderMesh("ball", np.asarray(sphere.vertices) + [0, 1.0, 0], sphere.faces, color=(0.3, 0.3, 0.3, 1))
+    key = hdri_lighting("hdri-city")[0][0]
+    # look at the ball from where the light comes from, and from the opposite side
+    cams = [Camera(position=np.array([0, 1.0, 0]) - 3.0 * s * key.direction, target=(0, 1.0, 0), width=32, height=32,
+                   yfov=math.radians(16), name=n) for s, n in ((1, "lit"), (-1, "shade"))]
+    env = lighting_environment("hdri-city")
+    paths = render_blender([mesh], cams, tmp_path, engine="cycles", samples=8, lights=[], environment=env)
+    lit, shade = (np.asarray(Image.open(p).convert("RGBA"), np.float64) for p in paths)
+    inside = (lit[..., 3] > 250) & (shade[..., 3] > 250)
+    assert inside.sum() > 100
+    assert lit[..., :3][inside].mean() > 1.5 * shade[..., :3][inside].mean()

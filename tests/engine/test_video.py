@@ -9,7 +9,8 @@ from PIL import Image
 pytest.importorskip("av", reason="PyAV (extra: video) is not installed")
 
 from engine.errors import InputError  # noqa: E402
-from engine.render.video import disclosure_metadata, probe_mp4, write_mp4  # noqa: E402
+from engine.render.video import probe_mp4, write_mp4  # noqa: E402
+from engine.rights.disclosure import disclosure_metadata  # noqa: E402
 
 
 def frames(tmp_path, n, w=32, h=24):

@@ -426,8 +426,10 @@ def test_too_long_sleeves_and_legs_start_turned_up(body, garment, region):
         # crumples the free cuff over the hand and amplifies the last bits of numpy's BLAS kernel
         # (OPENBLAS_CORETYPE=Haswell 3.63 cm, SkylakeX 4.21 cm, same packages), so the bound is the limit
         assert past(long) > 100 * (P.SLEEVE_PAST_WRIST + P.TURN_UP_MIN) + 0.3
-        # turned up, the cuff ends within the crease of the limit (3.38 cm with every kernel)
-        assert past(pos) < 100 * (P.SLEEVE_PAST_WRIST + P.TURN_UP_RADIUS) + 0.5
+        # turned up, the cuff ends at the crease of the limit, short of the knuckles. The same
+        # relax moves the fold's end too, by CPU rather than by kernel: 3.38 cm here with every
+        # kernel, 3.75 cm on CI's CPU; the margin is that spread (0.4 cm) with room (1 cm in all)
+        assert past(pos) < 100 * (P.SLEEVE_PAST_WRIST + P.TURN_UP_RADIUS) + 1.0
     else:
         floor = float(v[:, 1].min())
         assert float(long[limb, 1].min()) < floor - 0.02  # below the soles

@@ -112,3 +112,74 @@ def test_clearly_positive_ease_is_not_tight_from_a_stretch_that_does_not_go_roun
     v, by, why = judge("upper_arm", ua["tight_below_mm"] - 1.0, 0.0, th, 30.0)
     assert (v, by) == ("tight", "ease") and "mm" in why
     assert judge("upper_arm", 80.0, 0.0, th, 30.0)[:2] == ("relaxed", "ease")
+
+
+def _leg_tube(cx: float, radius: float = 0.09, n: int = 48, rows: int = 11):
+    """One trouser leg as one panel: a flat rectangle (circumference x 0.5 m, grain along y)
+    wrapped into an upright tube round x = ``cx``. Returns (flat (V, 2), draped (V, 3), faces)."""
+    u, y = np.meshgrid(np.arange(n + 1) / n, np.linspace(0.3, 0.8, rows))
+    u, y = u.ravel(), y.ravel()
+    flat = np.c_[u * 2 * np.pi * radius, y]
+    draped = np.c_[cx + radius * np.cos(2 * np.pi * u), y, radius * np.sin(2 * np.pi * u)]
+    f = []
+    for r in range(rows - 1):
+        for k in range(n):
+            a, b = r * (n + 1) + k, r * (n + 1) + k + 1
+            f += [[a, b, a + n + 1], [b, b + n + 1, a + n + 1]]
+    return flat, draped, np.array(f)
+
+
+def test_a_thigh_tape_measures_the_pattern_of_its_own_leg_only():
+    """A plane across one thigh also cuts the other leg's panel a few cm away: summed, the two
+    legs read a thigh pattern ease of 700+ mm on the straight trousers. Only the cloth nearer this
+    leg's bone than the other's counts."""
+    from bodies.model import NAMED_JOINTS
+    from garments.fit import limb_side_faces, pattern_width
+
+    legs = [_leg_tube(0.1), _leg_tube(-0.1)]
+    flat = np.concatenate([legs[0][0], legs[1][0] + [1.0, 0.0]])  # panels apart in the flat frame
+    draped = np.concatenate([legs[0][1], legs[1][1]])
+    faces = np.concatenate([legs[0][2], legs[1][2] + len(legs[0][0])])
+    j = np.zeros((len(NAMED_JOINTS), 3))
+    for side, x in (("left", 0.1), ("right", -0.1)):
+        j[NAMED_JOINTS.index(f"{side}_hip")] = (x, 0.9, 0.0)
+        j[NAMED_JOINTS.index(f"{side}_knee")] = (x, 0.45, 0.0)
+    origin, normal = np.array([0.1, 0.6, 0.0]), np.array([0.0, -1.0, 0.0])
+    both = pattern_width(flat, draped, faces, origin, normal, 0.2)
+    own = limb_side_faces(draped, faces, j, "thigh", origin)
+    one = pattern_width(flat, draped, faces, origin, normal, 0.2, face_mask=own)
+    girth = 2 * np.pi * 0.09
+    assert both > 1.9 * girth  # the bug: both legs' panels
+    assert one == pytest.approx(girth, rel=0.01)  # the leg's own panel, straight across its grain
+    assert own.sum() == len(legs[0][2])
+
+
+def test_the_collider_keeps_the_body_near_the_cloth_only():
+    """A T-shirt's collider needs no legs, head or hands: triangles with a vertex within the
+    margin of the cloth's start are kept, renumbered onto the kept vertices."""
+    import trimesh
+
+    from garments.dress import crop_collider
+
+    body = trimesh.creation.cylinder(radius=0.15, height=1.6, sections=32)  # along z
+    body.apply_transform(trimesh.transformations.rotation_matrix(-np.pi / 2, (1, 0, 0)))  # along y
+    body.apply_translation((0, 0.8, 0))
+    bv, bf = np.asarray(body.vertices), np.asarray(body.faces)
+    body = trimesh.Trimesh(*trimesh.remesh.subdivide_to_size(bv, bf, 0.05))
+    bv, bf = np.asarray(body.vertices), np.asarray(body.faces)
+    # a tube of cloth 3 cm off the body between 1.0 and 1.4 m
+    a, y = np.meshgrid(np.linspace(0, 2 * np.pi, 40), np.linspace(1.0, 1.4, 9))
+    cloth = np.c_[0.18 * np.cos(a.ravel()), y.ravel(), 0.18 * np.sin(a.ravel())]
+    used, faces = crop_collider(bv, bf, cloth, 0.12)
+    kept = bv[used]
+    assert faces.max() == len(used) - 1 and faces.min() == 0
+    ys = kept[np.unique(faces)][:, 1]
+    assert ys.min() > 1.0 - 0.12 - 0.05 and ys.max() < 1.4 + 0.12 + 0.05  # margin plus one triangle
+    assert ys.min() < 1.0 and ys.max() > 1.4  # and the body under the cloth, with its margin
+    assert len(faces) < 0.6 * len(bf)
+    # every kept triangle is one of the body's, with its own vertices
+    tri = {tuple(sorted(t)) for t in bf.tolist()}
+    assert all(tuple(sorted(t)) in tri for t in used[faces].tolist())
+    # margin 0: the whole body
+    used0, faces0 = crop_collider(bv, bf, cloth, 0.0)
+    assert len(used0) == len(bv) and np.array_equal(faces0, bf)

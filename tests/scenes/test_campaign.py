@@ -198,3 +198,53 @@ def test_the_old_scene_fabric_names_are_registry_aliases():
     assert fabrics == {get_fabric("cotton").name, get_fabric("silk").name} == {"cotton-poplin", "silk-charmeuse"}
     with pytest.raises(Exception, match="unknown fabric 'chiffon'"):
         _campaign(outfits=[{"name": "x", "garments": [{"template": "tube-dress", "fabric": "chiffon"}]}])
+
+
+def test_hair_of_twins_scenes_and_campaigns_reaches_the_cells():
+    from scenes.campaign import expand_scene
+    from scenes.model import Scene
+
+    base = expand(load_campaign(EXAMPLE))
+    assert all("hair" not in c.inputs for c in base.cells)  # no hair asked: the ids stay as they were
+    data = load_campaign(EXAMPLE).model_dump()
+    data["hair"] = "bob:#3b2a20"
+    data["twins"][0]["hair"] = "ponytail:blonde"
+    plan = expand(Campaign.model_validate(data))
+    first, second = data["twins"][0]["name"], data["twins"][1]["name"]
+    assert {c.inputs["hair"] for c in plan.cells if c.labels["twin"] == first} == {"ponytail:blonde"}
+    assert {c.inputs["hair"] for c in plan.cells if c.labels["twin"] == second} == {"bob:#3b2a20"}
+    assert not {c.id for c in plan.cells} & {c.id for c in base.cells}  # the hair is part of the image
+    assert set(plan.drapes) == set(base.drapes)  # but not of the drape: hair sits over the garment
+    scene = Scene.model_validate({"name": "s", "twins": [{"name": "ava", "shape": [0.5] * 6}], "hair": "none"})
+    assert [c.inputs["hair"] for c in expand_scene(scene).cells] == ["none"]
+    for bad in ("mohawk", "bob:#12"):
+        with pytest.raises(ValueError, match="hair"):
+            Scene.model_validate({"name": "s", "twins": [{"name": "ava", "hair": bad}]})
+
+
+def test_cells_draw_hair_and_fabric_through_the_one_appearance_function(anny_model, tmp_path):
+    """scenes.jobs builds a cell's meshes with garments.appearance.dressed_meshes: the cell's hair
+    (or none), the garment's fabric surface, skin shading on the body."""
+    import numpy as np
+
+    from engine.meshio import save_ply
+    from engine.storage import write_json
+    from scenes.jobs import _meshes
+
+    with __import__("torch").no_grad():
+        out = anny_model(anny_model.default_shape(1), anny_model.zero_pose(1))
+    v, f = out.vertices[0].numpy(), anny_model.faces_numpy()
+    save_ply(tmp_path / "body.ply", v, f)
+    (tmp_path / "g").mkdir()
+    save_ply(tmp_path / "g" / "garment.ply", v[:200] * 1.05, np.array([[0, 1, 2], [1, 2, 3]]))
+    write_json(tmp_path / "drape.json", {"body": "body.ply", "layers": [{"dir": "g"}]})
+    inputs = {"twin": {"name": "ava", "model": "anny", "shape": [0.5] * 6}, "render": {"skin": [0.8, 0.6, 0.5, 1.0]},
+              "garments": [{"name": "dress", "fabric": "denim", "colour": [0.2, 0.3, 0.5, 1.0]}]}
+    bare = _meshes(tmp_path, inputs, workdir=tmp_path / "w")
+    assert [m.name for m in bare] == ["body", "garment0_dress"]
+    assert bare[0].material["kind"] == "skin" and bare[1].material["kind"] == "fabric"
+    haired = _meshes(tmp_path, {**inputs, "hair": "bun:#2a1a10"}, workdir=tmp_path / "w")
+    assert [m.name for m in haired] == ["body", "hair", "garment0_dress"]
+    hair = haired[1]
+    assert hair.material["kind"] == "hair" and hair.vertices[:, 1].max() > v[:, 1].max()  # on top of the head
+    assert hair.color[:3] == pytest.approx(haired[1].material["color"])

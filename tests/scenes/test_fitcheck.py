@@ -89,7 +89,7 @@ def _cell(size, verdicts, status="ok"):
                 regions=[{"region": f"r{i}", "verdict": v, "ease_mm": 1.0} for i, v in enumerate(verdicts)])
 
 
-def test_recommendation_is_the_smallest_size_with_no_tight_region():
+def test_without_intended_ease_the_recommendation_is_the_smallest_size_with_no_tight_region():
     sizes = ["XS", "S", "M", "L", "XL"]
     cells = [_cell("XS", ["tight", "fitted"]), _cell("S", ["tight"]), _cell("M", ["fitted", "relaxed"]),
              _cell("L", ["loose", "relaxed"]), _cell("XL", ["loose"])]
@@ -102,6 +102,47 @@ def test_recommendation_is_the_smallest_size_with_no_tight_region():
     r = recommend([_cell("S", ["tight", "tight"]), _cell("M", ["tight"]), _cell("L", ["tight", "loose"])], sizes)
     assert (r.size, r.fits) == ("L", False) and "tight" in r.reason
     assert recommend([_cell("S", [], status="failed")], sizes).size is None
+
+
+def _eased(size, ease, intended, tight=()):
+    """A cell whose bust and waist have draped ``ease`` and ``intended`` ease (mm), tight at ``tight``."""
+    regions = [{"region": r, "verdict": "tight" if r in tight else "relaxed", "ease_mm": ease, "ease_method": "slice",
+                "intended_ease_mm": intended, "reason": f"ease {ease} mm"} for r in ("bust", "waist")]
+    return Cell(body="b", size=size, regions=regions)
+
+
+def test_recommendation_is_the_size_whose_draped_ease_is_closest_to_its_intended_ease():
+    sizes = ["XS", "S", "M", "L", "XL"]
+    # a loose garment (100 mm intended): the smallest size with no tight region would be XS
+    cells = [_eased("XS", 20, 100), _eased("S", 45, 100), _eased("M", 95, 100), _eased("L", 150, 100),
+             _eased("XL", 210, 100)]
+    r = recommend(cells, sizes, chart_size="M")
+    assert (r.size, r.fits) == ("M", True)
+    assert "intended ease" in r.reason and "bust 95/100 mm" in r.reason and "not M" not in r.reason
+    # the body's own chart row is further off: the reason says why not it, in size steps (60 mm)
+    r = recommend(cells, sizes, chart_size="S")
+    assert r.size == "M" and "not S (this body's size-chart row)" in r.reason and "0.92 size steps" in r.reason
+    # a tight size is never recommended, however close its ease; the reason names the tight region
+    cells[2] = _eased("M", 95, 100, tight=("waist",))
+    r = recommend(cells, sizes, chart_size="M")
+    assert r.size == "L" and "not M" in r.reason and "tight at waist" in r.reason
+    # a tie goes to the smaller size
+    assert recommend([_eased("S", 70, 100), _eased("M", 130, 100)], sizes).size == "S"
+    # where the tape bridges folds (draped ease far from the pattern's), the pattern ease stands in:
+    # loose trousers read ~75 mm of hip ease in every size
+    folds = [_eased(x, 75, 100) for x in ("S", "M", "L")]
+    for c, pe in zip(folds, (40, 110, 160)):
+        for r in c.regions:
+            r.update(pattern_ease_mm=pe, pattern_ease_differs=abs(pe - 75) > 30)
+    r = recommend(folds, sizes)
+    assert r.size == "M" and "bust 110p/100 mm" in r.reason
+
+
+def test_size_steps_come_from_the_size_chart():
+    from scenes.fitcheck.run import size_steps_mm
+
+    steps = size_steps_mm()
+    assert steps == pytest.approx({"bust": 60.0, "waist": 60.0, "hips": 60.0, "upper_arm": 20.0, "thigh": 30.0})
 
 
 def test_grid_cell_says_when_sleeves_or_legs_are_turned_up():
@@ -142,10 +183,46 @@ def test_cli_arguments_become_settings():
     parser = argparse.ArgumentParser()
     cli.add_parsers(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["fitcheck", "--garment", "t-shirt", "--fabric", "denim", "--sizes", "xs,M,l",
-                              "--twin", "a", "--twin", "b", "--population", "ages", "--out", "o", "--px", "256"])
+                              "--twin", "a", "--twin", "b", "--population", "ages", "--out", "o", "--px", "256",
+                              "--workers", "2"])
     s = cli.settings_from_args(args)
     assert (s.garment, s.fabric, s.sizes, s.image_px, s.pose) == ("t-shirt", "denim", ["xs", "M", "l"], 256, "a-pose")
+    assert s.workers == 2
     assert args.twin == ["a", "b"] and args.population == "ages" and args.command in cli.COMMANDS
+
+
+def test_workers_drape_cells_at_once_and_share_the_model_one_call_at_a_time(monkeypatch):
+    import threading
+    import time as _time
+
+    from scenes.fitcheck import run as fr
+
+    calls, busy, seen = [], [0], []
+
+    class Model:
+        name = "anny"
+
+        def __call__(self, x):
+            busy[0] += 1
+            seen.append(busy[0])
+            _time.sleep(0.01)
+            busy[0] -= 1
+            return x
+
+    def fake_drape(e, size, garment, fabric, s, cache, model):
+        calls.append(threading.get_ident())
+        model(size)  # the body's forward pass, as drape_twin does
+        _time.sleep(0.05)  # the Blender process
+        return None, {"status": "failed", "message": size}
+
+    monkeypatch.setattr(fr, "drape_cell", fake_drape)
+    bodies = [fr.BodyEntry(name=n, slug=n, twin_dir=Path(n), synthetic=True) for n in ("a", "b")]
+    s = FitcheckSettings(garment="t-shirt", sizes=["S", "M", "L"], workers=3)
+    out = fr.drape_all(bodies, ["S", "M", "L"], {}, None, s, Path("."), Model())
+    assert sorted(out) == sorted((b, z) for b in "ab" for z in ("S", "M", "L"))
+    assert out[("b", "L")][1]["message"] == "L"
+    assert len(set(calls)) > 1  # more than one thread draped
+    assert max(seen) == 1  # the model was never called by two threads at once
 
 
 # --- a real, tiny fit check -----------------------------------------------------------------------
@@ -273,7 +350,10 @@ def test_a_size_chart_body_is_not_tight_in_its_own_size(chart_bodies, garment, t
         for folder in chart_bodies.values():
             registry.register_synthetic(folder, "atelier body (the size chart's rows)")
     for size, folder in chart_bodies.items():
-        s = FitcheckSettings(garment=garment, sizes=[size], resolution=900, max_frames=90, image_px=64,
+        # the M body also wears its neighbours: the size rule must still pick M (draped ease closest
+        # to the intended ease; the smallest size with no tight region was S)
+        wear = CHART_SIZES if size == "M" else [size]
+        s = FitcheckSettings(garment=garment, sizes=wear, resolution=900, max_frames=90, image_px=64,
                              timeout=300, quiet=True, cache=str(tmp_path / "drapes"))
         r = run_fitcheck(s, [folder], tmp_path / size, model=anny_model)
         body = r.bodies[0]
@@ -283,4 +363,21 @@ def test_a_size_chart_body_is_not_tight_in_its_own_size(chart_bodies, garment, t
         assert cell.regions and not cell.tight_regions(), (garment, size, [(x["region"], x.get("reason")) for x in cell.regions])
         for x in cell.regions:  # every verdict says what decided it
             assert x["decided_by"] in ("ease", "strain") and x["reason"]
-        assert r.recommendations[body.slug].size == size and r.recommendations[body.slug].fits
+        rec = r.recommendations[body.slug]
+        assert rec.size == size and rec.fits, (garment, size, rec.reason)
+        if size == "M":
+            assert "intended ease" in rec.reason
+
+
+def test_the_drape_cache_key_is_the_body_not_when_its_folder_was_written(tmp_path):
+    from engine.storage import write_json
+    from scenes.fitcheck.run import drape_key
+
+    tj = {"format": 1, "model": "anny", "shape": [0.5] * 6, "pose": [[0.0, 0.0, 0.0]], "created": "2026-12-02T10:00:00+00:00"}
+    garment = {"name": "t-shirt", "kind": "pattern", "pattern_sha256": "x"}
+    s = FitcheckSettings(garment="t-shirt")
+    keys = []
+    for name, extra in (("a", {}), ("b", {"created": "2026-12-02T11:00:00+00:00"}), ("c", {"shape": [0.6] * 6})):
+        write_json(tmp_path / name / "twin.json", {**tj, **extra})
+        keys.append(drape_key(tmp_path / name, garment, "M", None, s))
+    assert keys[0] == keys[1] != keys[2]

@@ -91,15 +91,27 @@ def test_ten_frame_catwalk_writes_video_exports_and_drops_the_preroll(dressed):
 
     with Registry.open() as registry:  # the pipeline that made the body records it as synthetic
         registry.register_synthetic(dressed / "twin", "tests/scenes/test_motion.py")
+    from engine.rights import C2paCredentials, c2pa_available, read_c2pa
+
+    creds = None  # sign the MP4 where c2pa-python and cryptography (for the test CA) are installed
+    try:
+        from tests.engine.rights.certs import make_chain
+    except ImportError:
+        make_chain = None
+    if c2pa_available() and make_chain is not None:
+        creds = C2paCredentials(*make_chain())
     out = dressed / "anim"
     res = animate(dressed / "twin", dressed / "drape", out, motion="catwalk", frames=10, size=(64, 96),
-                  camera="follow", preroll=4, decimate=0.05, timeout=900)
+                  camera="follow", preroll=4, decimate=0.05, timeout=900, c2pa=creds)
     assert len(res.frames) == 10 and sorted(p.name for p in (out / "frames").glob("*.png"))[-1] == "frame_0010.png"
     assert len(list((out / "frames").glob("*.png"))) == 10
     info = probe_mp4(res.mp4)
     assert (info.codec, info.pix_fmt, info.frames, info.width, info.height) == ("h264", "yuv420p", 10, 64, 96)
     assert info.metadata.get("ai_generated") == "true"
     assert read_disclosure(res.frames[0]).get("twin_id") == "synthetic"
+    assert read_disclosure(res.mp4).get("twin_id") == "synthetic"  # delivered: the disclosure in the container
+    if creds is not None:  # and a C2PA manifest for video/mp4
+        assert read_c2pa(res.mp4)["validation_codes"] == ["signingCredential.untrusted"]
     # the pre-roll (4 frames + the drape's frame) was simulated and is not in the output
     assert res.preroll == 5
     with np.load(out / "work" / "cloth_frames.npz") as z:
@@ -130,3 +142,47 @@ def test_odd_video_size_is_refused_before_anything_runs(dressed):
 
     with pytest.raises(InputError, match="even"):
         animate(dressed / "twin", dressed / "drape", dressed / "odd", frames=2, size=(63, 96))
+
+
+@pytest.mark.blender
+def test_an_outfits_layers_animate_in_order_each_over_the_ones_below(dressed):
+    """Two layers (an inner and a wider outer tube): the outer is simulated over the body and the
+    inner one's simulated frames, both are in the frames, the figures and the USD."""
+    pytest.importorskip("av", reason="PyAV is not installed")
+    import json
+    import shutil
+
+    from engine.meshio import load_ply, save_ply
+    from engine.render.demo import tube_garment
+    from engine.rights import Registry
+    from scenes.motion import animate
+
+    with Registry.open() as registry:
+        registry.register_synthetic(dressed / "twin", "tests/scenes/test_motion.py")
+    outfit = dressed / "outfit"
+    body, bf, _ = load_ply(dressed / "drape" / "body.ply")
+    (outfit / "layers" / "0-inner").mkdir(parents=True)
+    shutil.copy(dressed / "drape" / "garment.ply", outfit / "layers" / "0-inner" / "garment.ply")
+    outer = tube_garment(body, 0.6, 1.0, ease=0.06, rings=8, around=24)
+    save_ply(outfit / "layers" / "1-outer" / "garment.ply", outer.vertices, outer.faces)
+    save_ply(outfit / "body.ply", body, bf)
+    (outfit / "outfit.json").write_text(json.dumps({"layers": ["layers/0-inner", "layers/1-outer"],
+                                                    "colours": [[0.2, 0.3, 0.6, 1.0], [0.7, 0.2, 0.2, 1.0]]}))
+    inner_n = len(load_ply(outfit / "layers" / "0-inner" / "garment.ply")[0])
+    res = animate(dressed / "twin", outfit, dressed / "anim2", motion="catwalk", frames=4, size=(64, 96),
+                  preroll=3, decimate=0.05, timeout=900)
+    with np.load(dressed / "anim2" / "work" / "cloth_frames.npz") as z:
+        assert z["frames"].shape == (4, inner_n + len(outer.vertices), 3)
+        assert list(z["layer_vertices"]) == [inner_n, len(outer.vertices)]
+    assert len(res.frames) == 4 and len(res.per_frame) == 4 and res.worst_penetration_pct < 5.0
+    # the outer layer (red) is drawn over the inner one
+    from PIL import Image
+
+    px = np.asarray(Image.open(res.frames[-1]).convert("RGB")).reshape(-1, 3).astype(int)
+    assert np.sum((px[:, 0] > 120) & (px[:, 1] < 90)) > 20
+    pytest.importorskip("pxr", reason="usd-core is not installed")
+    from pxr import Usd
+
+    stage = Usd.Stage.Open(str(res.usd))
+    names = {p.GetName() for p in stage.Traverse() if p.GetTypeName() == "Mesh"}
+    assert sum("garment" in n for n in names) == 2

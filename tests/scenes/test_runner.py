@@ -225,6 +225,9 @@ def test_a_cell_is_the_same_drape_and_render_as_by_hand(anny_model, tmp_path):
 
     twin = Twin(model="anny", shape=[0.5] * 6, pose=anny_model.zero_pose(1)[0].tolist(), source={"synthetic": True})
     twin.save(tmp_path / "twin", anny_model)
+    from bodies.appearance.transfer import set_appearance
+
+    set_appearance(tmp_path / "twin", hair={"style": "bob", "color": "#3b2a20"})  # both paths draw it
     with Registry.open() as registry:  # as the pipeline that makes a synthetic body does
         registry.register_synthetic(tmp_path / "twin", "tests/scenes/test_runner.py")
     camp = tmp_path / "c.toml"
@@ -268,6 +271,10 @@ min_frames = 5
     theirs = np.asarray(Image.open(next((tmp_path / "img").glob("*/pyrender_00_front.png"))).convert("RGB"), np.float32)
     assert mine.shape == theirs.shape == (96, 96, 3)
     assert float(np.abs(mine - theirs).mean()) < 2.0  # levels of 255
+    # the hair is drawn: dark brown on top of the head, darker than both the backdrop there
+    # (~74 of 255) and lit skin (> 100)
+    head = mine[6:14, 42:56].mean(-1)
+    assert (head < 50).sum() >= 8
 
 
 def test_logs_of_failed_and_killed_jobs_are_kept(tmp_path):

@@ -115,3 +115,14 @@ def make_twin_folder(folder, shape=(0.5, 0.5, 0.5, 0.5, 0.5, 0.5), model="anny",
     write_json(folder / "twin.json", {"model": model, "shape": list(shape), "pose": [[0.0, 0.0, 0.0]],
                                       "source": {"synthetic": synthetic}})
     return folder
+
+
+def cleared(registry, twin_id, channel, region, folder, when):
+    """The clearance a render of ``twin_id``'s body gets from the one consent path
+    (:func:`engine.rights.consent.clear`): a small body mesh (``folder/body-TWIN/body.ply``, a
+    tetrahedron placed by the twin id) is registered as hers, then cleared for the use on ``when``."""
+    from engine.rights.consent import DrawnBody, clear, mesh_sha256
+
+    body = make_twin_folder(folder / f"body-{twin_id}", offset=sum(twin_id.encode()) % 97 * 0.01) / "body.ply"
+    registry.register_body(mesh_sha256(body), "mesh", twin_id, made_by="tests/engine/rights/conftest.py")
+    return clear(registry, DrawnBody.mesh(body), channel, region, when=when)

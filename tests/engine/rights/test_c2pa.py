@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import AtelierError
-from engine.rights import DIGITAL_SOURCE_TYPE, c2pa_available, read_c2pa, read_disclosure, sign_png_c2pa, stamp_png
+from engine.rights import DIGITAL_SOURCE_TYPE, c2pa_available, read_c2pa, read_disclosure, sign_c2pa, stamp_png
 from engine.rights.c2pa_sign import active_manifest, rights_assertion
 
 from .conftest import make_png
@@ -27,7 +27,7 @@ def test_sign_and_verify_a_render(tmp_path, chain):
     cert, key = chain
     p = stamp_png(make_png(tmp_path / "r.png"), INFO)
     assert read_c2pa(p) == {}
-    sign_png_c2pa(p, cert, key)
+    sign_c2pa(p, cert, key)
     store = read_c2pa(p)
     # a test CA is not on any trust list: that is the only complaint
     assert store["validation_codes"] == ["signingCredential.untrusted"]
@@ -43,7 +43,7 @@ def test_sign_and_verify_a_render(tmp_path, chain):
 def test_tampering_is_detected(tmp_path, chain):
     cert, key = chain
     p = stamp_png(make_png(tmp_path / "r.png"), INFO)
-    sign_png_c2pa(p, cert, key)
+    sign_c2pa(p, cert, key)
     data = bytearray(p.read_bytes())
     idat = data.index(b"IDAT")
     data[idat + 10] ^= 0xFF  # flip pixel bytes
@@ -55,11 +55,11 @@ def test_tampering_is_detected(tmp_path, chain):
 def test_stamping_after_signing_is_refused_and_bad_keys_explained(tmp_path, chain):
     cert, key = chain
     p = stamp_png(make_png(tmp_path / "r.png"), INFO)
-    sign_png_c2pa(p, cert, key)
+    sign_c2pa(p, cert, key)
     with pytest.raises(AtelierError, match="already has a C2PA manifest"):
         stamp_png(p, INFO)
     q = stamp_png(make_png(tmp_path / "q.png"), INFO)
     with pytest.raises(AtelierError, match="C2PA signing of .* failed") as info:
-        sign_png_c2pa(q, cert, "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n")
+        sign_c2pa(q, cert, "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n")
     assert "ES256" in info.value.hint
     assert read_c2pa(q) == {}  # the failed signing left the image as it was

@@ -10,24 +10,26 @@ from decimal import Decimal
 
 from engine.rights import ledger_rows, statement
 
-from .conftest import D0, D1, REPO, db_arg, make_png
+from .conftest import D0, D1, REPO, cleared, db_arg, make_png
 
 WORKER = """
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from engine.rights import Registry, authorise_and_stamp
+from engine.rights import Registry
+from engine.rights.consent import DrawnBody, clear
+from engine.rights.deliver import deliver
 
-db, folder, k, n = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+db, folder, k, n, body = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 when = datetime(2030, 5, 1, 9, tzinfo=timezone.utc)
 shared = sorted((folder / "shared").glob("*.png"))
 with Registry.open(db) as reg:
+    clearance = clear(reg, DrawnBody.mesh(body), "internal-fit-check", "FR", when=when)
     for i in range(n):
         img = folder / f"p{k}" / f"v{i:03d}.png"
-        authorise_and_stamp(reg, "twin-test", "internal-fit-check", "FR", [img], "scene", campaign="own", when=when)
+        deliver(clearance, [img], "scene", campaign="own", when=when)
         if i % 25 == 0:  # the shared images, delivered by every process at once: recorded once
-            authorise_and_stamp(reg, "twin-test", "internal-fit-check", "FR", [shared[i // 25]], "scene",
-                                campaign="shared", when=when)
+            deliver(clearance, [shared[i // 25]], "scene", campaign="shared", when=when)
 """
 
 PROCESSES, EACH, SHARED = 4, 250, 10
@@ -41,8 +43,12 @@ def test_four_processes_deliver_a_thousand_images_exactly_once(registry, tmp_pat
             make_png(tmp_path / f"p{k}" / f"v{i:03d}.png", size=(8, 8), seed=k * 1000 + i)
     for j in range(SHARED):
         make_png(tmp_path / "shared" / f"s{j}.png", size=(8, 8), seed=99_000 + j)
+    from datetime import datetime, timezone
+
+    body = cleared(registry, twin.id, "internal-fit-check", "FR", tmp_path, datetime(2030, 5, 1, 9, tzinfo=timezone.utc))
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, db_arg(registry), str(tmp_path), str(k), str(EACH)],
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, db_arg(registry), str(tmp_path), str(k), str(EACH),
+                               body.drawn.where],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for k in range(PROCESSES)]
     results = [p.communicate(timeout=900) for p in procs]

@@ -1,4 +1,4 @@
-"""The render-side helper: authorise before drawing, then label, stamp, (sign), record."""
+"""The one delivery path: clear before drawing, then deliver (label, stamp, sign, record)."""
 
 from __future__ import annotations
 
@@ -6,20 +6,22 @@ from datetime import datetime, timezone
 
 import pytest
 
-from engine.rights import ConsentError, authorise, authorise_and_stamp, live_uses, read_disclosure, statement
+from engine.rights import ConsentError, authorise, live_uses, read_disclosure, statement
+from engine.rights.deliver import deliver
 from engine.rights.disclosure import read_chunks
 
-from .conftest import D0, D1, make_png
+from .conftest import D0, D1, cleared, make_png
 
 WHEN = datetime(2030, 5, 1, 9, tzinfo=timezone.utc)
 
 
-def test_authorise_and_stamp_delivers_and_is_safe_to_repeat(registry, twin_grant, tmp_path):
+def test_deliver_is_safe_to_repeat(registry, twin_grant, tmp_path):
     twin, grant = twin_grant
     assert authorise(registry, twin.id, "social", "FR", WHEN).id == grant.id
+    c = cleared(registry, twin.id, "social", "FR", tmp_path, WHEN)
     imgs = [make_png(tmp_path / "cell" / f"v{i}.png", size=(96, 64), seed=i) for i in range(3)]
     raw = [p.read_bytes() for p in imgs]
-    rows = authorise_and_stamp(registry, twin.id, "social", "FR", imgs, "scenehash", campaign="ss30", when=WHEN)
+    rows = deliver(c, imgs, "scenehash", campaign="ss30", when=WHEN)
     assert [r.image_path for r in rows] == [str(p.absolute()) for p in imgs]
     for p, before in zip(imgs, raw):
         d = read_disclosure(p)
@@ -27,7 +29,7 @@ def test_authorise_and_stamp_delivers_and_is_safe_to_repeat(registry, twin_grant
         assert p.read_bytes() != before
     # a resumed cell calls it again: no second label, no second record
     stamped = [p.read_bytes() for p in imgs]
-    again = authorise_and_stamp(registry, twin.id, "social", "FR", imgs, "scenehash", campaign="ss30", when=WHEN)
+    again = deliver(c, imgs, "scenehash", campaign="ss30", when=WHEN)
     assert again == rows and [p.read_bytes() for p in imgs] == stamped
     assert statement(registry, twin.id, D0, D1, rate=2).total == 6
 
@@ -40,18 +42,18 @@ def test_internal_fit_check_gets_no_visible_label(registry, tmp_path):
     import numpy as np
 
     before = np.asarray(Image.open(p)).copy()
-    authorise_and_stamp(registry, t.id, "internal-fit-check", "FR", [p], "h", when=WHEN)
+    deliver(cleared(registry, t.id, "internal-fit-check", "FR", tmp_path, WHEN), [p], "h", when=WHEN)
     np.testing.assert_array_equal(np.asarray(Image.open(p)), before)
     assert read_disclosure(p)["channel"] == "internal-fit-check"
 
 
 def test_revoked_during_render_discards_and_records_nothing(registry, twin_grant, tmp_path):
     twin, grant = twin_grant
-    authorise(registry, twin.id, "social", "FR", WHEN)
+    c = cleared(registry, twin.id, "social", "FR", tmp_path, WHEN)
     imgs = [make_png(tmp_path / f"v{i}.png", seed=i) for i in range(2)]
     registry.revoke_grant(grant.id)  # revoked while the cell was rendering
     with pytest.raises(ConsentError, match="revoked .*2 rendered image\\(s\\) discarded"):
-        authorise_and_stamp(registry, twin.id, "social", "FR", imgs, "h", when=WHEN)
+        deliver(c, imgs, "h", when=WHEN)
     assert not any(p.exists() for p in imgs) and live_uses(registry, twin.id) == []
 
 
@@ -66,8 +68,8 @@ def test_with_c2pa_signature(registry, twin_grant, tmp_path):
     twin, grant = twin_grant
     cert, key = make_chain()
     p = make_png(tmp_path / "v.png")
-    (row,) = authorise_and_stamp(registry, twin.id, "e-commerce", "DE", [p], "h", when=WHEN,
-                                 c2pa=C2paCredentials(cert, key))
+    (row,) = deliver(cleared(registry, twin.id, "e-commerce", "DE", tmp_path, WHEN), [p], "h", when=WHEN,
+                     c2pa=C2paCredentials(cert, key))
     assert any(ct == b"caBX" for ct, _ in read_chunks(p.read_bytes()))
     assert read_c2pa(p)["validation_codes"] == ["signingCredential.untrusted"]
     from engine.storage import file_sha256
@@ -79,9 +81,9 @@ def test_missing_c2pa_names_the_extra(tmp_path, monkeypatch):
     import sys
 
     from engine.errors import MissingDependencyError
-    from engine.rights import sign_png_c2pa
+    from engine.rights import sign_c2pa
 
     monkeypatch.setitem(sys.modules, "c2pa", None)  # as if c2pa-python were not installed
     with pytest.raises(MissingDependencyError, match="c2pa-python") as info:
-        sign_png_c2pa(make_png(tmp_path / "v.png"), "cert", "key")
+        sign_c2pa(make_png(tmp_path / "v.png"), "cert", "key")
     assert "atelier[c2pa]" in info.value.hint

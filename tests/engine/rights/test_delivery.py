@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.rights import authorise_and_stamp, ledger_rows, live_uses, read_disclosure
+from engine.rights import ledger_rows, live_uses, read_disclosure
+from engine.rights.deliver import deliver
 from engine.rights.disclosure import DIGITAL_SOURCE_TYPE, stamp_image
 from engine.storage import file_sha256
 
-from .conftest import D0, D1, db_arg, make_png
+from .conftest import D0, D1, cleared, db_arg, make_png
 
 WHEN = datetime(2030, 5, 1, 9, tzinfo=timezone.utc)
 REPO = Path(__file__).resolve().parents[3]
@@ -50,7 +51,7 @@ def test_every_format_is_labelled_disclosed_and_recorded(registry, twin_grant, t
     imgs = [make_png(tmp_path / "c" / "a.png"), make_image(tmp_path / "c" / "b.jpg", "JPEG", 1),
             make_image(tmp_path / "c" / "c.webp", "WEBP", 2)]
     raw = [p.read_bytes() for p in imgs]
-    rows = authorise_and_stamp(registry, twin.id, "social", "FR", imgs, "h", when=WHEN)
+    rows = deliver(cleared(registry, twin.id, "social", "FR", tmp_path, WHEN), imgs, "h", when=WHEN)
     assert [r.image_path for r in rows] == [str(p.absolute()) for p in imgs]
     for p, r, before in zip(imgs, rows, raw):
         assert read_disclosure(p)["twin_id"] == twin.id and p.read_bytes() != before  # social: visible label
@@ -62,10 +63,11 @@ def test_refused_delivery_of_any_format_leaves_no_image(registry, twin_grant, tm
     from engine.rights import ConsentError
 
     twin, grant = twin_grant
+    c = cleared(registry, twin.id, "social", "FR", tmp_path, WHEN)
     imgs = [make_image(tmp_path / "v.jpg", "JPEG"), make_png(tmp_path / "v.png")]
     registry.revoke_grant(grant.id)
     with pytest.raises(ConsentError, match="2 rendered image"):
-        authorise_and_stamp(registry, twin.id, "social", "FR", imgs, "h", when=WHEN)
+        deliver(c, imgs, "h", when=WHEN)
     assert not any(p.exists() for p in imgs)
 
 
@@ -73,13 +75,15 @@ def test_refused_delivery_of_any_format_leaves_no_image(registry, twin_grant, tm
 DELIVER = """
 import sys
 from datetime import datetime, timezone
-from engine.rights import Registry, authorise_and_stamp
-db, folder = sys.argv[1], sys.argv[2]
+from engine.rights import Registry
+from engine.rights.consent import DrawnBody, clear
+from engine.rights.deliver import deliver
+db, folder, body = sys.argv[1], sys.argv[2], sys.argv[3]
 from pathlib import Path
 imgs = sorted(Path(folder).glob("v*.png"))
+when = datetime(2030, 5, 1, 9, tzinfo=timezone.utc)
 with Registry.open(db) as reg:
-    authorise_and_stamp(reg, "twin-test", "social", "FR", imgs, "scene", campaign="c",
-                        when=datetime(2030, 5, 1, 9, tzinfo=timezone.utc))
+    deliver(clear(reg, DrawnBody.mesh(body), "social", "FR", when=when), imgs, "scene", campaign="c", when=when)
 """
 
 
@@ -87,13 +91,16 @@ with Registry.open(db) as reg:
 def test_a_delivery_killed_at_any_step_resumes_exactly_once(registry, twin_grant, tmp_path, point):
     folder = tmp_path / "cell"
     imgs = [make_png(folder / f"v{i}.png", seed=i) for i in range(3)]
+    body = Path(cleared(registry, "twin-test", "social", "FR", tmp_path, WHEN).drawn.where)
     db = db_arg(registry)
     env = {**os.environ, "PYTHONPATH": str(REPO), "ATELIER_FAULT": point}
-    r = subprocess.run([sys.executable, "-c", DELIVER, db, str(folder)], env=env, capture_output=True, timeout=300)
+    r = subprocess.run([sys.executable, "-c", DELIVER, db, str(folder), str(body)], env=env, capture_output=True,
+                       timeout=300)
     assert r.returncode == -9, r.stderr.decode()  # it really died there
     env.pop("ATELIER_FAULT")
     for _ in range(2):  # resume (twice: a resumed run may itself be resumed)
-        r = subprocess.run([sys.executable, "-c", DELIVER, db, str(folder)], env=env, capture_output=True, timeout=300)
+        r = subprocess.run([sys.executable, "-c", DELIVER, db, str(folder), str(body)], env=env, capture_output=True,
+                           timeout=300)
         assert r.returncode == 0, r.stderr.decode()
     rows = live_uses(registry)
     assert sorted(r.image_path for r in rows) == sorted(str(p.absolute()) for p in imgs)  # one row per image
@@ -165,3 +172,52 @@ def test_the_registry_database_is_private(tmp_path):
     os.chmod(tmp_path / "new" / "atelier.db", 0o644)  # e.g. copied in by hand: set back on open
     Registry.open(tmp_path / "new" / "atelier.db").close()
     assert stat.S_IMODE((tmp_path / "new" / "atelier.db").stat().st_mode) == 0o600
+
+
+# --- a video: the same delivery path, one ledger row --------------------------------------------
+def test_an_mp4_is_disclosed_signed_and_recorded_once(registry, twin_grant, tmp_path):
+    pytest.importorskip("av", reason="PyAV (extra: video) is not installed")
+    from engine.render.video import probe_mp4, write_mp4
+    from engine.rights import C2paCredentials, c2pa_available, read_c2pa
+    from engine.rights.c2pa_sign import rights_assertion
+    from engine.rights.disclosure import has_c2pa_manifest
+
+    if not c2pa_available():
+        pytest.skip("c2pa-python is not installed (extra: atelier[c2pa])")
+    pytest.importorskip("cryptography", reason="cryptography is needed to make the test certificate")
+    from .certs import make_chain
+
+    twin, grant = twin_grant
+    frames = []
+    for i in range(6):  # smooth frames (noise would not survive H.264 well enough to compare pixels)
+        frames.append(tmp_path / "f" / f"f{i}.png")
+        frames[-1].parent.mkdir(exist_ok=True)
+        Image.fromarray(np.full((48, 64, 3), 150 + 10 * i, np.uint8)).save(frames[-1])
+    mp4 = write_mp4(frames, tmp_path / "out" / "animation.mp4")
+    c = cleared(registry, twin.id, "social", "FR", tmp_path, WHEN)
+    creds = C2paCredentials(*make_chain())
+    (row,) = deliver(c, [mp4], "scene-v", campaign="ss30", scope=str(tmp_path / "out"), when=WHEN, c2pa=creds)
+    info = probe_mp4(mp4)
+    assert (info.codec, info.pix_fmt, info.frames, info.width, info.height) == ("h264", "yuv420p", 6, 64, 48)
+    assert info.metadata["ai_generated"] == "true" and info.metadata["atelier_twin_id"] == twin.id
+    d = read_disclosure(mp4)
+    assert (d["twin_id"], d["grant_id"], d["campaign"], d["channel"]) == (twin.id, str(grant.id), "ss30", "social")
+    assert d["digital_source_type"] == DIGITAL_SOURCE_TYPE
+    store = read_c2pa(mp4)  # a manifest for video/mp4, bound to the final bytes
+    assert store["validation_codes"] == ["signingCredential.untrusted"]
+    assert rights_assertion(store)["twin_id"] == twin.id and rights_assertion(store)["scene_hash"] == "scene-v"
+    assert row.image_sha256 == file_sha256(mp4) and row.note == "video, 6 frames"
+    # social: the visible label is drawn into the frames (bottom-right dark box), not the top-left
+    import av
+
+    with av.open(str(mp4)) as cont:
+        first = next(cont.decode(video=0)).to_ndarray(format="rgb24").astype(float)
+    src = np.asarray(Image.open(frames[0]).convert("RGB"), float)
+    assert (src - first)[-24:, -32:].max() > 60  # the dark box in the corner (alpha 160: ~90 darker)
+    assert np.abs(first[:8, :20] - src[:8, :20]).max() < 8  # elsewhere: H.264's loss only
+    # delivered again (a resumed run): nothing changes, no second row
+    before = mp4.read_bytes()
+    assert deliver(c, [mp4], "scene-v", campaign="ss30", scope=str(tmp_path / "out"), when=WHEN, c2pa=creds) == [row]
+    assert mp4.read_bytes() == before and has_c2pa_manifest(mp4)
+    assert len(ledger_rows(registry, twin.id)) == 1
+    assert not list((tmp_path / "out").glob(".*"))  # no temporary copy left
