@@ -18,7 +18,9 @@ for Anny and SMPL-X. It runs in stages:
    when the vertex is far from the scan (truncation), when its offset runs along the surface
    rather than along the normal (a vertex over a hole of the scan reaching for the hole's rim),
    or when the scan point lies much nearer another part of the body (a hand the scan missed,
-   next to the thigh). Two solvers share the work:
+   next to the thigh). An end part (hand, foot, head) with most of its surface uncovered by the
+   scan is left out of the body -> scan term and, from half the fit on, reset to the relaxed
+   preset's rotation and held (``FitSettings.unseen_share``). Two solvers share the work:
 
    - every ``gn_every`` steps a Gauss-Newton (Levenberg-Marquardt) solve moves the shape, the
      named joints and the translation together (:func:`_gauss_newton`: finite-difference
