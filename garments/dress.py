@@ -89,20 +89,23 @@ def hand_vertices(vertices: np.ndarray, joints: np.ndarray) -> np.ndarray:
     return out
 
 
-def crop_collider(body_vertices, body_faces, cloth, margin_m: float) -> tuple[np.ndarray, np.ndarray]:
+def crop_collider(body_vertices, body_faces, cloth, margin_m: float, also=None) -> tuple[np.ndarray, np.ndarray]:
     """The body's collider cut down to the triangles near the cloth: (kept vertex indices (K,)
     int64 into ``body_vertices``, their faces (G, 3) int64 renumbered). A triangle is kept when a
     vertex of it lies within ``margin_m`` (metres) of a cloth vertex; ``margin_m <= 0`` keeps the
     whole body. Body and cloth in the same frame (the rest body and the cloth's start shape); a
-    posed body with the same vertices takes the same indices."""
+    posed body with the same vertices takes the same indices; ``also``: that posed body's (V, 3)
+    vertices, whose vertices near the cloth are kept too (a body part the pose brings to it)."""
     from scipy.spatial import cKDTree
 
     bv = np.asarray(body_vertices, np.float64)
     bf = np.asarray(body_faces, np.int64)
     if margin_m <= 0 or not len(cloth):
         return np.arange(len(bv)), bf
-    d, _ = cKDTree(np.asarray(cloth, np.float64)).query(bv, distance_upper_bound=float(margin_m))
-    near = np.isfinite(d)
+    tree = cKDTree(np.asarray(cloth, np.float64))
+    near = np.isfinite(tree.query(bv, distance_upper_bound=float(margin_m))[0])
+    if also is not None:
+        near |= np.isfinite(tree.query(np.asarray(also, np.float64), distance_upper_bound=float(margin_m))[0])
     faces = bf[near[bf].any(1)]
     used = np.unique(faces)
     remap = np.full(len(bv), -1, np.int64)
@@ -200,7 +203,9 @@ def drape_pattern(body_vertices, body_faces, joints, garment, out_dir, resolutio
     # while the seams close with gravity off, so no sewing spring pulls cloth through the body.
     keep = hand_vertices(rv, rj).astype(np.float32)
     save_npz_mesh(out / "drape_body.npz", rv, rf)
-    used, cf = crop_collider(rv, rf, start, settings.collider_margin)
+    # near the cloth in the rest pose or in the target pose (a hand brought to the hip)
+    used, cf = crop_collider(rv, rf, start, settings.collider_margin,
+                             also=None if rest_body is None else np.asarray(v))
     start_npz = save_npz_mesh(out / "drape_body_start.npz", thin_body(rv, rj, THIN_FACTOR)[used], cf, keep=keep[used])
     target_npz = save_npz_mesh(out / "drape_body_target.npz", np.asarray(v)[used], cf, keep=keep[used])
     col_specs = [{"path": str(start_npz), "target": str(target_npz), "decimate": settings.decimate,

@@ -180,6 +180,12 @@ def test_the_collider_keeps_the_body_near_the_cloth_only():
     # every kept triangle is one of the body's, with its own vertices
     tri = {tuple(sorted(t)) for t in bf.tolist()}
     assert all(tuple(sorted(t)) in tri for t in used[faces].tolist())
+    # a posed body: its vertices the pose brings near the cloth are kept too
+    posed = bv.copy()
+    low = (bv[:, 1] < 0.3) & (np.hypot(bv[:, 0], bv[:, 2]) > 0.14)  # its side, not the cap's middle
+    posed[low, 1] += 0.9  # the bottom of the body moved up under the cloth
+    used_p, _ = crop_collider(bv, bf, cloth, 0.12, also=posed)
+    assert set(used) < set(used_p) and set(np.nonzero(low)[0]) <= set(used_p)
     # margin 0: the whole body
     used0, faces0 = crop_collider(bv, bf, cloth, 0.0)
     assert len(used0) == len(bv) and np.array_equal(faces0, bf)
