@@ -20,7 +20,9 @@ re-encodes its frames), and a C2PA manifest for ``video/mp4`` may bind the final
 
 from __future__ import annotations
 
+import glob
 import os
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -145,9 +147,11 @@ def _disclose(p: Path, info: dict, label_policy, label_text, label_corner, c2pa)
     signable = c2pa is not None and image_format(p) in SIGNABLE
     if done and (not signable or has_c2pa_manifest(p)):
         return
-    for stale in p.parent.glob(f".{p.stem}.deliver-*.part{p.suffix}"):  # left by a killed delivery
-        pid = stale.name[len(p.stem) + 10:].split(".", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+    # left by a killed delivery: its copy, and the writers' own temporaries of that copy
+    # (atomic_path names them ".<copy's name>.<pid>.<random>.part<suffix>")
+    for stale in p.parent.glob(f"*.{glob.escape(p.stem)}.deliver-*"):
+        m = re.match(rf"\.+{re.escape(p.stem)}\.deliver-(\d+)\.part", stale.name)
+        if m and int(m[1]) != os.getpid() and not Path(f"/proc/{m[1]}").exists():
             stale.unlink(missing_ok=True)
     tmp = p.with_name(f".{p.stem}.deliver-{os.getpid()}.part{p.suffix}")  # one per process: two may deliver it
     shutil.copyfile(p, tmp)

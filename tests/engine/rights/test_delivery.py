@@ -111,6 +111,22 @@ def test_a_delivery_killed_at_any_step_resumes_exactly_once(registry, twin_grant
     assert not list(folder.glob(".*"))  # no temporary copy left behind
 
 
+def test_temporaries_of_a_killed_delivery_are_removed_by_the_next(registry, twin_grant, tmp_path):
+    # a delivery killed while a writer (label, stamp, C2PA) replaced its copy leaves the copy and
+    # that writer's own temporary of it; the next delivery of the image removes both
+    twin, _grant = twin_grant
+    img = make_png(tmp_path / "c" / "v.png")
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid whose process is gone
+    left = [tmp_path / "c" / f".v.deliver-{dead.pid}.part.png",
+            tmp_path / "c" / f"..v.deliver-{dead.pid}.part.{dead.pid}.x1y2z3.part.png"]
+    for p in left:
+        p.write_bytes(b"half written")
+    deliver(cleared(registry, twin.id, "social", "FR", tmp_path, WHEN), [img], "h", when=WHEN)
+    assert read_disclosure(img)["twin_id"] == twin.id
+    assert not list((tmp_path / "c").glob(".*"))
+
+
 # --- a read-only database -----------------------------------------------------------------------
 def _read_only(*paths):
     """Make paths read-only for us: mode bits, or for root (who writes through them) the
