@@ -47,6 +47,14 @@ DEFAULT_FPS = 30
 #: vertices > 2 mm inside in most frames); at quality 8 and 30 fps no frame had any (0.35 s per
 #: simulated frame).
 ANIMATE_QUALITY = 8
+#: cloth collision settings while the body moves, over the drape's own. The drape clamps collision
+#: impulses (``impulse_clamp`` 0.01) against jumps while the cloth settles; a swinging thigh must
+#: push the cloth as fast as it moves, and with the clamp it tunnelled through the trouser leg.
+#: Measured (M straight trousers, 2,154 vertices, 0.6 s catwalk + 24 pre-roll, 2 cores): clamped,
+#: worst frame 4.8 % of vertices > 2 mm inside (the left thigh out of its leg); unclamped, 0.0 %.
+ANIMATE_COLLISION: dict = {"impulse_clamp": 0.0}
+#: the moving body collider's Blender collision settings (thickness metres)
+BODY_COLLIDER: dict = {"thickness_outer": 0.003, "thickness_inner": 0.01, "cloth_friction": 5.0, "damping": 0.5}
 #: cloth deeper than this inside the body counts as penetrating (the drape's own criterion)
 PENETRATION_DEPTH_M = 0.002
 
@@ -338,6 +346,8 @@ def animate(
     pose: str | None = None,
     decimate: float = 0.2,
     cloth_settings: dict | None = None,
+    collision_settings: dict | None = None,
+    body_collider: dict | None = None,
     frames: int | None = None,
     exports: bool = True,
     consent=None,
@@ -466,7 +476,9 @@ def animate(
             "body": str((work / "body_frames.npz").resolve()), "cloth": str((lw / "cloth.npz").resolve()),
             "preroll": total_pre, "decimate": float(decimate), "fps": int(fps),
             "cloth_settings": {**drape_cloth, "quality": ANIMATE_QUALITY, **(cloth_settings or {})},
-            "collision_settings": drape_collision, "colliders": colliders, "layers_below": list(below),
+            "collision_settings": {**drape_collision, **ANIMATE_COLLISION, **(collision_settings or {})},
+            "body_collider": {**BODY_COLLIDER, **(body_collider or {})},
+            "colliders": colliders, "layers_below": list(below),
             "garment_color": layer_colours[i], "render": last,
             "cameras": [c.to_dict() for c in cams], "frames_dir": str((out_dir / "frames").resolve()),
             "cloth_out": str((lw / "cloth_frames.npz").resolve()),
