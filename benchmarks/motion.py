@@ -5,7 +5,8 @@
    simulated frame (goal <= 0.5 s on 2 cores), worst-frame penetration % (cloth vertices more than
    2 mm inside the body; goal <= 1 %), the largest per-frame displacement (an explosion reads in
    metres), and the frame-to-frame jitter of cloth over a still body part (mm: the cloth vertices
-   over the upper back, whose body barely moves, in the last second). ``--drape`` may be an
+   over the upper back moving relative to the body under it, in the last second before the
+   turn). ``--drape`` may be an
    outfit's drape (``T-shirt over trousers``: its layers are simulated in order); the figures are
    then also given per layer.
 2. ``poses``: for each library garment x fashion pose, drape into the pose (placed in the A-pose,
@@ -46,13 +47,21 @@ def catwalk(args) -> None:
         cloth = z["frames"]
     with np.load(out / "work" / "body_frames.npz") as z:
         body = z["frames"][res.preroll:]
-    # jitter over a still part: cloth vertices near the upper back, in the body's own frame
-    # (pelvis-relative), frame to frame over the last second
-    last = min(len(cloth), args.fps)
-    rel = cloth[-last:] - body[-last:].mean(axis=1, keepdims=True)
-    ref = rel[0]
+    # jitter over a still part: the cloth over the upper back (it faces -Z while the walker goes
+    # along +Z), moving relative to the body vertex under it, frame to frame, over the last second
+    # before the turn (in the turn the whole body rotates; relative to the body it is still still)
+    from scipy.spatial import cKDTree
+
+    from scenes.motion import Catwalk
+
+    turn = int(round(Catwalk().turn_s * args.fps)) if args.seconds >= 2 * Catwalk().turn_s else 0
+    end = len(cloth) - turn
+    a = max(0, end - args.fps)
+    ref = cloth[a]
     upper = (ref[:, 1] > np.percentile(ref[:, 1], 80)) & (ref[:, 2] < np.median(ref[:, 2]))
-    jitter = float(np.linalg.norm(np.diff(rel[:, upper], axis=0), axis=2).mean() * 1000) if upper.any() else float("nan")
+    _d, nn = cKDTree(body[a]).query(ref[upper])
+    rel = cloth[a:end, upper] - body[a:end, nn]
+    jitter = float(np.linalg.norm(np.diff(rel, axis=0), axis=2).mean() * 1000) if upper.any() else float("nan")
     disp = [f["max_displacement_mm"] for f in res.per_frame if f["max_displacement_mm"] is not None]
     # per layer (an outfit's drape): the worst frame's share of that layer's vertices > 2 mm inside
     from garments.clearance import BodyDistance
@@ -99,7 +108,7 @@ def _inside_stool(cloth, stool_ply, margin=0.002) -> float:
 
 def poses(args) -> None:
     from bodies.poses import fashion_pose_names
-    from garments.drape import drape_twin
+    from garments.outfit import drape_twin
 
     names = args.poses.split(",") if args.poses else fashion_pose_names()
     print(f"{'garment':18s} {'pose':20s} {'settled':>7s} {'frames':>6s} {'s':>6s} {'pen %':>6s}")
