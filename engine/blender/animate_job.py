@@ -18,7 +18,8 @@ Spec (written by :func:`scenes.motion.animate`; paths absolute, everything canon
   job, "color"}``): each collides with this cloth through its ``all_frames`` (a Mesh Cache, the
   Collision after it), and is rendered and exported with it from its output ``frames``.
 - ``garment_color``: RGBA of this garment in the images.
-- ``cloth_settings`` / ``collision_settings``: overrides as in the drape job; ``explode_m``.
+- ``cloth_settings`` / ``collision_settings``: overrides as in the drape job; ``explode_m``;
+  ``body_collider``: the moving body's Blender collision settings (``thickness_outer``...).
 - ``cameras``: one :meth:`Camera.to_dict` per output frame; ``frames_dir``: where
   ``frame_0001.png``... go (RGBA, written atomically); ``engine`` ("workbench"); ``render``: false
   to skip the images.
@@ -71,7 +72,7 @@ def _mesh_cache(obj, pc2: Path):
     return mod
 
 
-def _collider_frames(frames_c: np.ndarray, faces: np.ndarray, ratio: float, workdir: Path):
+def _collider_frames(frames_c: np.ndarray, faces: np.ndarray, ratio: float, workdir: Path, settings: dict | None = None):
     """The decimated collider object animated through ``frames_c`` (T, V, 3) canonical."""
     from mathutils.bvhtree import BVHTree
 
@@ -103,10 +104,9 @@ def _collider_frames(frames_c: np.ndarray, faces: np.ndarray, ratio: float, work
     _mesh_cache(obj, write_pc2(workdir / "collider.pc2", dec_frames))
     obj.modifiers.new("Collision", "COLLISION")  # after the Mesh Cache: the cloth meets the moving body
     col = obj.collision
-    col.thickness_outer = 0.003
-    col.thickness_inner = 0.01
-    col.cloth_friction = 5.0
-    col.damping = 0.5
+    for key, val in {"thickness_outer": 0.003, "thickness_inner": 0.01, "cloth_friction": 5.0, "damping": 0.5,
+                     **(settings or {})}.items():
+        setattr(col, key, val)
     obj.hide_render = True
     return obj
 
@@ -125,7 +125,7 @@ def run(spec: dict, workdir) -> dict:
         raise ValueError(f"{total} simulated frames leave nothing after a pre-roll of {preroll}")
     explode_m = float(spec.get("explode_m", 0.5))
 
-    _collider_frames(frames_c, faces, float(spec.get("decimate", 0.2)), workdir)
+    _collider_frames(frames_c, faces, float(spec.get("decimate", 0.2)), workdir, spec.get("body_collider"))
     statics = []
     for i, c in enumerate(spec.get("colliders") or []):
         data = _load(c["path"])

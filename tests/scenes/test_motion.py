@@ -186,3 +186,24 @@ def test_an_outfits_layers_animate_in_order_each_over_the_ones_below(dressed):
     stage = Usd.Stage.Open(str(res.usd))
     names = {p.GetName() for p in stage.Traverse() if p.GetTypeName() == "Mesh"}
     assert sum("garment" in n for n in names) == 2
+
+
+def test_pinned_waistband_goals_turn_with_the_body(tmp_path):
+    """A pinned vertex keeps its offset from the body turned with the body's surface: after a
+    180-degree turn it is outside the back, not inside (a translation alone put a waistband
+    8 cm inside the waist at the end of the catwalk)."""
+    import trimesh
+    from scipy.spatial.transform import Rotation
+
+    from scenes.motion import _cloth_arrays
+
+    body = trimesh.creation.cylinder(radius=0.15, height=0.4, sections=48)
+    v0 = np.asarray(body.vertices, np.float32)
+    turned = Rotation.from_euler("y", 180, degrees=True).apply(v0).astype(np.float32)
+    verts = np.stack([v0, turned])
+    cv = np.array([[0.0, 0.0, 0.155], [0.0, 0.1, 0.3]], np.float32)  # 5 mm in front of the surface; a free one
+    np.savez(tmp_path / "garment.npz", vertices=cv, pin=np.array([1.0, 0.0], np.float32))
+    goal = _cloth_arrays(tmp_path, cv, np.zeros((0, 3), np.int64), verts, np.asarray(body.faces))["goal_frames"]
+    np.testing.assert_allclose(goal[0, 0], cv[0], atol=1e-6)
+    np.testing.assert_allclose(goal[1, 0], [0.0, 0.0, -0.155], atol=0.003)  # outside the back now
+    np.testing.assert_allclose(goal[1, 1], cv[1])  # unpinned vertices keep their place
