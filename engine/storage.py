@@ -54,7 +54,9 @@ def output_mode(folder: PathLikeStr) -> int:
     return 0o600 if is_private(folder) else 0o666 & ~umask()
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` still exists (another user's live process counts): the test for
+    whether a temporary file or folder named after its writer's pid may still be completed."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -69,7 +71,7 @@ def _remove_stale_parts(path: Path) -> None:
     their names carry the writer's pid, and a file whose writer is gone is never completed."""
     for part in path.parent.glob(f".{glob.escape(path.stem)}.*.part{glob.escape(path.suffix)}"):
         pid = part.name[len(path.stem) + 2:].split(".", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
             with contextlib.suppress(OSError):
                 part.unlink()
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Callable
 
 from engine.errors import AtelierError, InputError
-from engine.storage import read_json, write_json
+from engine.storage import pid_alive, read_json, write_json
 
 from .campaign import Cell, Plan, Refused
 from .executor import Executor, JobResult
@@ -172,7 +172,7 @@ def sweep_stale(folder: Path) -> int:
         head, _, pid = p.name.rpartition("-")
         if not pid.isdigit() or not head.endswith("-" + host):
             continue
-        if not Path(f"/proc/{pid}").exists():
+        if not pid_alive(int(pid)):
             # a killed job's logs (a time-out's Blender log) are kept, the rest goes
             keep_logs(p, folder / head[len(".tmp-"):-len("-" + host)])
             shutil.rmtree(p, ignore_errors=True)

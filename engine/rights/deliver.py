@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from ..types import PathLikeStr
 from .c2pa_sign import SIGNABLE, C2paCredentials, sign_c2pa
-from ..storage import file_sha256
+from ..storage import file_sha256, pid_alive
 from .disclosure import add_visible_label, has_c2pa_manifest, image_format, needs_visible_label, read_disclosure, stamp_image
 from .ledger import LedgerRow, record_image
 from .registry import ConsentError, Grant, Registry, check_grant
@@ -151,7 +151,7 @@ def _disclose(p: Path, info: dict, label_policy, label_text, label_corner, c2pa)
     # (atomic_path names them ".<copy's name>.<pid>.<random>.part<suffix>")
     for stale in p.parent.glob(f"*.{glob.escape(p.stem)}.deliver-*"):
         m = re.match(rf"\.+{re.escape(p.stem)}\.deliver-(\d+)\.part", stale.name)
-        if m and int(m[1]) != os.getpid() and not Path(f"/proc/{m[1]}").exists():
+        if m and int(m[1]) != os.getpid() and not pid_alive(int(m[1])):
             stale.unlink(missing_ok=True)
     tmp = p.with_name(f".{p.stem}.deliver-{os.getpid()}.part{p.suffix}")  # one per process: two may deliver it
     shutil.copyfile(p, tmp)
